@@ -1,0 +1,83 @@
+"""mockidp: a mock OAuth 2.0 / OpenID Connect identity provider for testing JWT consumers.
+
+Importing this package is cheap: the public names load their modules (and cryptography,
+Werkzeug, PyJWT) on first use, because the pytest plugin imports the package in every pytest
+run, used or not.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .directory import Client, User
+    from .errors import (
+        BindError,
+        ConfigurationError,
+        KeyExistsError,
+        KeyStateError,
+        MockIdPError,
+        NotStartedError,
+        ServerError,
+        UnknownAlgorithmError,
+        UnknownCorruptionError,
+        UnknownKeyError,
+    )
+    from .jwa import ALGORITHMS
+    from .keys import CORRUPTIONS, Key, KeyRing
+    from .provider import MockIdP
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ALGORITHMS",
+    "CORRUPTIONS",
+    "BindError",
+    "Client",
+    "Clock",
+    "ConfigurationError",
+    "Key",
+    "KeyExistsError",
+    "KeyRing",
+    "KeyStateError",
+    "MockIdP",
+    "MockIdPError",
+    "NotStartedError",
+    "ServerError",
+    "UnknownAlgorithmError",
+    "UnknownCorruptionError",
+    "UnknownKeyError",
+    "User",
+    "__version__",
+]
+
+_HOME = {
+    "ALGORITHMS": "jwa",
+    "CORRUPTIONS": "keys",
+    "Client": "directory",
+    "Clock": "clock",
+    "Key": "keys",
+    "KeyRing": "keys",
+    "MockIdP": "provider",
+    "User": "directory",
+    **{name: "errors" for name in (
+        "BindError", "ConfigurationError", "KeyExistsError", "KeyStateError", "MockIdPError",
+        "NotStartedError", "ServerError", "UnknownAlgorithmError", "UnknownCorruptionError",
+        "UnknownKeyError",
+    )},
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mockidp' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

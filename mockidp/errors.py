@@ -1,0 +1,117 @@
+"""The exceptions mockidp raises when its Python API is misused.
+
+Every class derives from :class:`MockIdPError` and also from the built-in exception a caller would
+naturally catch (``ValueError`` for a bad argument, ``KeyError`` for an unknown kid, ...), so both
+``except mockidp.MockIdPError`` and idiomatic built-in handlers work. Each carries the offending
+value as an attribute and a message that says how to fix the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+__all__ = [
+    "BindError",
+    "ConfigurationError",
+    "KeyExistsError",
+    "KeyStateError",
+    "MockIdPError",
+    "NotStartedError",
+    "ServerError",
+    "UnknownAlgorithmError",
+    "UnknownCorruptionError",
+    "UnknownKeyError",
+]
+
+
+class MockIdPError(Exception):
+    """Base class of every error mockidp raises on purpose."""
+
+
+class ConfigurationError(MockIdPError, ValueError):
+    """An argument or option has a value mockidp cannot use."""
+
+
+class UnknownAlgorithmError(ConfigurationError):
+    """A JWS algorithm name is not one mockidp can generate keys for."""
+
+    def __init__(self, alg: object, supported: Iterable[str]) -> None:
+        self.alg = alg
+        self.supported = tuple(supported)
+        super().__init__(
+            f"unknown JWS algorithm {alg!r}; use one of: {', '.join(self.supported)}"
+        )
+
+
+class UnknownCorruptionError(ConfigurationError):
+    """``keys.corrupt(how=...)`` was given a name that is not a known corruption."""
+
+    def __init__(self, how: object, supported: Iterable[str]) -> None:
+        self.how = how
+        self.supported = tuple(supported)
+        super().__init__(
+            f"unknown key corruption {how!r}; use one of: {', '.join(self.supported)}"
+        )
+
+
+class UnknownKeyError(MockIdPError, KeyError):
+    """No key with this ``kid`` was ever added to the key ring."""
+
+    def __init__(self, kid: object, known: Iterable[str]) -> None:
+        self.kid = kid
+        self.known = tuple(known)
+        super().__init__(kid)
+
+    def __str__(self) -> str:
+        known = ", ".join(repr(k) for k in self.known) or "none"
+        return (
+            f"no key with kid {self.kid!r}; known kids: {known}. "
+            "Add one with idp.keys.add(alg, kid=...)"
+        )
+
+
+class KeyExistsError(ConfigurationError):
+    """``keys.add(kid=...)`` named a kid that is already in the key ring."""
+
+    def __init__(self, kid: str) -> None:
+        self.kid = kid
+        super().__init__(
+            f"a key with kid {kid!r} already exists; choose another kid or omit it "
+            "to get the RFC 7638 thumbprint"
+        )
+
+
+class KeyStateError(MockIdPError, RuntimeError):
+    """The key exists but its state does not allow the operation (e.g. activating a revoked key)."""
+
+    def __init__(self, kid: str | None, message: str) -> None:
+        self.kid = kid
+        super().__init__(message)
+
+
+class ServerError(MockIdPError, RuntimeError):
+    """The HTTP server could not start, or a request handler failed inside the server thread."""
+
+
+class NotStartedError(ServerError):
+    """A URL or the issuer was asked for before the provider was started."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        super().__init__(
+            f"{what} is not known until the provider is started; call idp.start() "
+            "or use 'with MockIdP() as idp:'"
+        )
+
+
+class BindError(ServerError):
+    """The listening socket could not be bound (port in use, address not available, ...)."""
+
+    def __init__(self, host: str, port: int, reason: str) -> None:
+        self.host = host
+        self.port = port
+        self.reason = reason
+        super().__init__(
+            f"cannot listen on {host}:{port}: {reason}; pick another port, "
+            "or port=0 for any free one"
+        )

@@ -1,0 +1,234 @@
+"""``MockIdP``: the provider a test talks to. Composes keys, clock, directory, minting, the WSGI
+app and the server thread, owns the URLs, and resets to the state it had after start-up."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, NamedTuple
+
+from . import jwa
+from .app import ENDPOINTS, App
+from .clock import Clock
+from .directory import Clients, Users
+from .errors import ConfigurationError, NotStartedError, ServerError
+from .keys import KeyRing
+from .server import ServerThread, format_host
+from .tokens import Audience, Minter
+
+__all__ = ["DEFAULT_AUDIENCE", "MockIdP"]
+
+#: The ``aud`` of access tokens minted without one.
+DEFAULT_AUDIENCE = "mockidp-api"
+
+
+class _Snapshot(NamedTuple):
+    keys: object
+    users: object
+    clients: object
+    audience: Audience
+
+
+class MockIdP:
+    """A mock OAuth 2.0 / OpenID Connect provider served from a background thread.
+
+    Use it as a context manager (``with MockIdP() as idp:``), through the pytest fixtures
+    ``idp`` / ``idp_server``, or with ``start()`` / ``stop()``. It binds to loopback; it is a
+    test double and must never stand in for a real identity provider.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        alg: str = "RS256",
+        audience: Audience = DEFAULT_AUDIENCE,
+        seed: int = 0,
+        jwks_max_age: int = 300,
+    ) -> None:
+        alg = jwa.get(alg).name
+        if isinstance(jwks_max_age, bool) or not isinstance(jwks_max_age, int) \
+                or jwks_max_age < 0:
+            raise ConfigurationError(
+                f"jwks_max_age must be a whole number of seconds >= 0, not {jwks_max_age!r}"
+            )
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise ConfigurationError(f"seed must be an int, not {seed!r}")
+        self._app = App(self)
+        self._server = ServerThread(self._app, host, port)  # validates host and port
+        self.jwks_max_age = jwks_max_age
+        self.audience = audience
+        self.clock = Clock()
+        self.keys = KeyRing(alg)
+        self.users = Users(seed)
+        self.clients = Clients()
+        self._minter = Minter(
+            self.keys, self.clock, self.users, self.clients,
+            issuer=lambda: self.issuer, audience=lambda: self.audience,
+        )
+        self._issuer: str | None = None
+        self._baseline: _Snapshot | None = None
+        self._lock = threading.Lock()
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> MockIdP:
+        """Bind a port and serve. The state at this moment is what :meth:`reset` returns to."""
+        with self._lock:
+            if self._issuer is None:
+                self._server.start()
+                self._issuer = f"http://{format_host(self._server.host)}:{self._server.port}"
+                self._baseline = self._snapshot()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port, threads and sockets. Idempotent."""
+        with self._lock:
+            self._server.stop()
+            self._issuer = None
+
+    def __enter__(self) -> MockIdP:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._issuer is not None
+
+    def _snapshot(self) -> _Snapshot:
+        return _Snapshot(
+            self.keys.snapshot(), self.users.snapshot(), self.clients.snapshot(), self.audience
+        )
+
+    def reset(self) -> None:
+        """Back to the state right after :meth:`start`: keys, users, clients, clock, audience.
+
+        A restore of a snapshot, not a rebuild: it takes microseconds and keeps the default kids.
+        """
+        baseline = self._baseline
+        if baseline is None:
+            raise NotStartedError("the state to reset to")
+        self.keys.restore(baseline.keys)
+        self.users.restore(baseline.users)
+        self.clients.restore(baseline.clients)
+        self.audience = baseline.audience
+        self.clock.reset()
+        self._app.errors.clear()
+
+    def check(self) -> None:
+        """Raise :class:`ServerError` if a request handler failed since the last check/reset.
+
+        The server answers such requests with 500 ``server_error``; this brings the traceback to
+        the test thread, where it can fail the test that caused it.
+        """
+        errors = self._app.errors
+        if errors:
+            detail = "\n".join(errors)
+            errors.clear()
+            raise ServerError(f"a request handler of the mock provider failed:\n{detail}")
+
+    # -- URLs ---------------------------------------------------------------------------------
+
+    @property
+    def issuer(self) -> str:
+        """The issuer URL (no trailing slash); the ``iss`` of every token."""
+        if self._issuer is None:
+            raise NotStartedError("the issuer URL")
+        return self._issuer
+
+    def url_for(self, endpoint: str) -> str:
+        """The absolute URL of an endpoint by name (``"jwks"``, ``"token"``, ...)."""
+        try:
+            return self.issuer + ENDPOINTS[endpoint]
+        except KeyError:
+            raise ConfigurationError(
+                f"unknown endpoint {endpoint!r}; use one of: {', '.join(ENDPOINTS)}"
+            ) from None
+
+    @property
+    def discovery_url(self) -> str:
+        return self.url_for("discovery")
+
+    @property
+    def jwks_uri(self) -> str:
+        return self.url_for("jwks")
+
+    @property
+    def token_endpoint(self) -> str:
+        return self.url_for("token")
+
+    @property
+    def host(self) -> str:
+        return self._server.host
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    # -- minting ------------------------------------------------------------------------------
+
+    def token(
+        self,
+        claims: Mapping[str, Any] | None = None,
+        *,
+        sub: str | None = None,
+        aud: Audience | None = None,
+        scope: str | Sequence[str] | None = None,
+        alg: str | None = None,
+        kid: str | None = None,
+        expires_in: float | timedelta = 3600,
+        headers: Mapping[str, Any] | None = None,
+        client_id: str | None = None,
+        typ: str = "JWT",
+    ) -> str:
+        """A signed JWT access token (compact serialization).
+
+        Signed by the active key of ``alg`` (default: the provider's default algorithm; a key
+        for another algorithm is made on first use) or by the key ``kid`` in any state, revoked
+        included. ``claims`` and ``headers`` override or add members; a ``None`` value removes
+        one. ``expires_in`` may be negative. ``typ="at+jwt"`` gives the RFC 9068 profile.
+        """
+        return self._minter.access_token(
+            claims, sub=sub, aud=aud, scope=scope, alg=alg, kid=kid, expires_in=expires_in,
+            headers=headers, client_id=client_id, typ=typ,
+        )
+
+    def id_token(
+        self,
+        claims: Mapping[str, Any] | None = None,
+        *,
+        sub: str | None = None,
+        aud: Audience | None = None,
+        nonce: str | None = None,
+        alg: str | None = None,
+        kid: str | None = None,
+        expires_in: float | timedelta = 3600,
+        headers: Mapping[str, Any] | None = None,
+        access_token: str | None = None,
+        code: str | None = None,
+    ) -> str:
+        """An OpenID Connect ID token for ``sub`` (default: the default user) with the user's
+        profile claims. ``aud`` defaults to the default client's id; ``access_token`` and
+        ``code`` add ``at_hash`` and ``c_hash``."""
+        return self._minter.id_token(
+            claims, sub=sub, aud=aud, nonce=nonce, alg=alg, kid=kid, expires_in=expires_in,
+            headers=headers, access_token=access_token, code=code,
+        )
+
+    def jwks(self) -> dict[str, Any]:
+        """Exactly what the JWKS endpoint serves now."""
+        return self.keys.jwks()
+
+    def __repr__(self) -> str:
+        where = self._issuer or "not started"
+        return f"<MockIdP {where} alg={self.keys.default_alg}>"

@@ -1,0 +1,162 @@
+"""The server thread: bind, serve, stop.
+
+Werkzeug's threaded WSGI server does the HTTP; this module owns its life cycle. Three things
+differ from ``make_server(...).serve_forever()``, each for a measured reason:
+
+* The socket is bound here, so a port in use becomes a :class:`~mockidp.errors.BindError`
+  instead of Werkzeug's message on stderr and ``sys.exit(1)``.
+* The accept loop waits on the listening socket *and* a wake-up pipe, so ``stop()`` returns in
+  well under a millisecond instead of waiting out ``serve_forever``'s poll interval (0.5 s).
+* Open connections are tracked and shut down on stop, and handler threads are joined, so a
+  client holding a keep-alive connection leaves no thread or socket behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import selectors
+import socket
+import threading
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+
+from .errors import BindError, ConfigurationError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
+
+__all__ = ["ServerThread", "format_host"]
+
+log = logging.getLogger("mockidp.server")
+
+
+def format_host(host: str) -> str:
+    """``host`` as it appears in a URL: IPv6 literals in brackets (RFC 3986 §3.2.2)."""
+    return f"[{host}]" if ":" in host else host
+
+
+class _Handler(WSGIRequestHandler):
+    # HTTP/1.1 keeps connections alive between requests of one client.
+    protocol_version = "HTTP/1.1"
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        # Quiet by default: one DEBUG line per request on the "mockidp.server" logger.
+        log.debug("%s " + message, self.address_string(), *args)
+
+
+class _Server(ThreadedWSGIServer):
+    daemon_threads = False  # joined in server_close(), so stop() leaves no thread behind
+    block_on_close = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("connection from %s ended with an error", client_address, exc_info=True)
+
+    def close_connections(self) -> None:
+        """End every open connection, idle keep-alive ones included."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by the client
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise BindError(host, port, f"cannot resolve host: {exc.strerror}") from None
+    family, type_, proto, _, address = infos[0]
+    sock = socket.socket(family, type_, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else str(exc)
+        raise BindError(host, port, reason) from None
+    return sock
+
+
+class ServerThread:
+    """Serves a WSGI app on ``host:port`` from a named background thread."""
+
+    def __init__(self, app: WSGIApplication, host: str = "127.0.0.1", port: int = 0) -> None:
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigurationError(
+                f"port must be an int from 0 to 65535 (0 = any free port), not {port!r}"
+            )
+        if not isinstance(host, str) or not host:
+            raise ConfigurationError(f"host must be a non-empty string, not {host!r}")
+        self.app = app
+        self.host = host
+        self.port = port
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._wake: tuple[socket.socket, socket.socket] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def start(self) -> None:
+        """Bind and start serving; connections are accepted as soon as this returns."""
+        if self._thread is not None:
+            return
+        sock = _bind(self.host, self.port)
+        try:
+            server = _Server(self.host, self.port, self.app, handler=_Handler, fd=sock.fileno())
+        finally:
+            sock.close()  # the server holds its own duplicate of the descriptor
+        server.socket.setblocking(False)  # a client gone between select and accept must not
+        self.port = server.port           # block the loop
+        self._server = server
+        self._wake = socket.socketpair()
+        self._thread = threading.Thread(
+            target=self._serve, name=f"mockidp-server-{self.port}", daemon=True
+        )
+        self._thread.start()
+
+    def _serve(self) -> None:
+        assert self._server is not None and self._wake is not None
+        server, wake = self._server, self._wake[0]
+        with selectors.DefaultSelector() as selector:
+            selector.register(server.socket, selectors.EVENT_READ, "accept")
+            selector.register(wake, selectors.EVENT_READ, "wake")
+            while True:
+                for key, _ in selector.select():
+                    if key.data == "wake":
+                        return
+                    server._handle_request_noblock()
+
+    def stop(self) -> None:
+        """Stop accepting, end open connections and join every thread. Idempotent."""
+        thread, server, wake = self._thread, self._server, self._wake
+        if thread is None or server is None or wake is None:
+            return
+        wake[1].send(b"x")
+        thread.join()
+        server.close_connections()
+        server.server_close()  # closes the listening socket and joins handler threads
+        for end in wake:
+            end.close()
+        self._thread = self._server = self._wake = None

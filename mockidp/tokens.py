@@ -1,0 +1,191 @@
+"""Claim defaults and minting of access tokens and ID tokens.
+
+The defaults are chosen so that every mainstream consumer accepts a token unchanged: header
+``alg``, ``kid``, ``typ``; claims ``iss``, ``sub``, ``aud``, ``exp``, ``iat``, ``nbf``, ``jti``.
+A ``None`` in ``claims`` or ``headers`` removes that member, which is how a test asks for a token
+without, say, ``exp`` or ``kid``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from .clock import Clock
+from .directory import Clients, Users
+from .errors import ConfigurationError
+from .jws import b64url_encode, sign_compact
+from .keys import Key, KeyRing
+
+__all__ = ["Minter"]
+
+Audience = str | Sequence[str]
+
+
+def _seconds(expires_in: float | timedelta) -> float:
+    if isinstance(expires_in, timedelta):
+        return expires_in.total_seconds()
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+        raise ConfigurationError(
+            f"expires_in must be seconds (int or float) or a timedelta, not {expires_in!r}"
+        )
+    return expires_in
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any] | None, what: str) -> dict[str, Any]:
+    if extra is None:
+        return base
+    if not isinstance(extra, Mapping):
+        raise ConfigurationError(f"{what} must be a dict, not {type(extra).__name__}")
+    for name, value in extra.items():
+        if value is None:
+            base.pop(name, None)
+        else:
+            base[name] = value
+    return base
+
+
+def _scope(scope: str | Sequence[str]) -> str:
+    return scope if isinstance(scope, str) else " ".join(scope)
+
+
+def _audience(aud: Audience) -> str | list[str]:
+    return aud if isinstance(aud, str) else list(aud)
+
+
+class Minter:
+    """Makes signed JWTs from the provider's keys, clock, users and clients."""
+
+    def __init__(
+        self,
+        keys: KeyRing,
+        clock: Clock,
+        users: Users,
+        clients: Clients,
+        issuer: Callable[[], str],
+        audience: Callable[[], Audience],
+    ) -> None:
+        self.keys = keys
+        self.clock = clock
+        self.users = users
+        self.clients = clients
+        self._issuer = issuer
+        self._audience = audience
+
+    def select_key(self, alg: str | None, kid: str | None) -> Key:
+        """The key named by ``kid`` (in any state, revoked included), else the active key of
+        ``alg`` (default: the ring's default algorithm)."""
+        if kid is None:
+            return self.keys.ensure_active(alg or self.keys.default_alg)
+        key = self.keys[kid]
+        if alg is not None and alg != key.alg:
+            raise ConfigurationError(
+                f"key {kid!r} signs {key.alg}, not {alg}; drop alg= or pick a {alg} key"
+            )
+        return key
+
+    def sign(self, key: Key, header: Mapping[str, Any], claims: Mapping[str, Any]) -> str:
+        return sign_compact(header, claims, key.algorithm.signer, key.signing_key)
+
+    def header(self, key: Key, typ: str, headers: Mapping[str, Any] | None) -> dict[str, Any]:
+        return _merge({"alg": key.alg, "kid": key.kid, "typ": typ}, headers, "headers")
+
+    def access_claims(
+        self,
+        claims: Mapping[str, Any] | None = None,
+        *,
+        sub: str | None = None,
+        aud: Audience | None = None,
+        scope: str | Sequence[str] | None = None,
+        client_id: str | None = None,
+        expires_in: float | timedelta = 3600,
+        typ: str = "JWT",
+    ) -> dict[str, Any]:
+        now = int(self.clock.time())
+        body: dict[str, Any] = {
+            "iss": self._issuer(),
+            "sub": sub if sub is not None else self.users.default.sub,
+            "aud": _audience(aud if aud is not None else self._audience()),
+            "exp": now + int(_seconds(expires_in)),
+            "iat": now,
+            "nbf": now,
+            "jti": uuid.uuid4().hex,
+        }
+        if typ.lower() in ("at+jwt", "application/at+jwt") and client_id is None:
+            client_id = self.clients.default.client_id  # RFC 9068 §2.2 requires it
+        if client_id is not None:
+            body["client_id"] = client_id
+        if scope is not None:
+            body["scope"] = _scope(scope)
+        return _merge(body, claims, "claims")
+
+    def access_token(
+        self,
+        claims: Mapping[str, Any] | None = None,
+        *,
+        alg: str | None = None,
+        kid: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+        typ: str = "JWT",
+        **options: Any,
+    ) -> str:
+        key = self.select_key(alg, kid)
+        body = self.access_claims(claims, typ=typ, **options)
+        return self.sign(key, self.header(key, typ, headers), body)
+
+    def id_claims(
+        self,
+        key: Key,
+        claims: Mapping[str, Any] | None = None,
+        *,
+        sub: str | None = None,
+        aud: Audience | None = None,
+        nonce: str | None = None,
+        expires_in: float | timedelta = 3600,
+        auth_time: float | None = None,
+        access_token: str | None = None,
+        code: str | None = None,
+    ) -> dict[str, Any]:
+        """OIDC Core §2 ID token claims, with the user's profile (§5.1)."""
+        user = self.users.default if sub is None else self.users.get(sub)
+        now = int(self.clock.time())
+        client_id = self.clients.default.client_id
+        body: dict[str, Any] = {
+            "iss": self._issuer(),
+            "sub": sub if sub is not None else self.users.default.sub,
+            "aud": _audience(aud if aud is not None else client_id),
+            "exp": now + int(_seconds(expires_in)),
+            "iat": now,
+            "nbf": now,
+            "auth_time": int(auth_time) if auth_time is not None else now,
+            "jti": uuid.uuid4().hex,
+        }
+        first_aud = body["aud"] if isinstance(body["aud"], str) else body["aud"][0]
+        body["azp"] = first_aud
+        if nonce is not None:
+            body["nonce"] = nonce
+        # OIDC Core §3.1.3.6 / §3.3.2.11: half of the hash the signing algorithm uses.
+        if access_token is not None:
+            half = key.algorithm.half_hash(access_token.encode("ascii"), key.crv)
+            body["at_hash"] = b64url_encode(half).decode()
+        if code is not None:
+            half = key.algorithm.half_hash(code.encode("ascii"), key.crv)
+            body["c_hash"] = b64url_encode(half).decode()
+        if user is not None:
+            body.update(user.claims)
+        return _merge(body, claims, "claims")
+
+    def id_token(
+        self,
+        claims: Mapping[str, Any] | None = None,
+        *,
+        alg: str | None = None,
+        kid: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> str:
+        key = self.select_key(alg, kid)
+        body = self.id_claims(key, claims, **options)
+        return self.sign(key, self.header(key, "JWT", headers), body)
