@@ -168,6 +168,12 @@ class MockIdP:
         return self.url_for("token")
 
     @property
+    def app(self) -> App:
+        """The WSGI application the server runs, for in-process clients such as
+        ``werkzeug.test.Client`` (the issuer still comes from the running server)."""
+        return self._app
+
+    @property
     def host(self) -> str:
         return self._server.host
 

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import urllib.request
+
+import pytest
+
+from mockidp import BindError, ConfigurationError, MockIdP
+
+
+def has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.load(response)
+
+
+def test_starts_on_a_free_loopback_port_and_stops_cleanly() -> None:
+    threads_before = set(threading.enumerate())
+    with MockIdP() as idp:
+        assert idp.issuer.startswith("http://127.0.0.1:") and idp.port > 0
+        assert get_json(idp.discovery_url)["issuer"] == idp.issuer
+    assert set(threading.enumerate()) == threads_before
+    with socket.socket() as sock:  # the port is free again
+        sock.bind(("127.0.0.1", idp.port))
+
+
+def test_stop_closes_idle_keep_alive_connections() -> None:
+    threads_before = set(threading.enumerate())
+    idp = MockIdP().start()
+    conn = http.client.HTTPConnection("127.0.0.1", idp.port, timeout=5)
+    for _ in range(3):  # three requests on one connection
+        conn.request("GET", "/.well-known/jwks.json")
+        response = conn.getresponse()
+        assert response.status == 200
+        response.read()
+    idp.stop()
+    assert set(threading.enumerate()) == threads_before
+    conn.close()
+
+
+def test_port_in_use_is_a_bind_error() -> None:
+    with MockIdP() as first:
+        second = MockIdP(port=first.port)
+        with pytest.raises(BindError, match=f"cannot listen on 127.0.0.1:{first.port}") as err:
+            second.start()
+        assert err.value.port == first.port and "in use" in str(err.value)
+
+
+@pytest.mark.parametrize("port", [-1, 65536, "80", 1.5, True])
+def test_bad_port_is_refused(port: object) -> None:
+    with pytest.raises(ConfigurationError, match="port must be an int from 0 to 65535"):
+        MockIdP(port=port)  # type: ignore[arg-type]
+
+
+def test_unresolvable_host_is_a_bind_error() -> None:
+    with pytest.raises(BindError, match="cannot resolve host"):
+        MockIdP(host="no-such-host.invalid").start()
+
+
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_ipv6_loopback() -> None:
+    with MockIdP(host="::1") as idp:
+        assert idp.issuer.startswith("http://[::1]:")
+        assert get_json(idp.jwks_uri) == idp.jwks()
+
+
+def test_restart_after_stop() -> None:
+    idp = MockIdP()
+    with idp:
+        kid = idp.keys.active.kid
+    with idp:
+        assert get_json(idp.jwks_uri)["keys"][0]["kid"] == kid
+
+
+def test_many_start_stop_cycles_leave_nothing_behind() -> None:
+    idp = MockIdP()
+    threads_before = threading.active_count()
+    for _ in range(50):
+        with idp:
+            get_json(idp.jwks_uri)
+    assert threading.active_count() == threads_before

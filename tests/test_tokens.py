@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import jwt
+import pytest
+
+from mockidp import ConfigurationError, KeyStateError, MockIdP, UnknownKeyError
+from mockidp.jws import b64url_encode
+
+
+def claims_of(token: str) -> dict:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def test_default_access_token_profile(idp: MockIdP) -> None:
+    idp.clock.freeze(datetime(2031, 5, 6, tzinfo=timezone.utc))
+    token = idp.token()
+    header = jwt.get_unverified_header(token)
+    assert header == {"alg": "RS256", "kid": idp.keys.active.kid, "typ": "JWT"}
+    claims = claims_of(token)
+    now = int(idp.clock.time())
+    assert claims == {
+        "iss": idp.issuer, "sub": idp.users.default.sub, "aud": "mockidp-api",
+        "exp": now + 3600, "iat": now, "nbf": now, "jti": claims["jti"],
+    }
+    assert claims_of(idp.token())["jti"] != claims["jti"]
+
+
+def test_claims_and_headers_override_add_and_remove(idp: MockIdP) -> None:
+    token = idp.token(
+        {"exp": None, "role": "admin", "aud": ["a", "b"]},
+        headers={"typ": None, "x-test": 1},
+        sub="alice", scope=["read", "write"], client_id="svc",
+    )
+    header, claims = jwt.get_unverified_header(token), claims_of(token)
+    assert "typ" not in header and header["x-test"] == 1
+    assert "exp" not in claims
+    assert claims["aud"] == ["a", "b"] and claims["sub"] == "alice"
+    assert claims["scope"] == "read write" and claims["client_id"] == "svc"
+
+
+def test_expired_token_is_rejected_by_pyjwt(idp: MockIdP) -> None:
+    token = idp.token(expires_in=-60)
+    key = idp.keys.active.public_key
+    with pytest.raises(jwt.ExpiredSignatureError):
+        jwt.decode(token, key, algorithms=["RS256"], audience=idp.audience)
+    token = idp.token(expires_in=timedelta(minutes=5))
+    assert claims_of(token)["exp"] - claims_of(token)["iat"] == 300
+
+
+def test_rfc9068_profile(idp: MockIdP) -> None:
+    token = idp.token(typ="at+jwt")
+    assert jwt.get_unverified_header(token)["typ"] == "at+jwt"
+    assert claims_of(token)["client_id"] == idp.clients.default.client_id
+
+
+def test_revoked_key_can_still_mint(idp: MockIdP) -> None:
+    old = idp.keys.active
+    idp.keys.rotate()
+    idp.keys.revoke(old.kid)
+    assert jwt.get_unverified_header(idp.token(kid=old.kid))["kid"] == old.kid
+
+
+def test_id_token_claims(idp: MockIdP) -> None:
+    user = idp.users.add("bob", email="bob@example.test")
+    access = idp.token(sub="bob")
+    token = idp.id_token(sub="bob", nonce="abc", access_token=access, code="the-code",
+                         alg="ES256")
+    claims = jwt.decode(token, idp.keys.active_for("ES256").public_key, algorithms=["ES256"],
+                        audience=idp.clients.default.client_id, issuer=idp.issuer)
+    assert claims["email"] == user.claims["email"] and claims["nonce"] == "abc"
+    assert claims["azp"] == idp.clients.default.client_id
+    assert claims["auth_time"] == claims["iat"]
+    import hashlib
+    assert claims["at_hash"] == b64url_encode(hashlib.sha256(access.encode()).digest()[:16]).decode()
+    assert claims["c_hash"] == b64url_encode(hashlib.sha256(b"the-code").digest()[:16]).decode()
+
+
+def test_id_token_at_hash_for_ed448_uses_shake256(idp: MockIdP) -> None:
+    import hashlib
+
+    key = idp.keys.add("EdDSA", crv="Ed448")
+    claims = claims_of(idp.id_token(kid=key.kid, access_token="tok"))
+    assert claims["at_hash"] == b64url_encode(hashlib.shake_256(b"tok").digest(114)[:57]).decode()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"alg": "XX999"}, ConfigurationError, "unknown JWS algorithm 'XX999'"),
+        ({"kid": "missing"}, UnknownKeyError, "missing"),
+        ({"expires_in": "1h"}, ConfigurationError, "expires_in must be seconds"),
+        ({"claims": ["sub"]}, ConfigurationError, "claims must be a dict"),
+        ({"headers": "x"}, ConfigurationError, "headers must be a dict"),
+    ],
+)
+def test_minting_misuse(idp: MockIdP, kwargs: dict, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        idp.token(**kwargs)
+
+
+def test_alg_and_kid_must_agree(idp: MockIdP) -> None:
+    with pytest.raises(ConfigurationError, match="signs RS256, not ES256"):
+        idp.token(kid=idp.keys.active.kid, alg="ES256")
+
+
+def test_alg_without_active_key_says_how_to_fix(idp: MockIdP) -> None:
+    idp.keys.add("ES384", activate=False)
+    with pytest.raises(KeyStateError, match="staged or revoked"):
+        idp.token(alg="ES384")
