@@ -14,7 +14,6 @@ import json
 import logging
 import threading
 import traceback
-from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -23,6 +22,8 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from .provider import MockIdP

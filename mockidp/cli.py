@@ -7,10 +7,13 @@ import ipaddress
 import signal
 import sys
 import threading
-from collections.abc import Sequence
-from types import FrameType
+from typing import TYPE_CHECKING
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
 
 __all__ = ["main"]
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .errors import ConfigurationError, MockIdPError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
 
 __all__ = ["Client", "Clients", "UnknownClientError", "UnknownUserError", "User", "Users"]
 
@@ -126,7 +128,7 @@ class Users:
         return state.items[state.default]  # type: ignore[no-any-return]
 
     def get(self, sub: str) -> User | None:
-        return self._state.items.get(sub)  # type: ignore[no-any-return]
+        return self._state.items.get(sub)
 
     def __getitem__(self, sub: str) -> User:
         user = self.get(sub)
@@ -201,7 +203,7 @@ class Clients:
         return state.items[state.default]  # type: ignore[no-any-return]
 
     def get(self, client_id: str) -> Client | None:
-        return self._state.items.get(client_id)  # type: ignore[no-any-return]
+        return self._state.items.get(client_id)
 
     def __getitem__(self, client_id: str) -> Client:
         client = self.get(client_id)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from .errors import ConfigurationError, UnknownAlgorithmError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from jwt.algorithms import Algorithm as PyJWTAlgorithm
 
 __all__ = ["ALGORITHMS", "Algorithm", "KeyType", "get"]

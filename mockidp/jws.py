@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ["b64url_decode", "b64url_encode", "dumps", "sign_compact", "signing_input"]
 

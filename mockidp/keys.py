@@ -15,9 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from . import jwa
 from .errors import (
@@ -28,6 +27,9 @@ from .errors import (
     UnknownKeyError,
 )
 from .jws import b64url_decode, b64url_encode
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
 
 __all__ = ["CORRUPTIONS", "Corruption", "Key", "KeyRing", "KeyState"]
 
@@ -332,7 +334,8 @@ class KeyRing:
 
     def jwks(self) -> dict[str, Any]:
         """The JWK Set as served now (a deep copy)."""
-        return json.loads(self._state.jwks_bytes)
+        document: dict[str, Any] = json.loads(self._state.jwks_bytes)
+        return document
 
     @property
     def jwks_bytes(self) -> bytes:

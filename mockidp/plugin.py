@@ -7,12 +7,13 @@ imports nothing heavy at module level; the provider is imported inside the fixtu
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from .provider import MockIdP
 
 __all__ = ["idp", "idp_server"]

@@ -4,10 +4,7 @@ app and the server thread, owns the URLs, and resets to the state it had after s
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
-from datetime import timedelta
-from types import TracebackType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import jwa
 from .app import ENDPOINTS, App
@@ -17,6 +14,11 @@ from .errors import ConfigurationError, NotStartedError, ServerError
 from .keys import KeyRing
 from .server import ServerThread, format_host
 from .tokens import Audience, Minter
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from datetime import timedelta
+    from types import TracebackType
 
 __all__ = ["DEFAULT_AUDIENCE", "MockIdP"]
 

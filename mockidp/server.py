@@ -13,6 +13,7 @@ differ from ``make_server(...).serve_forever()``, each for a measured reason:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import selectors
@@ -73,10 +74,8 @@ class _Server(ThreadedWSGIServer):
         with self._connections_lock:
             connections = list(self._connections)
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):  # already closed by the client
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by the client
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -146,7 +145,7 @@ class ServerThread:
                 for key, _ in selector.select():
                     if key.data == "wake":
                         return
-                    server._handle_request_noblock()
+                    server._handle_request_noblock()  # type: ignore[attr-defined]
 
     def stop(self) -> None:
         """Stop accepting, end open connections and join every thread. Idempotent."""

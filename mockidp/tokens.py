@@ -11,13 +11,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .clock import Clock
-from .directory import Clients, Users
 from .errors import ConfigurationError
 from .jws import b64url_encode, sign_compact
-from .keys import Key, KeyRing
+
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .directory import Clients, Users
+    from .keys import Key, KeyRing
 
 __all__ = ["Minter"]
 

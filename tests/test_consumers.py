@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from typing import TYPE_CHECKING
 
 import jwt
 import pytest
@@ -11,7 +12,8 @@ from joserfc import jwt as jose_jwt
 from joserfc.errors import BadSignatureError
 from joserfc.jwk import KeySet
 
-from mockidp import MockIdP
+if TYPE_CHECKING:
+    from mockidp import MockIdP
 
 PYJWT_ALGS = [
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",

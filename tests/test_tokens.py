@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta, timezone
 
 import jwt
@@ -7,6 +8,10 @@ import pytest
 
 from mockidp import ConfigurationError, KeyStateError, MockIdP, UnknownKeyError
 from mockidp.jws import b64url_encode
+
+
+def half_sha256(data: bytes) -> str:
+    return b64url_encode(hashlib.sha256(data).digest()[:16]).decode()
 
 
 def claims_of(token: str) -> dict:
@@ -72,14 +77,11 @@ def test_id_token_claims(idp: MockIdP) -> None:
     assert claims["email"] == user.claims["email"] and claims["nonce"] == "abc"
     assert claims["azp"] == idp.clients.default.client_id
     assert claims["auth_time"] == claims["iat"]
-    import hashlib
-    assert claims["at_hash"] == b64url_encode(hashlib.sha256(access.encode()).digest()[:16]).decode()
-    assert claims["c_hash"] == b64url_encode(hashlib.sha256(b"the-code").digest()[:16]).decode()
+    assert claims["at_hash"] == half_sha256(access.encode())
+    assert claims["c_hash"] == half_sha256(b"the-code")
 
 
 def test_id_token_at_hash_for_ed448_uses_shake256(idp: MockIdP) -> None:
-    import hashlib
-
     key = idp.keys.add("EdDSA", crv="Ed448")
     claims = claims_of(idp.id_token(kid=key.kid, access_token="tok"))
     assert claims["at_hash"] == b64url_encode(hashlib.shake_256(b"tok").digest(114)[:57]).decode()

@@ -1,0 +1,43 @@
+"""Every Python example in the README and docs/ runs: test modules under pytest with the
+plugin, other snippets as scripts."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+
+def examples() -> list[pytest.param]:  # type: ignore[valid-type]
+    found = []
+    for doc in DOCS:
+        text = doc.read_text()
+        for match in BLOCK.finditer(text):
+            line = text.count("\n", 0, match.start()) + 1
+            found.append(pytest.param(match.group(1), id=f"{doc.name}:{line}"))
+    return found
+
+
+def test_there_are_examples() -> None:
+    assert len(examples()) >= 4
+
+
+@pytest.mark.parametrize("code", examples())
+def test_example_runs(code: str, pytester: pytest.Pytester) -> None:
+    if re.search(r"^def test_", code, re.MULTILINE):
+        pytester.makepyfile(test_example=code)
+        result = pytester.runpytest_subprocess("-p", "no:randomly")
+        tests = len(re.findall(r"^def test_", code, re.MULTILINE))
+        result.assert_outcomes(passed=tests)
+    else:
+        script = pytester.makepyfile(example=code)
+        run = subprocess.run([sys.executable, "-W", "error", str(script)],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr

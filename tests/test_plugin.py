@@ -1,0 +1,142 @@
+"""The pytest plugin, run in fresh pytest sessions that load it from its entry point."""
+
+from __future__ import annotations
+
+import pytest
+
+ROTATE_THEN_CHECK = """
+    import pytest
+
+    KIDS = {}
+
+    def test_a_rotates(idp):
+        KIDS["default"] = idp.keys.active.kid
+        KIDS["rotated"] = idp.keys.rotate().kid
+        idp.keys.revoke(KIDS["default"])
+        idp.users.add("someone", default=True)
+
+    def test_b_sees_the_start_up_state(idp):
+        assert idp.keys.active.kid == KIDS["default"]
+        assert KIDS["rotated"] not in idp.keys
+        assert [k["kid"] for k in idp.jwks()["keys"]] == [KIDS["default"]]
+        assert idp.users.default.sub != "someone"
+"""
+
+
+def test_state_changed_in_one_test_is_gone_in_the_next(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(ROTATE_THEN_CHECK)
+    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_plugin_works_under_xdist(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import json, urllib.request
+        import pytest
+
+        @pytest.mark.parametrize("n", range(8))
+        def test_serves(idp, n):
+            idp.keys.rotate("ES256")
+            with urllib.request.urlopen(idp.jwks_uri) as response:
+                assert len(json.load(response)["keys"]) == 2
+        """
+    )
+    result = pytester.runpytest_subprocess("-n", "2")
+    result.assert_outcomes(passed=8)
+    result.stdout.fnmatch_lines(["*2 workers*"])
+
+
+def test_marker_configures_one_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import jwt, pytest
+
+        @pytest.mark.idp(alg="ES256", audience="orders")
+        def test_marked(idp):
+            token = idp.token()
+            assert jwt.get_unverified_header(token)["alg"] == "ES256"
+            assert jwt.decode(token, options={"verify_signature": False})["aud"] == "orders"
+
+        def test_unmarked(idp):
+            assert jwt.get_unverified_header(idp.token())["alg"] == "RS256"
+            assert idp.audience == "mockidp-api"
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_marker_misuse_is_reported(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.idp(colour="blue")
+        def test_marked(idp):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*unknown option(s) colour*"])
+
+
+@pytest.mark.parametrize("how", ["ini", "cli"])
+def test_session_options(pytester: pytest.Pytester, how: str) -> None:
+    pytester.makepyfile(
+        """
+        def test_options(idp):
+            assert idp.keys.default_alg == "EdDSA"
+            assert idp.issuer.startswith("http://[::1]:")
+        """
+    )
+    args = []
+    if how == "ini":
+        pytester.makeini("[pytest]\nmockidp_alg = EdDSA\nmockidp_host = ::1\n")
+    else:
+        args = ["--mockidp-alg", "EdDSA", "--mockidp-host", "::1"]
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+
+
+def test_bad_session_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(idp):\n    pass\n")
+    result = pytester.runpytest_subprocess("--mockidp-alg", "RS1")
+    result.stdout.fnmatch_lines(["*mockidp: unknown JWS algorithm 'RS1'*"])
+    assert result.ret != 0
+
+
+def test_failed_request_handler_fails_the_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import urllib.request, urllib.error, base64
+
+        def test_breaks_the_token_endpoint(idp):
+            idp.keys.revoke(idp.keys.active.kid)
+            auth = base64.b64encode(b"mockidp-client:mockidp-client-secret").decode()
+            request = urllib.request.Request(
+                idp.token_endpoint, data=b"grant_type=client_credentials",
+                headers={"Authorization": "Basic " + auth})
+            try:
+                urllib.request.urlopen(request)
+            except urllib.error.HTTPError as exc:
+                assert exc.code == 500
+        """
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*ServerError: a request handler of the mock provider failed*"])
+
+
+def test_session_provider_is_shared(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        SEEN = set()
+
+        def test_one(idp_server):
+            SEEN.add(idp_server.issuer)
+
+        def test_two(idp_server, idp):
+            SEEN.add(idp.issuer)
+            assert idp is idp_server and len(SEEN) == 1
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=2)
