@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["b64url_decode", "b64url_encode", "dumps", "sign_compact", "signing_input"]
+__all__ = [
+    "MalformedJWS",
+    "b64url_decode",
+    "b64url_encode",
+    "dumps",
+    "parse_compact",
+    "sign_compact",
+    "signing_input",
+]
 
 
 def b64url_encode(data: bytes) -> bytes:
@@ -53,3 +61,26 @@ def sign_compact(
     message = signing_input(header, payload)
     signature = signer.sign(message, key)
     return (message + b"." + b64url_encode(signature)).decode("ascii")
+
+
+class MalformedJWS(ValueError):
+    """The text is not a compact JWS with a JSON header and payload."""
+
+
+def parse_compact(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    """Split a compact JWS into (header, payload, signing input, signature) without verifying.
+
+    Raises :class:`MalformedJWS` on anything but three base64url segments of JSON objects.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise MalformedJWS(f"a compact JWS has 3 segments, this has {len(parts)}")
+    try:
+        header = json.loads(b64url_decode(parts[0]))
+        payload = json.loads(b64url_decode(parts[1]))
+        signature = b64url_decode(parts[2])
+    except (ValueError, UnicodeError) as exc:
+        raise MalformedJWS(f"undecodable segment: {exc}") from None
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise MalformedJWS("header and payload must be JSON objects")
+    return header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature

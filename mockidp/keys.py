@@ -296,6 +296,9 @@ class KeyRing:
         except (KeyError, TypeError):
             raise UnknownKeyError(kid, self._state.keys) from None
 
+    def get(self, kid: str) -> Key | None:
+        return self._state.keys.get(kid)
+
     def __contains__(self, kid: object) -> bool:
         return kid in self._state.keys
 

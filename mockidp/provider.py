@@ -126,6 +126,7 @@ class MockIdP:
         self.audience = baseline.audience
         self.clock.reset()
         self._app.errors.clear()
+        self._app.codes.clear()
 
     def check(self) -> None:
         """Raise :class:`ServerError` if a request handler failed since the last check/reset.
@@ -168,6 +169,14 @@ class MockIdP:
     @property
     def token_endpoint(self) -> str:
         return self.url_for("token")
+
+    @property
+    def authorization_endpoint(self) -> str:
+        return self.url_for("authorize")
+
+    @property
+    def userinfo_endpoint(self) -> str:
+        return self.url_for("userinfo")
 
     @property
     def app(self) -> App:
@@ -224,14 +233,21 @@ class MockIdP:
         headers: Mapping[str, Any] | None = None,
         access_token: str | None = None,
         code: str | None = None,
+        auth_time: float | None = None,
     ) -> str:
         """An OpenID Connect ID token for ``sub`` (default: the default user) with the user's
         profile claims. ``aud`` defaults to the default client's id; ``access_token`` and
         ``code`` add ``at_hash`` and ``c_hash``."""
         return self._minter.id_token(
             claims, sub=sub, aud=aud, nonce=nonce, alg=alg, kid=kid, expires_in=expires_in,
-            headers=headers, access_token=access_token, code=code,
+            headers=headers, access_token=access_token, code=code, auth_time=auth_time,
         )
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """The claims of ``token`` if this provider would accept it now (signed by a published
+        key, right issuer, not expired on the provider's clock); raises
+        :class:`~mockidp.tokens.InvalidTokenError` otherwise."""
+        return self._minter.verify(token)
 
     def jwks(self) -> dict[str, Any]:
         """Exactly what the JWKS endpoint serves now."""
