@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         UnknownCorruptionError,
         UnknownKeyError,
     )
+    from .faults import FAULTS, Fault, UnknownFaultError
     from .jwa import ALGORITHMS
     from .keys import CORRUPTIONS, Key, KeyRing
     from .provider import MockIdP
@@ -34,10 +35,12 @@ __version__ = "0.1.0"
 __all__ = [
     "ALGORITHMS",
     "CORRUPTIONS",
+    "FAULTS",
     "BindError",
     "Client",
     "Clock",
     "ConfigurationError",
+    "Fault",
     "Key",
     "KeyExistsError",
     "KeyRing",
@@ -48,6 +51,7 @@ __all__ = [
     "ServerError",
     "UnknownAlgorithmError",
     "UnknownCorruptionError",
+    "UnknownFaultError",
     "UnknownKeyError",
     "User",
     "__version__",
@@ -58,6 +62,9 @@ _HOME = {
     "CORRUPTIONS": "keys",
     "Client": "directory",
     "Clock": "clock",
+    "FAULTS": "faults",
+    "Fault": "faults",
+    "UnknownFaultError": "faults",
     "Key": "keys",
     "KeyRing": "keys",
     "MockIdP": "provider",

@@ -10,20 +10,26 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import json
 import logging
+import re
+import socket
 import threading
+import time
 import traceback
 from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.http import http_date
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .flows import CODE_LIFETIME, PKCE_METHODS, CodeStore, Grant, pkce_matches
+from .recording import BODY_LIMIT, RecordedRequest, freeze
 from .tokens import InvalidTokenError
 
 if TYPE_CHECKING:
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from .directory import Client, User
+    from .endpoints import Override
     from .provider import MockIdP
 
 __all__ = ["ENDPOINTS", "App", "OAuthError"]
@@ -46,6 +53,10 @@ ENDPOINTS: dict[str, str] = {
     "authorize": "/authorize",
     "token": "/token",
     "userinfo": "/userinfo",
+    # Served for the jku / x5u faults: a consumer that fetches these trusted a token header.
+    "attacker-jwks": "/_mockidp/attacker/jwks.json",
+    "attacker-certificate": "/_mockidp/attacker/{kid}.pem",
+    "redirected": "/_mockidp/redirected/{name}",
 }
 
 #: The userinfo claims each scope releases (OIDC Core §5.4).
@@ -58,6 +69,10 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
 #: Lifetime of tokens the token endpoint issues, in seconds.
 TOKEN_LIFETIME = 3600
 RESPONSE_MODES = ("query", "fragment", "form_post")
+
+#: Request bodies larger than this are refused with 413.
+MAX_BODY = 1024 * 1024
+FORM = "application/x-www-form-urlencoded"
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _CORS = {"Access-Control-Allow-Origin": "*"}
@@ -96,7 +111,8 @@ class App:
     def __init__(self, provider: MockIdP) -> None:
         self.provider = provider
         self.url_map = Map(
-            [Rule(path, endpoint=name, methods=self._methods(name))
+            [Rule(re.sub(r"\{(\w+)\}", r"<\1>", path), endpoint=name,
+                  methods=self._methods(name))
              for name, path in ENDPOINTS.items()],
             strict_slashes=False,
         )
@@ -117,14 +133,39 @@ class App:
     # -- plumbing -----------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
         request = Request(environ)
-        response = self.dispatch(request)
+        request.max_content_length = MAX_BODY
+        try:
+            match: tuple[str, Mapping[str, Any]] | HTTPException = (
+                self.url_map.bind_to_environ(environ).match()
+            )
+        except HTTPException as exc:  # NotFound, MethodNotAllowed, a redirect for a slash
+            match = exc
+        name = match[0] if isinstance(match, tuple) else None
+        control = self.provider.endpoints.get(name)
+        rule = None
+        if control is not None and control.active:
+            delay, rule = control.take()
+            if delay:
+                control.wait(delay)
+        if rule is not None and rule.drop:
+            self.record(request, name, None, started)
+            return _drop(environ, start_response)
+        response = self.dispatch(request, match)
+        if rule is not None:
+            response = self.override(request, response, rule, name)
+        response.headers["Date"] = http_date(self.provider.clock.time())
+        self.record(request, name, response.status_code, started)
         return response(environ, start_response)
 
-    def dispatch(self, request: Request) -> Response:
-        adapter = self.url_map.bind_to_environ(request.environ)
+    def dispatch(self, request: Request, match: tuple[str, Mapping[str, Any]] | HTTPException
+                 ) -> Response:
         try:
-            name, args = adapter.match()
+            if isinstance(match, HTTPException):
+                raise match
+            request.get_data(cache=True)  # kept for the request log; 413 past MAX_BODY
+            name, args = match
             response: Response = getattr(self, "on_" + name.replace("-", "_"))(request, **args)
         except OAuthError as exc:
             return exc.response()
@@ -136,17 +177,62 @@ class App:
                 "invalid_request", f"{request.method} is not allowed here; use {allowed}",
                 405, {"Allow": allowed},
             ).response()
-        except HTTPException as exc:  # e.g. 413 from Werkzeug's form parser
+        except HTTPException as exc:  # e.g. 413 for a body over MAX_BODY
             code = exc.code or 400
             return OAuthError("invalid_request", exc.description or exc.name, code).response()
         except Exception:
-            detail = traceback.format_exc()
-            log.error("handler for %s %s failed\n%s", request.method, request.path, detail)
-            with self._errors_lock:
-                self.errors.append(detail)
+            self.failed(request)
             return OAuthError("server_error", "the mock provider failed; see idp.check()",
                               500).response()
         return response
+
+    def failed(self, request: Request) -> None:
+        detail = traceback.format_exc()
+        log.error("handler for %s %s failed\n%s", request.method, request.path, detail)
+        with self._errors_lock:
+            self.errors.append(detail)
+
+    def override(self, request: Request, response: Response, rule: Override,
+                 name: str | None) -> Response:
+        """The answer an endpoint control asked for instead of (or on top of) ``response``."""
+        if rule.redirect is not None:
+            location = rule.redirect or f"{self.provider.issuer}/_mockidp/redirected/{name}"
+            return Response(status=rule.status or 302, headers={"Location": location})
+        if rule.body is not None:
+            response = Response(rule.body, content_type=rule.content_type)
+        elif rule.transform is not None:
+            try:
+                document = rule.transform(json.loads(response.get_data()))
+            except Exception:  # a transform the test wrote does not fit this answer
+                self.failed(request)
+                return OAuthError("server_error", f"the transform set on {name} failed; see "
+                                  "idp.check()", 500).response()
+            response.set_data(json.dumps(document, separators=(",", ":")))
+        if rule.status is not None:
+            response.status_code = rule.status
+        response.headers.update(rule.headers)
+        return response
+
+    def record(self, request: Request, name: str | None, status: int | None,
+               started: float) -> None:
+        try:
+            body = request.get_data(cache=True)
+            form = request.form.to_dict() if request.mimetype == FORM else {}
+        except HTTPException:  # a body over MAX_BODY: answered 413, not kept
+            body, form = b"", {}
+        self.provider.requests_log.add(RecordedRequest(
+            method=request.method, path=request.path, endpoint=name,
+            headers=freeze(dict(request.headers.items())), query=freeze(request.args.to_dict()),
+            form=freeze(form), status=status, time=self.provider.clock.time(),
+            duration=time.perf_counter() - started, body=body[:BODY_LIMIT],
+        ))
+
+    def on_redirected(self, request: Request, name: str) -> Response:
+        """Where ``endpoint(name).redirect()`` sends consumers: the endpoint's usual answer."""
+        if name not in ENDPOINTS or "GET" not in self._methods(name):
+            raise NotFound()
+        handler: Callable[[Request], Response] = getattr(self, "on_" + name.replace("-", "_"))
+        return handler(request)
 
     # -- metadata and keys --------------------------------------------------------------------
 
@@ -195,6 +281,15 @@ class App:
         max_age = self.provider.jwks_max_age
         headers = {**_CORS, "Cache-Control": f"public, max-age={max_age}"}
         return _json(self.provider.keys.jwks_bytes, headers=headers)
+
+    def on_attacker_jwks(self, request: Request) -> Response:
+        return _json(self.provider.attacker.jwks_bytes())
+
+    def on_attacker_certificate(self, request: Request, kid: str) -> Response:
+        pem = self.provider.attacker.certificate_pem(kid)
+        if pem is None:
+            raise NotFound()
+        return Response(pem, content_type="application/x-pem-file")
 
     # -- token endpoint -----------------------------------------------------------------------
 
@@ -431,6 +526,18 @@ def _client_credentials(request: Request) -> tuple[str, str | None]:
     if request.form.get("client_id", client_id) != client_id:
         raise OAuthError("invalid_request", "client_id in the body differs from Basic's")
     return client_id, secret
+
+
+def _drop(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """Close the connection without an answer (``endpoint(...).drop()``)."""
+    sock = environ.get("werkzeug.socket")
+    if sock is None:  # an in-process client (werkzeug.test.Client) has no socket to close
+        return OAuthError("server_error", "connection dropped", 502).response()(
+            environ, start_response)
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    start_response("500 Connection Dropped", [("Content-Length", "0")])
+    return []
 
 
 def scope_set(scope: object) -> set[str]:

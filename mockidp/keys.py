@@ -245,7 +245,7 @@ class KeyRing:
 
     def __init__(self, default_alg: str = "RS256") -> None:
         self._lock = threading.RLock()
-        self._standard: dict[tuple[str, str | None], Key] = {}
+        self._standard: dict[tuple[str, str], Key] = {}
         self._decoys: dict[tuple[str, str | None, int], Key] = {}
         self._version = 0
         self._state = _State({}, {}, {}, frozenset(), {}, jwa.get(default_alg).name, b"")
@@ -469,11 +469,27 @@ class KeyRing:
                 return state.keys[kid]
             if any(k.alg == name for k in state.keys.values()):
                 return self.active_for(name)  # raises, naming the staged/revoked keys
-            key = self._standard.get((name, None))
-            if key is None:
-                key = self._standard[(name, None)] = Key.generate(name)
+            key = self.standard(name)
             self._insert(key, activate=True, publish=True)
             return key
+
+    def standard(self, alg: str, role: str = "signing") -> Key:
+        """A key of ``alg`` made once per ring and role and kept across restores; it is not put
+        in the ring (see :meth:`include`). Roles let fault tokens reuse a second key of the same
+        algorithm (e.g. ``"revoked"``) without generating one per test."""
+        name = jwa.get(alg).name
+        with self._lock:
+            key = self._standard.get((name, role))
+            if key is None:
+                key = self._standard[(name, role)] = Key.generate(name)
+            return key
+
+    def include(self, key: Key, *, publish: bool) -> Key:
+        """Put ``key`` in the ring, inactive, unless it is there already."""
+        with self._lock:
+            if key.kid not in self._state.keys:
+                self._insert(key, activate=False, publish=publish)
+        return key
 
     # -- snapshots ----------------------------------------------------------------------------
 

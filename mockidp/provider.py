@@ -10,8 +10,10 @@ from . import jwa
 from .app import ENDPOINTS, App
 from .clock import Clock
 from .directory import Clients, Users
+from .endpoints import EndpointControl, Endpoints
 from .errors import ConfigurationError, NotStartedError, ServerError
 from .keys import KeyRing
+from .recording import RecordedRequest, RequestLog
 from .server import ServerThread, format_host
 from .tokens import Audience, Minter
 
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from datetime import timedelta
     from types import TracebackType
+
+    from .faults import Attacker
 
 __all__ = ["DEFAULT_AUDIENCE", "MockIdP"]
 
@@ -59,6 +63,8 @@ class MockIdP:
             )
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ConfigurationError(f"seed must be an int, not {seed!r}")
+        self.endpoints = Endpoints(list(ENDPOINTS))
+        self.requests_log = RequestLog()
         self._app = App(self)
         self._server = ServerThread(self._app, host, port)  # validates host and port
         self.jwks_max_age = jwks_max_age
@@ -69,7 +75,7 @@ class MockIdP:
         self.clients = Clients()
         self._minter = Minter(
             self.keys, self.clock, self.users, self.clients,
-            issuer=lambda: self.issuer, audience=lambda: self.audience,
+            issuer=lambda: self.issuer, audience=lambda: self.audience, url_for=self.url_for,
         )
         self._issuer: str | None = None
         self._baseline: _Snapshot | None = None
@@ -89,6 +95,7 @@ class MockIdP:
     def stop(self) -> None:
         """Stop serving and release the port, threads and sockets. Idempotent."""
         with self._lock:
+            self.endpoints.reset()  # let delayed answers go, so their threads can end
             self._server.stop()
             self._issuer = None
 
@@ -113,7 +120,8 @@ class MockIdP:
         )
 
     def reset(self) -> None:
-        """Back to the state right after :meth:`start`: keys, users, clients, clock, audience.
+        """Back to the state right after :meth:`start`: keys, users, clients, clock, audience,
+        endpoint faults (delayed answers are let go) and the request log.
 
         A restore of a snapshot, not a rebuild: it takes microseconds and keeps the default kids.
         """
@@ -127,6 +135,8 @@ class MockIdP:
         self.clock.reset()
         self._app.errors.clear()
         self._app.codes.clear()
+        self.endpoints.reset()
+        self.requests_log.clear()
 
     def check(self) -> None:
         """Raise :class:`ServerError` if a request handler failed since the last check/reset.
@@ -179,6 +189,12 @@ class MockIdP:
         return self.url_for("userinfo")
 
     @property
+    def attacker(self) -> Attacker:
+        """The keys the jku / x5u / jwk-injection faults sign with, which no consumer should
+        trust; served under ``/_mockidp/attacker/`` so the request log shows who fetched them."""
+        return self._minter.attacker
+
+    @property
     def app(self) -> App:
         """The WSGI application the server runs, for in-process clients such as
         ``werkzeug.test.Client`` (the issuer still comes from the running server)."""
@@ -207,6 +223,7 @@ class MockIdP:
         headers: Mapping[str, Any] | None = None,
         client_id: str | None = None,
         typ: str = "JWT",
+        fault: str | None = None,
     ) -> str:
         """A signed JWT access token (compact serialization).
 
@@ -214,10 +231,12 @@ class MockIdP:
         for another algorithm is made on first use) or by the key ``kid`` in any state, revoked
         included. ``claims`` and ``headers`` override or add members; a ``None`` value removes
         one. ``expires_in`` may be negative. ``typ="at+jwt"`` gives the RFC 9068 profile.
+        ``fault`` names an entry of :data:`mockidp.FAULTS`: the token is then wrong in exactly
+        that way and valid in every other.
         """
         return self._minter.access_token(
             claims, sub=sub, aud=aud, scope=scope, alg=alg, kid=kid, expires_in=expires_in,
-            headers=headers, client_id=client_id, typ=typ,
+            headers=headers, client_id=client_id, typ=typ, fault=fault,
         )
 
     def id_token(
@@ -234,6 +253,7 @@ class MockIdP:
         access_token: str | None = None,
         code: str | None = None,
         auth_time: float | None = None,
+        fault: str | None = None,
     ) -> str:
         """An OpenID Connect ID token for ``sub`` (default: the default user) with the user's
         profile claims. ``aud`` defaults to the default client's id; ``access_token`` and
@@ -241,6 +261,7 @@ class MockIdP:
         return self._minter.id_token(
             claims, sub=sub, aud=aud, nonce=nonce, alg=alg, kid=kid, expires_in=expires_in,
             headers=headers, access_token=access_token, code=code, auth_time=auth_time,
+            fault=fault,
         )
 
     def verify(self, token: str) -> dict[str, Any]:
@@ -248,6 +269,23 @@ class MockIdP:
         key, right issuer, not expired on the provider's clock); raises
         :class:`~mockidp.tokens.InvalidTokenError` otherwise."""
         return self._minter.verify(token)
+
+    # -- faults and recording -----------------------------------------------------------------
+
+    def endpoint(self, name: str) -> EndpointControl:
+        """The fault controls of one endpoint: ``fail``, ``delay``, ``respond``, ``drop``,
+        ``redirect``, ``headers``, ``transform``, ``reset`` (and JWKS / discovery specials)."""
+        return self.endpoints[name]
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request served since the last reset, in order (a copy)."""
+        return self.requests_log.entries()
+
+    def requests_to(self, endpoint: str) -> list[RecordedRequest]:
+        """The recorded requests one endpoint served."""
+        self.endpoints[endpoint]  # an unknown name is an error, not an empty list
+        return self.requests_log.to(endpoint)
 
     def jwks(self) -> dict[str, Any]:
         """Exactly what the JWKS endpoint serves now."""

@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from . import faults
 from .errors import ConfigurationError, MockIdPError
+from .faults import Attacker, Draft
 from .jws import MalformedJWS, b64url_encode, parse_compact, sign_compact
 
 if TYPE_CHECKING:
@@ -72,13 +74,16 @@ class Minter:
         clients: Clients,
         issuer: Callable[[], str],
         audience: Callable[[], Audience],
+        url_for: Callable[[str], str],
     ) -> None:
         self.keys = keys
         self.clock = clock
         self.users = users
         self.clients = clients
+        self.attacker = Attacker()
         self._issuer = issuer
         self._audience = audience
+        self._url_for = url_for
 
     def select_key(self, alg: str | None, kid: str | None) -> Key:
         """The key named by ``kid`` (in any state, revoked included), else the active key of
@@ -92,8 +97,18 @@ class Minter:
             )
         return key
 
-    def sign(self, key: Key, header: Mapping[str, Any], claims: Mapping[str, Any]) -> str:
-        return sign_compact(header, claims, key.algorithm.signer, key.signing_key)
+    def sign(
+        self,
+        key: Key,
+        header: dict[str, Any],
+        claims: dict[str, Any],
+        fault: str | None = None,
+    ) -> str:
+        """The compact JWS; with ``fault``, the token that fault makes of the same parts."""
+        if fault is None:
+            return sign_compact(header, claims, key.algorithm.signer, key.signing_key)
+        draft = Draft(header, claims, key, self.keys, self.attacker, self._url_for)
+        return faults.get(fault).build(draft)
 
     def header(self, key: Key, typ: str, headers: Mapping[str, Any] | None) -> dict[str, Any]:
         return _merge({"alg": key.alg, "kid": key.kid, "typ": typ}, headers, "headers")
@@ -135,11 +150,14 @@ class Minter:
         kid: str | None = None,
         headers: Mapping[str, Any] | None = None,
         typ: str = "JWT",
+        fault: str | None = None,
         **options: Any,
     ) -> str:
+        if fault is not None:
+            faults.get(fault)  # an unknown name fails before any key is made
         key = self.select_key(alg, kid)
         body = self.access_claims(claims, typ=typ, **options)
-        return self.sign(key, self.header(key, typ, headers), body)
+        return self.sign(key, self.header(key, typ, headers), body, fault)
 
     def id_claims(
         self,
@@ -190,11 +208,14 @@ class Minter:
         alg: str | None = None,
         kid: str | None = None,
         headers: Mapping[str, Any] | None = None,
+        fault: str | None = None,
         **options: Any,
     ) -> str:
+        if fault is not None:
+            faults.get(fault)
         key = self.select_key(alg, kid)
         body = self.id_claims(key, claims, **options)
-        return self.sign(key, self.header(key, "JWT", headers), body)
+        return self.sign(key, self.header(key, "JWT", headers), body, fault)
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a token this provider signed with a published key, checked for

@@ -1,0 +1,301 @@
+"""Per-endpoint fault controls: make an endpoint fail, slow down, serve something else, drop
+the connection or redirect, for every request or for the next ``times`` requests only.
+
+Each endpoint has two queues, consulted once per request: delays, and response overrides.
+A rule with ``times=None`` holds until ``reset()``; the rules behind it wait. Delays wait on an
+event that ``reset()`` (and the provider's stop) sets, so no delayed handler outlives its test.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = ["DiscoveryControl", "EndpointControl", "Endpoints", "JwksControl", "Override"]
+
+JSON = "application/json"
+Transform = Callable[[Any], Any]
+
+#: One unusable key (RFC 7517 §5: consumers SHOULD skip it; several reject the whole set).
+POISON_KEY = {"kty": "RSA", "kid": "mockidp-poison", "use": "sig", "alg": "RS256",
+              "n": "AAAA", "e": "AQAB"}
+
+
+@dataclass
+class Override:
+    """One override of an endpoint's answer. Unset fields keep what the endpoint serves."""
+
+    remaining: int | None
+    status: int | None = None
+    body: bytes | None = None
+    transform: Transform | None = None
+    content_type: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+    redirect: str | None = None
+    delay: float = 0.0
+
+
+def _times(times: int | None) -> int | None:
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int)
+                              or times < 1):
+        raise ConfigurationError(f"times must be a positive int or None (= until reset), "
+                                 f"not {times!r}")
+    return times
+
+
+def _status(status: int) -> int:
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise ConfigurationError(f"status must be an HTTP status code (100-599), not {status!r}")
+    return status
+
+
+def _body(body: Any) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode()
+    try:
+        return json.dumps(body, separators=(",", ":")).encode()
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"body must be bytes, str or JSON-serializable: {exc}") from None
+
+
+class EndpointControl:
+    """The controls of one endpoint (``idp.endpoint("jwks")``). Methods return the control, so
+    they chain: ``idp.endpoint("jwks").fail(503, times=2).delay(0.5)``."""
+
+    def __init__(self, name: str, release: Callable[[], threading.Event]) -> None:
+        self.name = name
+        self._release = release
+        self._lock = threading.Lock()
+        self._responses: deque[Override] = deque()
+        self._delays: deque[Override] = deque()
+
+    # -- overrides ----------------------------------------------------------------------------
+
+    def fail(self, status: int = 500, *, times: int | None = None, body: Any = None,
+             headers: Mapping[str, str] | None = None) -> Self:
+        """Answer with an error status and an OAuth-style JSON error body (or ``body``)."""
+        status = _status(status)
+        raw = _body(body) if body is not None else _body(
+            {"error": "server_error" if status >= 500 else "invalid_request",
+             "error_description": f"mockidp: {self.name} was told to fail with {status}"})
+        return self._add(Override(_times(times), status=status, body=raw, content_type=JSON,
+                              headers=dict(headers or {})))
+
+    def respond(self, body: Any, *, status: int = 200, content_type: str = JSON,
+                headers: Mapping[str, str] | None = None, times: int | None = None) -> Self:
+        """Serve ``body`` (bytes, str, or anything JSON-serializable) instead."""
+        return self._add(Override(_times(times), status=_status(status), body=_body(body),
+                              content_type=content_type, headers=dict(headers or {})))
+
+    def transform(self, change: Transform, *, status: int | None = None,
+                  headers: Mapping[str, str] | None = None, times: int | None = None) -> Self:
+        """Serve ``change(document)`` of the JSON document the endpoint would serve now."""
+        if not callable(change):
+            raise ConfigurationError("transform() takes a function of the JSON document")
+        return self._add(Override(_times(times), status=None if status is None else _status(status),
+                              transform=change, headers=dict(headers or {})))
+
+    def headers(self, headers: Mapping[str, str], *, times: int | None = None) -> Self:
+        """Serve the usual answer with these headers added or replaced (``Cache-Control``,
+        ``ETag``, ``Content-Type``, ...)."""
+        return self._add(Override(_times(times), headers=dict(headers)))
+
+    def drop(self, *, times: int | None = None) -> Self:
+        """Close the connection without answering."""
+        return self._add(Override(_times(times), drop=True))
+
+    def redirect(self, location: str | None = None, *, status: int = 302,
+                 times: int | None = None) -> Self:
+        """Redirect; by default to a URL that serves this endpoint's usual answer."""
+        if status not in (301, 302, 303, 307, 308):
+            raise ConfigurationError(f"redirect status must be 301/302/303/307/308, "
+                                     f"not {status!r}")
+        return self._add(Override(_times(times), status=status, redirect=location or ""))
+
+    def flap(self, down: int, *, status: int = 503) -> Self:
+        """Down (``status``) for the next ``down`` requests, then up again."""
+        return self.fail(status, times=down)
+
+    def delay(self, seconds: float, *, times: int | None = None) -> Self:
+        """Hold each answer ``seconds`` (real time) before sending it. Other requests and the
+        provider's shutdown are not held up."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise ConfigurationError(f"delay takes seconds >= 0, not {seconds!r}")
+        rule = Override(_times(times), delay=float(seconds))
+        with self._lock:
+            self._delays.append(rule)
+        return self
+
+    def reset(self) -> None:
+        """Back to normal service, and let any delayed answer go at once."""
+        with self._lock:
+            self._responses.clear()
+            self._delays.clear()
+
+    # -- used by the app ----------------------------------------------------------------------
+
+    def _add(self, rule: Override) -> Self:
+        with self._lock:
+            self._responses.append(rule)
+        return self
+
+    @property
+    def active(self) -> bool:
+        return bool(self._responses or self._delays)
+
+    def take(self) -> tuple[float, Override | None]:
+        """The delay and the override for one request; counts it against their ``times``."""
+        with self._lock:
+            delay = _pop(self._delays)
+            return (delay.delay if delay else 0.0), _pop(self._responses)
+
+    def wait(self, seconds: float) -> None:
+        self._release().wait(seconds)
+
+    def __repr__(self) -> str:
+        return f"<EndpointControl {self.name} rules={len(self._responses) + len(self._delays)}>"
+
+
+def _pop(queue: deque[Override]) -> Override | None:
+    if not queue:
+        return None
+    rule = queue[0]
+    if rule.remaining is not None:
+        rule.remaining -= 1
+        if rule.remaining <= 0:
+            queue.popleft()
+    return rule
+
+
+class JwksControl(EndpointControl):
+    """JWKS faults that consumers are known to mishandle (RFC 7517 §5)."""
+
+    def empty(self, *, times: int | None = None) -> Self:
+        return self.respond({"keys": []}, times=times)
+
+    def malformed_json(self, *, times: int | None = None) -> Self:
+        return self.respond(b'{"keys": [{"kty": "RSA", "kid": ', times=times)
+
+    def json_array(self, *, times: int | None = None) -> Self:
+        """The keys as a bare JSON array instead of ``{"keys": [...]}``."""
+        return self.transform(lambda doc: doc["keys"], times=times)
+
+    def missing_keys(self, *, times: int | None = None) -> Self:
+        return self.respond({}, times=times)
+
+    def huge(self, count: int = 5000, *, times: int | None = None) -> Self:
+        """The real keys plus ``count`` copies under other kids (a set of a megabyte or so)."""
+        def grow(doc: Any) -> Any:
+            keys = doc["keys"]
+            filler = [{**keys[i % len(keys)], "kid": f"mockidp-filler-{i}"}
+                      for i in range(count)] if keys else []
+            return {"keys": [*keys, *filler]}
+        return self.transform(grow, times=times)
+
+    def duplicate_kids(self, *, times: int | None = None) -> Self:
+        """Each key preceded by other key material under the same kid."""
+        def duplicate(doc: Any) -> Any:
+            decoy = {"n": secrets.token_urlsafe(256), "x": secrets.token_urlsafe(32)}
+            doubled = []
+            for key in doc["keys"]:
+                wrong = {**key, **{m: decoy[m] for m in ("n", "x") if m in key}}
+                doubled += [wrong, key]
+            return {"keys": doubled}
+        return self.transform(duplicate, times=times)
+
+    def poison_key(self, key: Mapping[str, Any] | None = None, *,
+                   times: int | None = None) -> Self:
+        """An unparseable key first in the set; several libraries then reject the whole set."""
+        poison = dict(key or POISON_KEY)
+        return self.transform(lambda doc: {"keys": [poison, *doc["keys"]]}, times=times)
+
+    def error_with_valid_body(self, status: int = 500, *, times: int | None = None) -> Self:
+        """An error status carrying the real key set (catches consumers that skip the status)."""
+        return self.transform(lambda doc: doc, status=status, times=times)
+
+    def wrong_content_type(self, content_type: str = "text/html", *,
+                           times: int | None = None) -> Self:
+        return self.headers({"Content-Type": content_type}, times=times)
+
+    def rate_limited(self, retry_after: int = 30, *, times: int | None = None) -> Self:
+        """429 Too Many Requests with ``Retry-After`` (RFC 6585 §4)."""
+        return self.fail(429, headers={"Retry-After": str(retry_after)}, times=times)
+
+    def cache(self, cache_control: str | None = None, *, etag: str | None = None,
+              times: int | None = None) -> Self:
+        """Cache headers of the caller's choice (RFC 9111)."""
+        headers = {"Cache-Control": cache_control} if cache_control is not None else {}
+        if etag is not None:
+            headers["ETag"] = etag
+        return self.headers(headers, times=times)
+
+
+class DiscoveryControl(EndpointControl):
+    """Discovery-document faults (OIDC Discovery 1.0 §3, §4.3)."""
+
+    def wrong_issuer(self, issuer: str = "https://attacker.invalid", *,
+                     times: int | None = None) -> Self:
+        """An ``issuer`` that does not match the URL the document is served from (§4.3)."""
+        return self.transform(lambda doc: {**doc, "issuer": issuer}, times=times)
+
+    def missing_jwks_uri(self, *, times: int | None = None) -> Self:
+        return self.transform(lambda doc: {k: v for k, v in doc.items() if k != "jwks_uri"},
+                              times=times)
+
+    def jwks_uri(self, url: str, *, times: int | None = None) -> Self:
+        """Point ``jwks_uri`` elsewhere (e.g. ``idp.url_for("attacker-jwks")``)."""
+        return self.transform(lambda doc: {**doc, "jwks_uri": url}, times=times)
+
+    def algorithms(self, algs: list[str], *, times: int | None = None) -> Self:
+        """Advertise signing algorithms that differ from the keys."""
+        return self.transform(
+            lambda doc: {**doc, "id_token_signing_alg_values_supported": list(algs)}, times=times
+        )
+
+
+_CONTROLS: dict[str, type[EndpointControl]] = {
+    "jwks": JwksControl, "discovery": DiscoveryControl, "oauth-metadata": DiscoveryControl,
+}
+
+
+class Endpoints:
+    """The controls of every endpoint, by name."""
+
+    def __init__(self, names: list[str]) -> None:
+        self._event = threading.Event()
+        self._controls = {name: _CONTROLS.get(name, EndpointControl)(name, self._current)
+                          for name in names}
+
+    def _current(self) -> threading.Event:
+        return self._event
+
+    def __getitem__(self, name: str) -> EndpointControl:
+        try:
+            return self._controls[name]
+        except KeyError:
+            raise ConfigurationError(
+                f"unknown endpoint {name!r}; use one of: {', '.join(self._controls)}"
+            ) from None
+
+    def get(self, name: str | None) -> EndpointControl | None:
+        return self._controls.get(name) if name is not None else None
+
+    def reset(self) -> None:
+        """Every endpoint back to normal; delayed answers go at once."""
+        for control in self._controls.values():
+            control.reset()
+        released, self._event = self._event, threading.Event()
+        released.set()

@@ -1,0 +1,601 @@
+"""The token fault catalog: each entry makes a token that is wrong in exactly one way.
+
+``idp.token(fault="alg-confusion")`` first builds the token the call would otherwise make (header,
+claims, signing key) as a :class:`Draft`, then hands it to the fault, which changes exactly what
+its name says and signs (or mangles) the result. Everything else stays valid, so a consumer that
+accepts the token has missed precisely that check.
+
+Faults that need a key the provider does not have yet (a second published key, a revoked key,
+an EC key for ECDSA-specific faults) use the key ring's *standard* keys: made once, reused in
+every test, and put in the ring for this test only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigurationError, KeyStateError
+from .jws import b64url_encode, dumps, sign_compact, signing_input
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
+    from .keys import Key, KeyRing
+
+__all__ = ["FAULTS", "Attacker", "Draft", "Fault", "UnknownFaultError", "get"]
+
+#: What a wrong ``iss`` and ``aud`` look like.
+EVIL_ISSUER = "https://attacker.invalid"
+EVIL_AUDIENCE = "https://attacker.invalid/api"
+#: The HMAC secret the kid-injection payloads make a naive key lookup return.
+INJECTED_SECRET = b"mockidp-attacker-secret"
+
+
+class UnknownFaultError(ConfigurationError):
+    def __init__(self, name: object) -> None:
+        self.name = name
+        super().__init__(
+            f"unknown token fault {name!r}; use one of: {', '.join(FAULTS)} "
+            "(mockidp.FAULTS has a description of each)"
+        )
+
+
+class Attacker:
+    """Keys that belong to nobody the consumer should trust.
+
+    Their JWKS and certificates are served under ``/_mockidp/attacker/`` so that the request log
+    shows whether a consumer fetched a ``jku`` or ``x5u`` URL taken from a token header.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: dict[str, Key] = {}
+        self._certificates: dict[str, bytes] = {}
+
+    def key(self, alg: str) -> Key:
+        from .keys import Key
+
+        with self._lock:
+            key = self._keys.get(alg)
+            if key is None:
+                key = self._keys[alg] = Key.generate(alg)
+            return key
+
+    def jwks_bytes(self) -> bytes:
+        with self._lock:
+            keys = [k.public_jwk for k in self._keys.values()]
+        return dumps({"keys": keys})
+
+    def certificate_pem(self, kid: str) -> bytes | None:
+        """A self-signed X.509 certificate for the attacker key ``kid`` (RFC 7515 §4.1.5)."""
+        with self._lock:
+            pem = self._certificates.get(kid)
+            key = next((k for k in self._keys.values() if k.kid == kid), None)
+            if pem is None and key is not None:
+                pem = self._certificates[kid] = _self_signed(key)
+        return pem
+
+
+def _self_signed(key: Key) -> bytes:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mockidp attacker")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    hash_ = None if key.kty == "OKP" else hashes.SHA256()
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=365))
+        .sign(key.private_key, hash_)
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+@dataclass
+class Draft:
+    """A token about to be signed: the fault edits it and produces the compact JWS."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    key: Key
+    keys: KeyRing
+    attacker: Attacker
+    urls: Callable[[str], str]  # endpoint name -> URL (for jku / x5u)
+
+    def sign(self, key: Key | None = None) -> str:
+        key = key or self.key
+        return sign_compact(self.header, self.claims, key.algorithm.signer, key.signing_key)
+
+    def signed_parts(self) -> list[str]:
+        return self.sign().split(".")
+
+    def use_key(self, key: Key, *, kid: bool = True) -> None:
+        self.key = key
+        self.header["alg"] = key.alg
+        if kid:
+            self.header["kid"] = key.kid
+
+    def asymmetric(self, family: str | None = None) -> Key:
+        """The draft's key if it is asymmetric (and of ``family``), else the provider's standard
+        key for a suitable algorithm, published for this test."""
+        if self.key.kty != "oct" and family in (None, self.key.kty):
+            return self.key
+        alg = "ES256" if family == "EC" else "RS256"
+        try:
+            return self.keys.ensure_active(alg)
+        except KeyStateError:  # that algorithm's keys are all staged or revoked
+            return self.keys.include(self.keys.standard(alg, "fault"), publish=True)
+
+
+@dataclass(frozen=True)
+class _Info:
+    category: str
+    description: str
+    reference: str
+    check: str
+    weakness: str
+    build: Callable[[Draft], str] = field(repr=False)
+
+
+class Fault(str):
+    """A catalog entry. It *is* its name (a ``str``), so ``idp.token(fault=f)`` and
+    ``f == "expired"`` work, and it carries the entry's facts as attributes."""
+
+    category: str
+    description: str
+    reference: str
+    check: str
+    weakness: str
+    build: Callable[[Draft], str]
+
+    def __new__(cls, name: str, info: _Info) -> Fault:
+        self = super().__new__(cls, name)
+        for attr in ("category", "description", "reference", "check", "weakness", "build"):
+            object.__setattr__(self, attr, getattr(info, attr))
+        return self
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+    def __repr__(self) -> str:
+        return f"<Fault {str(self)!r}: {self.description}>"
+
+
+# -- builders -----------------------------------------------------------------------------------
+
+
+def _claims(**changes: Any) -> Callable[[Draft], str]:
+    """A fault that only changes claims (a value of ``None`` removes the claim)."""
+
+    def build(d: Draft) -> str:
+        for name, value in changes.items():
+            if value is None:
+                d.claims.pop(name, None)
+            else:
+                d.claims[name] = value(d) if callable(value) else value
+        return d.sign()
+
+    return build
+
+
+def _shift_time(seconds: int, *names: str) -> Callable[[Draft], str]:
+    def build(d: Draft) -> str:
+        for name in names:
+            base = d.claims.get(name)
+            if isinstance(base, int | float):
+                d.claims[name] = int(base) + seconds
+        return d.sign()
+
+    return build
+
+
+def _expired(d: Draft) -> str:
+    iat, exp = d.claims.get("iat"), d.claims.get("exp")
+    if isinstance(iat, int) and isinstance(exp, int):
+        lifetime = max(exp - iat, 60)
+        d.claims["exp"] = iat - 60
+        d.claims["iat"] = d.claims["exp"] - lifetime
+        if "nbf" in d.claims:
+            d.claims["nbf"] = d.claims["iat"]
+    return d.sign()
+
+
+def _not_yet_valid(d: Draft) -> str:
+    iat, exp = d.claims.get("iat", 0), d.claims.get("exp", 0)
+    d.claims["nbf"] = int(iat) + 3600
+    d.claims["exp"] = int(exp) + 3600
+    return d.sign()
+
+
+def _wrong_typ(d: Draft) -> str:
+    typ = str(d.header.get("typ", "")).lower()
+    # RFC 9068 §4: an at+jwt consumer must refuse any other type; a consumer of plain JWTs
+    # must still refuse a Security Event Token (RFC 8417) presented as an access token.
+    d.header["typ"] = "JWT" if typ in ("at+jwt", "application/at+jwt") else "secevent+jwt"
+    return d.sign()
+
+
+def _bad_signature(d: Draft) -> str:
+    head, body, sig = d.signed_parts()
+    raw = bytearray(base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4)))
+    raw[len(raw) // 2] ^= 0x01
+    return f"{head}.{body}.{b64url_encode(bytes(raw)).decode()}"
+
+
+def _tampered_payload(d: Draft) -> str:
+    head, _, sig = d.signed_parts()
+    d.claims["sub"] = "admin"
+    d.claims["scope"] = "admin"
+    return f"{head}.{b64url_encode(dumps(d.claims)).decode()}.{sig}"
+
+
+def _stripped_signature(d: Draft) -> str:
+    head, body, _ = d.signed_parts()
+    return f"{head}.{body}."
+
+
+def _alg_none(spelling: str) -> Callable[[Draft], str]:
+    def build(d: Draft) -> str:
+        d.header["alg"] = spelling
+        return signing_input(d.header, d.claims).decode() + "."
+
+    return build
+
+
+def _alg_confusion(form: str) -> Callable[[Draft], str]:
+    def build(d: Draft) -> str:
+        key = d.asymmetric()
+        if form == "pem":
+            from cryptography.hazmat.primitives import serialization
+
+            secret = key.public_key.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        else:
+            secret = json.dumps(key.public_jwk).encode()
+        d.header.update(alg="HS256", kid=key.kid)
+        message = signing_input(d.header, d.claims)
+        signature = hmac.new(secret, message, "sha256").digest()
+        return f"{message.decode()}.{b64url_encode(signature).decode()}"
+
+    return build
+
+
+def _ec_signature(mangle: Callable[[bytes, Key], bytes]) -> Callable[[Draft], str]:
+    def build(d: Draft) -> str:
+        d.use_key(d.asymmetric("EC"))
+        head, body, sig = d.signed_parts()
+        raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+        return f"{head}.{body}.{b64url_encode(mangle(raw, d.key)).decode()}"
+
+    return build
+
+
+def _psychic(raw: bytes, key: Key) -> bytes:
+    return bytes(len(raw))  # r = s = 0 (CVE-2022-21449)
+
+
+def _der(raw: bytes, key: Key) -> bytes:
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    half = len(raw) // 2
+    r, s = int.from_bytes(raw[:half], "big"), int.from_bytes(raw[half:], "big")
+    return encode_dss_signature(r, s)
+
+
+_MISMATCH = {"RS256": "PS256", "RS384": "PS384", "RS512": "PS512", "PS256": "RS256",
+             "PS384": "RS384", "PS512": "RS512", "ES256": "ES384", "ES384": "ES256",
+             "ES512": "ES256", "ES256K": "ES256", "EdDSA": "Ed448", "Ed25519": "Ed448",
+             "Ed448": "Ed25519", "HS256": "HS512", "HS384": "HS256", "HS512": "HS256"}
+
+
+def _alg_mismatch(d: Draft) -> str:
+    from . import jwa
+
+    other = jwa.get(_MISMATCH[d.key.alg])
+    d.header["alg"] = other.name
+    return sign_compact(d.header, d.claims, other.signer, d.key.signing_key)
+
+
+def _unknown_kid(d: Draft) -> str:
+    d.header["kid"] = f"mockidp-unknown-{secrets.token_hex(8)}"
+    return d.sign()
+
+
+def _sibling(d: Draft) -> Key:
+    """Another published key, of the draft's algorithm if there is one; the standard sibling
+    key (published for this test) if there is none at all."""
+    others = [k for k in d.keys.published() if k.kid != d.key.kid]
+    same_alg = [k for k in others if k.alg == d.key.alg]
+    if same_alg or others:
+        return (same_alg or others)[0]
+    return d.keys.include(d.keys.standard(d.key.alg, "sibling"), publish=True)
+
+
+def _missing_kid(d: Draft) -> str:
+    # OIDC Core §10.1 requires a kid only when the JWKS has several keys: make sure it has.
+    _sibling(d)
+    d.header.pop("kid", None)
+    return d.sign()
+
+
+def _kid_mismatch(d: Draft) -> str:
+    d.header["kid"] = _sibling(d).kid
+    return d.sign()
+
+
+def _revoked_key(d: Draft) -> str:
+    key = d.keys.include(d.keys.standard(d.key.alg, "revoked"), publish=False)
+    d.use_key(key)
+    return d.sign()
+
+
+def _kid_injection(kid: str) -> Callable[[Draft], str]:
+    secret = b"" if "dev/null" in kid else INJECTED_SECRET
+
+    def build(d: Draft) -> str:
+        d.header.update(alg="HS256", kid=kid)
+        message = signing_input(d.header, d.claims)
+        signature = hmac.new(secret, message, "sha256").digest()
+        return f"{message.decode()}.{b64url_encode(signature).decode()}"
+
+    return build
+
+
+def _attacker_signed(member: str) -> Callable[[Draft], str]:
+    def build(d: Draft) -> str:
+        key = d.attacker.key(d.asymmetric().alg)
+        d.use_key(key)
+        if member == "jku":
+            d.header["jku"] = d.urls("attacker-jwks")
+        elif member == "x5u":
+            d.attacker.certificate_pem(key.kid)
+            d.header["x5u"] = d.urls("attacker-certificate").replace("{kid}", key.kid)
+        else:
+            d.header["jwk"] = key.public_jwk
+        return d.sign()
+
+    return build
+
+
+def _crit_unknown(d: Draft) -> str:
+    d.header["crit"] = ["x-mockidp-critical"]
+    d.header["x-mockidp-critical"] = True
+    return d.sign()
+
+
+def _malformed(d: Draft) -> str:
+    head, body, _ = d.signed_parts()
+    return f"{head}.{body}"
+
+
+def _bad_base64(d: Draft) -> str:
+    head, body, sig = d.signed_parts()
+    raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+    # The standard alphabet with padding: base64, not base64url (RFC 7515 §2).
+    standard = base64.b64encode(raw).decode()
+    if "=" not in standard:
+        standard += "=="
+    return f"{head}.{body}.{standard}"
+
+
+def _duplicate_claims(d: Draft) -> str:
+    body = dumps(d.claims).decode()
+    # RFC 7515 §4 / RFC 7519 §4: parsers must reject duplicate names or take the last one; an
+    # earlier "sub" lets first-wins and last-wins parsers disagree about the subject.
+    text = '{"sub":"admin",' + body[1:]
+    key = d.key
+    return sign_compact(d.header, text.encode(), key.algorithm.signer, key.signing_key)
+
+
+def _oversized(d: Draft) -> str:
+    d.claims["x-mockidp-padding"] = "A" * (66 * 1024)
+    return d.sign()
+
+
+# -- the catalog --------------------------------------------------------------------------------
+
+_ENTRIES: list[tuple[str, _Info]] = [
+    ("expired", _Info(
+        "time", "exp is in the past", "RFC 7519 §4.1.4",
+        "reject when now >= exp (with at most a small leeway)", "", _expired)),
+    ("not-yet-valid", _Info(
+        "time", "nbf is an hour in the future", "RFC 7519 §4.1.5",
+        "reject when now < nbf",
+        "accepted by jwskate (never checks nbf), okta-jwt-verifier, and jwcrypto when "
+        "check_claims omits nbf", _not_yet_valid)),
+    ("issued-in-future", _Info(
+        "time", "iat is an hour in the future", "RFC 7519 §4.1.6; OIDC Core §3.1.3.7",
+        "reject tokens issued in the future",
+        "accepted by jwcrypto, python-jose, okta-jwt-verifier, jwskate",
+        _shift_time(3600, "iat"))),
+    ("missing-exp", _Info(
+        "time", "no exp claim", "OIDC Core §2; RFC 9068 §2.2",
+        "require exp",
+        "accepted by PyJWT unless options.require lists exp; by python-jose, google-auth",
+        _claims(exp=None))),
+    ("wrong-issuer", _Info(
+        "identity", "iss is another issuer", "RFC 7519 §4.1.1; RFC 8725 §3.8",
+        "compare iss with the expected issuer exactly",
+        "PyJWT 2.10.0 matched iss partially (CVE-2024-53861); mozilla-django-oidc and "
+        "python-keycloak do not check iss by default", _claims(iss=EVIL_ISSUER))),
+    ("wrong-audience", _Info(
+        "identity", "aud is another audience", "RFC 7519 §4.1.3; RFC 8725 §3.9",
+        "require the expected audience in aud",
+        "jwt-go CVE-2020-26160 (aud array bypass); mozilla-django-oidc, python-keycloak",
+        _claims(aud=EVIL_AUDIENCE))),
+    ("missing-aud", _Info(
+        "identity", "no aud claim", "RFC 8725 §3.9; RFC 9068 §2.2",
+        "require aud", "python-jose skips the check when aud is absent", _claims(aud=None))),
+    ("wrong-typ", _Info(
+        "identity", "typ is JWT where at+jwt is expected (secevent+jwt for JWT tokens)",
+        "RFC 9068 §4; RFC 8725 §3.11",
+        "check the typ header against the token type expected",
+        "only Authlib's RFC 9068 validator checks typ", _wrong_typ)),
+    ("bad-signature", _Info(
+        "signature", "one bit of the signature flipped", "RFC 7515 §5.2",
+        "verify the signature", "", _bad_signature)),
+    ("tampered-payload", _Info(
+        "signature", "payload changed (sub and scope: admin) after signing", "RFC 7515 §5.2",
+        "verify the signature over the payload as received",
+        "python-jwt < 3.3.4 (CVE-2022-39227)", _tampered_payload)),
+    ("stripped-signature", _Info(
+        "signature", "the signature segment is empty", "RFC 7515 §5.2; RFC 8725 §3.1",
+        "reject an empty signature", "", _stripped_signature)),
+    ("alg-none", _Info(
+        "signature", 'alg "none" and no signature', "RFC 7518 §3.6; RFC 8725 §3.1",
+        "never accept unsecured JWS; allow-list algorithms",
+        "PyJWT < 1.0; node jsonwebtoken (2015)", _alg_none("none"))),
+    ("alg-none-capitalized", _Info(
+        "signature", 'alg "None" and no signature', "RFC 7518 §3.6; RFC 8725 §3.1",
+        "compare algorithm names case-sensitively against an allow-list", "",
+        _alg_none("None"))),
+    ("alg-none-uppercase", _Info(
+        "signature", 'alg "NONE" and no signature', "RFC 7518 §3.6; RFC 8725 §3.1",
+        "compare algorithm names case-sensitively against an allow-list", "",
+        _alg_none("NONE"))),
+    ("alg-confusion", _Info(
+        "signature", "HS256 keyed with the published public key's PEM",
+        "RFC 8725 §2.1, §3.1; CVE-2022-29217",
+        "take the algorithm from the key, never from the token header",
+        "PyJWT < 1.5.1 (CVE-2017-11424) and < 2.4.0 (CVE-2022-29217); python-jose < 3.4.0 "
+        "(CVE-2024-33663); Authlib < 1.3.1 (CVE-2024-37568)", _alg_confusion("pem"))),
+    ("alg-confusion-jwk", _Info(
+        "signature", "HS256 keyed with the published public JWK as JSON text",
+        "RFC 8725 §2.1, §3.1; CVE-2026-48526",
+        "take the algorithm from the key, never from the token header",
+        "PyJWT < 2.13.0 (CVE-2026-48526)", _alg_confusion("jwk"))),
+    ("psychic-signature", _Info(
+        "signature", "ECDSA signature with r = s = 0", "CVE-2022-21449; RFC 7518 §3.4",
+        "reject r or s outside [1, n-1]", "Java 15-18 ECDSA", _ec_signature(_psychic))),
+    ("der-signature", _Info(
+        "encoding", "ECDSA signature DER-encoded instead of R||S", "RFC 7518 §3.4",
+        "take the 64/96/132-byte R||S form only",
+        "verifiers that hand the signature to a DER API", _ec_signature(_der))),
+    ("alg-mismatch", _Info(
+        "signature", "header alg differs from the key's alg (e.g. PS256 with an RS256 key)",
+        "RFC 7517 §4.4; RFC 8725 §3.1",
+        "use the key only with the algorithm its JWK names",
+        "authlib.jose, jwcrypto, python-jose, okta-jwt-verifier ignore the JWK alg",
+        _alg_mismatch)),
+    ("string-exp", _Info(
+        "claims", 'exp is a string ("1999999999"), not a JSON number', "RFC 7519 §2, §4.1.4",
+        "require NumericDate claims to be JSON numbers",
+        "accepted by PyJWT (int() coercion) and PyJWT-based consumers, python-jose",
+        _claims(exp=lambda d: str(d.claims.get("exp"))))),
+    ("missing-iat", _Info(
+        "claims", "no iat claim", "OIDC Core §2; RFC 9068 §2.2",
+        "require iat where the profile does", "most consumers do not require iat",
+        _claims(iat=None))),
+    ("missing-sub", _Info(
+        "claims", "no sub claim", "OIDC Core §2; RFC 9068 §2.2",
+        "require sub", "most consumers do not require sub", _claims(sub=None))),
+    ("unknown-kid", _Info(
+        "key-selection", "kid names no published key (signed by the real key)",
+        "RFC 7515 §4.1.4; OIDC Core §10.1.1",
+        "look the key up by kid; refetch the JWKS at most at a bounded rate",
+        "python-jose ignores kid and tries every key", _unknown_kid)),
+    ("missing-kid", _Info(
+        "key-selection", "no kid header while the JWKS has several keys", "OIDC Core §10.1",
+        "require kid when the JWKS has several keys",
+        "jwcrypto, jwskate and python-keycloak try every key", _missing_kid)),
+    ("kid-mismatch", _Info(
+        "key-selection", "kid of another published key", "RFC 7515 §4.1.4",
+        "verify with the key the kid names only", "", _kid_mismatch)),
+    ("revoked-key", _Info(
+        "key-selection", "signed by a key that is not (or no longer) in the JWKS",
+        "OIDC Core §10.1.1",
+        "refetch the JWKS and drop keys it no longer lists",
+        "PyJWKClient caches keys for 300 s; Authlib clients keep them for the process's life",
+        _revoked_key)),
+    ("kid-injection", _Info(
+        "key-selection", "kid is a path traversal to /dev/null; HS256 with an empty key",
+        "RFC 8725 §3.10",
+        "treat kid as an opaque lookup key, never as a path or query",
+        "applications that read keys from files named by kid", _kid_injection(
+            "../../../../../../../../dev/null"))),
+    ("kid-injection-sql", _Info(
+        "key-selection", "kid is an SQL injection that selects a known secret; HS256",
+        "RFC 8725 §3.10",
+        "treat kid as an opaque lookup key, never as a path or query",
+        "applications that look keys up in SQL by kid", _kid_injection(
+            "x' UNION SELECT 'mockidp-attacker-secret' -- "))),
+    ("kid-injection-command", _Info(
+        "key-selection", "kid is a shell command substitution (harmless echo); HS256",
+        "RFC 8725 §3.10",
+        "treat kid as an opaque lookup key, never as a path or query",
+        "applications that pass kid to a shell", _kid_injection(
+            "$(echo mockidp-kid-injection)`echo mockidp`"))),
+    ("jku-injection", _Info(
+        "key-selection", "jku points to an attacker JWKS; signed by the attacker's key",
+        "RFC 7515 §4.1.2; RFC 8725 §3.10",
+        "never fetch keys from a URL in the token",
+        "applications that follow jku; PyJWT before its scheme check", _attacker_signed("jku"))),
+    ("x5u-injection", _Info(
+        "key-selection", "x5u points to an attacker certificate; signed by the attacker's key",
+        "RFC 7515 §4.1.5; RFC 8725 §3.10",
+        "never fetch certificates from a URL in the token", "",
+        _attacker_signed("x5u"))),
+    ("jwk-injection", _Info(
+        "key-selection", "the attacker's public key embedded in the jwk header",
+        "RFC 7515 §4.1.3; RFC 8725 §3.10",
+        "never verify with a key taken from the token",
+        "node-jose CVE-2018-0114; Authlib < 1.6.9 with key=None (CVE-2026-27962)",
+        _attacker_signed("jwk"))),
+    ("crit-unknown", _Info(
+        "key-selection", "crit names a header parameter nobody understands",
+        "RFC 7515 §4.1.11",
+        "reject tokens with unknown critical headers",
+        "PyJWT < 2.12.0 (CVE-2026-32597); Authlib < 1.6.4 (CVE-2025-59420); python-jose, "
+        "jwskate", _crit_unknown)),
+    ("malformed", _Info(
+        "encoding", "two segments instead of three", "RFC 7515 §7.1",
+        "reject anything but three segments", "", _malformed)),
+    ("bad-base64", _Info(
+        "encoding", "signature in standard base64 with padding, not base64url",
+        "RFC 7515 §2, Appendix C",
+        "decode base64url strictly (no padding, no + or /)",
+        "padding accepted by PyJWT and most consumers (malleable token bytes)", _bad_base64)),
+    ("duplicate-claims", _Info(
+        "encoding", 'the payload has "sub" twice ("admin" first)', "RFC 7515 §4; RFC 7519 §4",
+        "reject duplicate member names",
+        "Python's json keeps the last value; first-wins parsers elsewhere see admin",
+        _duplicate_claims)),
+    ("oversized", _Info(
+        "encoding", "a token over 64 KiB", "RFC 8725 §2.9; CVE-2025-61920",
+        "bound the size of tokens before parsing",
+        "Authlib < 1.6.5 (CVE-2025-61920); PyJWT and jwcrypto have no limit", _oversized)),
+]
+
+#: Every token fault, by name. Iterating gives :class:`Fault` objects (which are their names).
+FAULTS: Mapping[str, Fault] = {f: f for f in (Fault(name, info) for name, info in _ENTRIES)}
+
+
+def get(name: object) -> Fault:
+    try:
+        return FAULTS[name]  # type: ignore[index]
+    except (KeyError, TypeError):
+        raise UnknownFaultError(name) from None
+
+
+def categories() -> Iterator[tuple[str, list[Fault]]]:
+    """The catalog grouped by category, in catalog order."""
+    seen: dict[str, list[Fault]] = {}
+    for fault in FAULTS.values():
+        seen.setdefault(fault.category, []).append(fault)
+    yield from seen.items()

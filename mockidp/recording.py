@@ -1,0 +1,79 @@
+"""The record of requests the provider served, for assertions like "the consumer fetched the
+JWKS exactly once, and once more after the rotation".
+
+Entries are immutable; the log is append-only under a lock and copied out, so a test can read
+it while the server thread is still writing.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+__all__ = ["RecordedRequest", "RequestLog"]
+
+#: Bodies are kept up to this many bytes (enough for any form or JSON a test sends).
+BODY_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the provider saw it, and the status it answered with (``None`` when the
+    endpoint was told to drop the connection)."""
+
+    method: str
+    path: str
+    endpoint: str | None
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    form: Mapping[str, str]
+    status: int | None
+    time: float  # on the provider's clock
+    duration: float  # seconds spent answering, delays included
+    body: bytes = field(default=b"", repr=False)
+
+    @property
+    def user_agent(self) -> str | None:
+        return self.headers.get("User-Agent")
+
+    def __repr__(self) -> str:
+        return f"<{self.method} {self.path} -> {self.status} ({self.endpoint})>"
+
+
+def freeze(mapping: Mapping[str, Any]) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping))
+
+
+class RequestLog:
+    """Every request served since the last ``clear()``, in the order they finished."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: list[RecordedRequest] = []
+
+    def add(self, entry: RecordedRequest) -> None:
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._entries)
+
+    def to(self, endpoint: str) -> list[RecordedRequest]:
+        return [e for e in self.entries() if e.endpoint == endpoint]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __iter__(self) -> Iterator[RecordedRequest]:
+        return iter(self.entries())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
