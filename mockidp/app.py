@@ -279,7 +279,8 @@ class App:
 
     def on_jwks(self, request: Request) -> Response:
         max_age = self.provider.jwks_max_age
-        headers = {**_CORS, "Cache-Control": f"public, max-age={max_age}"}
+        headers = {**_CORS, "Cache-Control": f"public, max-age={max_age}",
+                   "Expires": http_date(self.provider.clock.time() + max_age)}
         return _json(self.provider.keys.jwks_bytes, headers=headers)
 
     def on_attacker_jwks(self, request: Request) -> Response:

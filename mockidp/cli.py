@@ -42,7 +42,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--alg", default="RS256", help="default signing algorithm (RS256)")
     serve.add_argument("--allow-remote", action="store_true",
                        help="allow listening on a non-loopback address")
+    faults = commands.add_parser("faults", help="list the token fault catalog")
+    faults.add_argument("--markdown", action="store_true",
+                        help="print the catalog as the docs/faults.md page")
     return parser
+
+
+def _faults(args: argparse.Namespace) -> int:
+    from . import faults
+
+    if args.markdown:
+        print(faults.markdown())
+        return 0
+    width = max(map(len, faults.FAULTS))
+    for fault in faults.FAULTS.values():
+        print(f"{fault:<{width}}  {fault.description}  ({fault.reference})")
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -85,4 +100,4 @@ def _serve(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    return _serve(args)  # "serve" is the only command so far
+    return _faults(args) if args.command == "faults" else _serve(args)

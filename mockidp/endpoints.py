@@ -75,12 +75,13 @@ class EndpointControl:
     """The controls of one endpoint (``idp.endpoint("jwks")``). Methods return the control, so
     they chain: ``idp.endpoint("jwks").fail(503, times=2).delay(0.5)``."""
 
-    def __init__(self, name: str, release: Callable[[], threading.Event]) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
-        self._release = release
+        self._release = threading.Event()
         self._lock = threading.Lock()
         self._responses: deque[Override] = deque()
         self._delays: deque[Override] = deque()
+        self._held = 0
 
     # -- overrides ----------------------------------------------------------------------------
 
@@ -144,6 +145,8 @@ class EndpointControl:
         with self._lock:
             self._responses.clear()
             self._delays.clear()
+            released, self._release = self._release, threading.Event()
+        released.set()
 
     # -- used by the app ----------------------------------------------------------------------
 
@@ -163,7 +166,19 @@ class EndpointControl:
             return (delay.delay if delay else 0.0), _pop(self._responses)
 
     def wait(self, seconds: float) -> None:
-        self._release().wait(seconds)
+        with self._lock:
+            self._held += 1
+            release = self._release
+        try:
+            release.wait(seconds)
+        finally:
+            with self._lock:
+                self._held -= 1
+
+    @property
+    def held(self) -> int:
+        """How many answers are being delayed right now (a test can poll for it)."""
+        return self._held
 
     def __repr__(self) -> str:
         return f"<EndpointControl {self.name} rules={len(self._responses) + len(self._delays)}>"
@@ -275,12 +290,7 @@ class Endpoints:
     """The controls of every endpoint, by name."""
 
     def __init__(self, names: list[str]) -> None:
-        self._event = threading.Event()
-        self._controls = {name: _CONTROLS.get(name, EndpointControl)(name, self._current)
-                          for name in names}
-
-    def _current(self) -> threading.Event:
-        return self._event
+        self._controls = {name: _CONTROLS.get(name, EndpointControl)(name) for name in names}
 
     def __getitem__(self, name: str) -> EndpointControl:
         try:
@@ -297,5 +307,3 @@ class Endpoints:
         """Every endpoint back to normal; delayed answers go at once."""
         for control in self._controls.values():
             control.reset()
-        released, self._event = self._event, threading.Event()
-        released.set()

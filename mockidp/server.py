@@ -42,6 +42,12 @@ class _Handler(WSGIRequestHandler):
     # HTTP/1.1 keeps connections alive between requests of one client.
     protocol_version = "HTTP/1.1"
 
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # The app sends Date from the provider's clock; http.server would add a second, real one.
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Server", self.version_string())
+
     def log(self, type: str, message: str, *args: Any) -> None:
         # Quiet by default: one DEBUG line per request on the "mockidp.server" logger.
         log.debug("%s " + message, self.address_string(), *args)

@@ -80,3 +80,21 @@ def test_serve_as_a_process(sig: signal.Signals) -> None:
                 stream.close()
     assert process.returncode == 0
     assert "Traceback" not in err
+
+
+def test_faults_lists_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
+    from mockidp import FAULTS
+
+    assert main(["faults"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(FAULTS)
+
+
+def test_faults_page_is_current(capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    assert main(["faults", "--markdown"]) == 0
+    page = Path(__file__).resolve().parent.parent / "docs" / "faults.md"
+    assert page.read_text() == capsys.readouterr().out, (
+        "docs/faults.md is stale: run `mockidp faults --markdown > docs/faults.md`"
+    )

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+import requests
+
+if TYPE_CHECKING:
+    from mockidp import MockIdP
+
+
+def test_requests_are_recorded_in_order_with_their_details(idp: MockIdP) -> None:
+    requests.get(idp.discovery_url, params={"x": "1"}, headers={"User-Agent": "probe/1"},
+                 timeout=5)
+    client = idp.clients.default
+    requests.post(idp.token_endpoint, data={"grant_type": "client_credentials", "scope": "a"},
+                  auth=(client.client_id, client.client_secret), timeout=5)
+    requests.get(idp.issuer + "/nowhere", timeout=5)
+    discovery, token, missing = idp.requests
+    assert (discovery.method, discovery.path, discovery.endpoint) == (
+        "GET", "/.well-known/openid-configuration", "discovery")
+    assert discovery.query == {"x": "1"} and discovery.user_agent == "probe/1"
+    assert discovery.status == 200 and discovery.duration >= 0
+    assert abs(discovery.time - idp.clock.time()) < 5
+    assert token.form == {"grant_type": "client_credentials", "scope": "a"}
+    assert token.body == b"grant_type=client_credentials&scope=a"
+    assert token.headers["Authorization"].startswith("Basic ")
+    assert (missing.endpoint, missing.status) == (None, 404)
+    assert idp.requests_to("token") == [token]
+    assert "GET /.well-known/openid-configuration -> 200" in repr(discovery)
+
+
+def test_log_is_cleared_between_tests_and_by_reset(idp: MockIdP) -> None:
+    assert idp.requests == []
+    requests.get(idp.jwks_uri, timeout=5)
+    assert len(idp.requests_to("jwks")) == 1
+    idp.reset()
+    assert idp.requests == []
+
+
+def test_concurrent_requests_are_all_recorded(idp: MockIdP) -> None:
+    def fetch() -> None:
+        with requests.Session() as session:
+            for _ in range(25):
+                session.get(idp.jwks_uri, timeout=5)
+
+    threads = [threading.Thread(target=fetch) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(idp.requests_to("jwks")) == 200
+    assert {r.status for r in idp.requests} == {200}
