@@ -30,7 +30,7 @@ def test_starts_on_a_free_loopback_port_and_stops_cleanly() -> None:
     with MockIdP() as idp:
         assert idp.issuer.startswith("http://127.0.0.1:") and idp.port > 0
         assert get_json(idp.discovery_url)["issuer"] == idp.issuer
-    assert set(threading.enumerate()) == threads_before
+    assert set(threading.enumerate()) <= threads_before  # nothing new left running
     with socket.socket() as sock:  # the port is free again
         sock.bind(("127.0.0.1", idp.port))
 
@@ -45,7 +45,7 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
         assert response.status == 200
         response.read()
     idp.stop()
-    assert set(threading.enumerate()) == threads_before
+    assert set(threading.enumerate()) <= threads_before  # nothing new left running
     conn.close()
 
 
@@ -89,4 +89,4 @@ def test_many_start_stop_cycles_leave_nothing_behind() -> None:
     for _ in range(50):
         with idp:
             get_json(idp.jwks_uri)
-    assert threading.active_count() == threads_before
+    assert threading.active_count() <= threads_before
