@@ -134,6 +134,7 @@ class App:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
+        generation = self.provider.requests_log.generation
         request = Request(environ)
         request.max_content_length = MAX_BODY
         try:
@@ -150,13 +151,13 @@ class App:
             if delay:
                 control.wait(delay)
         if rule is not None and rule.drop:
-            self.record(request, name, None, started)
+            self.record(request, name, None, started, generation)
             return _drop(environ, start_response)
         response = self.dispatch(request, match)
         if rule is not None:
             response = self.override(request, response, rule, name)
         response.headers["Date"] = http_date(self.provider.clock.time())
-        self.record(request, name, response.status_code, started)
+        self.record(request, name, response.status_code, started, generation)
         return response(environ, start_response)
 
     def dispatch(self, request: Request, match: tuple[str, Mapping[str, Any]] | HTTPException
@@ -214,7 +215,7 @@ class App:
         return response
 
     def record(self, request: Request, name: str | None, status: int | None,
-               started: float) -> None:
+               started: float, generation: int) -> None:
         try:
             body = request.get_data(cache=True)
             form = request.form.to_dict() if request.mimetype == FORM else {}
@@ -225,7 +226,7 @@ class App:
             headers=freeze(dict(request.headers.items())), query=freeze(request.args.to_dict()),
             form=freeze(form), status=status, time=self.provider.clock.time(),
             duration=time.perf_counter() - started, body=body[:BODY_LIMIT],
-        ))
+        ), generation)
 
     def on_redirected(self, request: Request, name: str) -> Response:
         """Where ``endpoint(name).redirect()`` sends consumers: the endpoint's usual answer."""

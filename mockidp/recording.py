@@ -50,15 +50,26 @@ def freeze(mapping: Mapping[str, Any]) -> Mapping[str, str]:
 
 
 class RequestLog:
-    """Every request served since the last ``clear()``, in the order they finished."""
+    """Every request served since the last ``clear()``, in the order they finished.
+
+    A request that began before a ``clear()`` (say, one held by a delay that the reset let go)
+    is not recorded after it: it belongs to the test that is over.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: list[RecordedRequest] = []
+        self._generation = 0
 
-    def add(self, entry: RecordedRequest) -> None:
+    @property
+    def generation(self) -> int:
+        """Taken when a request starts and handed back to :meth:`add`."""
+        return self._generation
+
+    def add(self, entry: RecordedRequest, generation: int) -> None:
         with self._lock:
-            self._entries.append(entry)
+            if generation == self._generation:
+                self._entries.append(entry)
 
     def entries(self) -> list[RecordedRequest]:
         with self._lock:
@@ -70,6 +81,7 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._generation += 1
 
     def __iter__(self) -> Iterator[RecordedRequest]:
         return iter(self.entries())

@@ -51,3 +51,18 @@ def test_concurrent_requests_are_all_recorded(idp: MockIdP) -> None:
         thread.join()
     assert len(idp.requests_to("jwks")) == 200
     assert {r.status for r in idp.requests} == {200}
+
+
+def test_a_request_released_by_reset_is_not_recorded_in_the_next_test(idp: MockIdP) -> None:
+    import time
+
+    idp.endpoint("jwks").delay(30)
+    thread = threading.Thread(target=lambda: requests.get(idp.jwks_uri, timeout=30))
+    thread.start()
+    deadline = time.monotonic() + 5
+    while idp.endpoint("jwks").held == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    idp.reset()  # what the fixture does between tests
+    thread.join(5)
+    assert idp.requests == []
