@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from .errors import ConfigurationError, MockIdPError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
-__all__ = ["Client", "Clients", "UnknownClientError", "UnknownUserError", "User", "Users"]
+__all__ = [
+    "GRANT_TYPES",
+    "Client",
+    "Clients",
+    "UnknownClientError",
+    "UnknownUserError",
+    "User",
+    "Users",
+]
 
 DEFAULT_CLIENT_ID = "mockidp-client"
 DEFAULT_CLIENT_SECRET = "mockidp-client-secret"
@@ -58,10 +67,48 @@ class _Snapshot(NamedTuple):
     made: int = 0  # users made so far: the faker seed of the next one
 
 
-def _check(snapshot: object) -> _Snapshot:
-    if not isinstance(snapshot, _Snapshot):
-        raise ConfigurationError("restore() takes what snapshot() returned")
-    return snapshot
+T = TypeVar("T")
+
+
+class _Registry(Generic[T]):
+    """Items by id with a default one; the state is one immutable snapshot, swapped whole."""
+
+    _state: _Snapshot
+    _unknown: Callable[[str], Exception]
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    @property
+    def default(self) -> T:
+        state = self._state
+        return state.items[state.default]  # type: ignore[no-any-return]
+
+    def get(self, key: str) -> T | None:
+        return self._state.items.get(key)
+
+    def __getitem__(self, key: str) -> T:
+        item = self.get(key)
+        if item is None:
+            raise self._unknown(key)
+        return item
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._state.items
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(list(self._state.items.values()))
+
+    def __len__(self) -> int:
+        return len(self._state.items)
+
+    def snapshot(self) -> object:
+        return self._state
+
+    def restore(self, snapshot: object) -> None:
+        if not isinstance(snapshot, _Snapshot):
+            raise ConfigurationError("restore() takes what snapshot() returned")
+        self._state = snapshot
 
 
 def _profile(faker: Any) -> dict[str, Any]:
@@ -79,12 +126,14 @@ def _profile(faker: Any) -> dict[str, Any]:
     }
 
 
-class Users:
+class Users(_Registry[User]):
     """The users the provider knows; the first one is the default subject of every token."""
 
+    _unknown = UnknownUserError
+
     def __init__(self, seed: int = 0) -> None:
+        super().__init__()
         self._seed = seed
-        self._lock = threading.Lock()
         self._faker: Any = None
         first = self._make(None, {}, 0)
         self._state = _Snapshot({first.sub: first}, first.sub, 1)
@@ -122,52 +171,50 @@ class Users:
             )
         return user
 
-    @property
-    def default(self) -> User:
-        state = self._state
-        return state.items[state.default]  # type: ignore[no-any-return]
+    def find(self, hint: str) -> User | None:
+        """The user whose sub, email or preferred_username is ``hint`` (OIDC ``login_hint``)."""
+        for user in self:
+            if hint in (user.sub, user.claims.get("email"),
+                        user.claims.get("preferred_username")):
+                return user
+        return None
 
-    def get(self, sub: str) -> User | None:
-        return self._state.items.get(sub)
 
-    def __getitem__(self, sub: str) -> User:
-        user = self.get(sub)
-        if user is None:
-            raise UnknownUserError(sub)
-        return user
-
-    def __iter__(self) -> Iterator[User]:
-        return iter(list(self._state.items.values()))
-
-    def __len__(self) -> int:
-        return len(self._state.items)
-
-    def snapshot(self) -> object:
-        return self._state
-
-    def restore(self, snapshot: object) -> None:
-        self._state = _check(snapshot)
+#: Every grant type the token endpoint serves.
+GRANT_TYPES = (
+    "authorization_code",
+    "client_credentials",
+    "refresh_token",
+    "password",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    "urn:ietf:params:oauth:grant-type:device_code",
+)
 
 
 @dataclass(frozen=True)
 class Client:
-    """A registered OAuth client (RFC 6749 §2). ``client_secret`` is ``None`` for public ones."""
+    """A registered OAuth client (RFC 6749 §2). ``client_secret`` is ``None`` for public ones;
+    ``jwks`` holds the public keys a ``private_key_jwt`` client signs its assertions with."""
 
     client_id: str
     client_secret: str | None
     redirect_uris: tuple[str, ...] = ()
-    grant_types: tuple[str, ...] = ("authorization_code", "client_credentials", "refresh_token")
+    grant_types: tuple[str, ...] = GRANT_TYPES
+    jwks: Mapping[str, Any] | None = None
 
     @property
     def public(self) -> bool:
-        return self.client_secret is None
+        return self.client_secret is None and self.jwks is None
 
 
-class Clients:
+class Clients(_Registry[Client]):
     """The clients the token and authorize endpoints accept."""
 
+    _unknown = UnknownClientError
+
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        super().__init__()
         first = Client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
         self._state = _Snapshot({first.client_id: first}, first.client_id)
 
@@ -179,46 +226,32 @@ class Clients:
         redirect_uris: Iterable[str] = (),
         public: bool = False,
         grant_types: Iterable[str] | None = None,
+        jwks: Mapping[str, Any] | None = None,
     ) -> Client:
-        if public and client_secret is not None:
-            raise ConfigurationError("a public client has no secret; drop client_secret")
+        """Register a client. Confidential clients get a random secret unless given one, or
+        authenticate with ``private_key_jwt`` when given ``jwks`` (their public keys)."""
+        if public and (client_secret is not None or jwks is not None):
+            raise ConfigurationError("a public client has no secret or keys; drop them")
         if isinstance(redirect_uris, str):
             raise ConfigurationError("redirect_uris takes a list of URIs, not one string")
+        if jwks is not None and not (isinstance(jwks, Mapping)
+                                     and isinstance(jwks.get("keys"), list)):
+            raise ConfigurationError('jwks must be a JWK Set: {"keys": [...]}')
         client_id = client_id if client_id is not None else f"client-{secrets.token_hex(6)}"
         if not isinstance(client_id, str) or not client_id:
             raise ConfigurationError(f"client_id must be a non-empty string, not {client_id!r}")
-        if not public and client_secret is None:
+        if not public and client_secret is None and jwks is None:
             client_secret = secrets.token_urlsafe(24)
-        options = {} if grant_types is None else {"grant_types": tuple(grant_types)}
-        client = Client(client_id, client_secret, tuple(redirect_uris), **options)
+        if grant_types is None:
+            grant_types = [g for g in GRANT_TYPES if not public or g != "client_credentials"]
+        unknown = set(grant_types) - set(GRANT_TYPES)
+        if unknown:
+            raise ConfigurationError(f"unknown grant type(s) {', '.join(sorted(unknown))}; "
+                                     f"use: {', '.join(GRANT_TYPES)}")
+        client = Client(client_id, client_secret, tuple(redirect_uris), tuple(grant_types),
+                        jwks)
         with self._lock:
             if client_id in self._state.items:
                 raise ConfigurationError(f"a client {client_id!r} already exists")
             self._state = self._state._replace(items={**self._state.items, client_id: client})
         return client
-
-    @property
-    def default(self) -> Client:
-        state = self._state
-        return state.items[state.default]  # type: ignore[no-any-return]
-
-    def get(self, client_id: str) -> Client | None:
-        return self._state.items.get(client_id)
-
-    def __getitem__(self, client_id: str) -> Client:
-        client = self.get(client_id)
-        if client is None:
-            raise UnknownClientError(client_id)
-        return client
-
-    def __iter__(self) -> Iterator[Client]:
-        return iter(list(self._state.items.values()))
-
-    def __len__(self) -> int:
-        return len(self._state.items)
-
-    def snapshot(self) -> object:
-        return self._state
-
-    def restore(self, snapshot: object) -> None:
-        self._state = _check(snapshot)

@@ -236,10 +236,9 @@ class OAuthEndpoints:
         users = self.provider.users
         if login_hint is None:
             return users.default
-        for user in users:
-            if login_hint in (user.sub, user.claims.get("email"),
-                              user.claims.get("preferred_username")):
-                return user
+        user = users.find(login_hint)
+        if user is not None:
+            return user
         raise OAuthError("login_required", f"no user matches login_hint {login_hint!r}")
 
     def redirect(self, redirect_uri: str, response_mode: str, state: str | None, *,
