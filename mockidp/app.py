@@ -25,7 +25,15 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .flows import PKCE_METHODS
-from .oauth import RESPONSE_MODES, SCOPE_CLAIMS, OAuthEndpoints, OAuthError, json_response
+from .oauth import (
+    CORS,
+    FORM,
+    RESPONSE_MODES,
+    SCOPE_CLAIMS,
+    OAuthEndpoints,
+    OAuthError,
+    json_response,
+)
 from .recording import BODY_LIMIT, RecordedRequest, freeze
 
 if TYPE_CHECKING:
@@ -48,6 +56,9 @@ ENDPOINTS: dict[str, str] = {
     "authorize": "/authorize",
     "token": "/token",
     "userinfo": "/userinfo",
+    "introspect": "/introspect",
+    "revoke": "/revoke",
+    "end-session": "/logout",
     # Served for the jku / x5u faults: a consumer that fetches these trusted a token header.
     "attacker-jwks": "/_mockidp/attacker/jwks.json",
     "attacker-certificate": "/_mockidp/attacker/{kid}.pem",
@@ -56,9 +67,10 @@ ENDPOINTS: dict[str, str] = {
 
 #: Request bodies larger than this are refused with 413.
 MAX_BODY = 1024 * 1024
-FORM = "application/x-www-form-urlencoded"
 
-_CORS = {"Access-Control-Allow-Origin": "*"}
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+CLIENT_ASSERTION_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+                         "ES384", "ES512", "EdDSA"]
 
 
 class App(OAuthEndpoints):
@@ -68,7 +80,7 @@ class App(OAuthEndpoints):
         self.provider = provider
         self.url_map = Map(
             [Rule(re.sub(r"\{(\w+)\}", r"<\1>", path), endpoint=name,
-                  methods=self._methods(name))
+                  methods=[*self._methods(name), "OPTIONS"])
              for name, path in ENDPOINTS.items()],
             strict_slashes=False,
         )
@@ -79,8 +91,9 @@ class App(OAuthEndpoints):
 
     @staticmethod
     def _methods(name: str) -> Iterable[str]:
-        return {"token": ["POST"], "authorize": ["GET", "POST"],
-                "userinfo": ["GET", "POST"]}.get(name, ["GET"])
+        return {"token": ["POST"], "introspect": ["POST"], "revoke": ["POST"],
+                "authorize": ["GET", "POST"], "userinfo": ["GET", "POST"],
+                "end-session": ["GET", "POST"]}.get(name, ["GET"])
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -119,6 +132,8 @@ class App(OAuthEndpoints):
                 raise match
             request.get_data(cache=True)  # kept for the request log; 413 past MAX_BODY
             name, args = match
+            if request.method == "OPTIONS":
+                return self.preflight(name)
             response: Response = getattr(self, "on_" + name.replace("-", "_"))(request, **args)
         except OAuthError as exc:
             return exc.response()
@@ -138,6 +153,15 @@ class App(OAuthEndpoints):
             return OAuthError("server_error", "the mock provider failed; see idp.check()",
                               500).response()
         return response
+
+    def preflight(self, name: str) -> Response:
+        """A CORS preflight answer (Fetch standard), so a browser app can call any endpoint."""
+        methods = ", ".join(self._methods(name))
+        return Response(status=204, headers={
+            **CORS, "Access-Control-Allow-Methods": methods,
+            "Access-Control-Allow-Headers": "Authorization, Content-Type, DPoP",
+            "Access-Control-Max-Age": "600", "Allow": f"{methods}, OPTIONS",
+        })
 
     def failed(self, request: Request) -> None:
         detail = traceback.format_exc()
@@ -199,6 +223,9 @@ class App(OAuthEndpoints):
             "authorization_endpoint": provider.url_for("authorize"),
             "token_endpoint": provider.token_endpoint,
             "userinfo_endpoint": provider.url_for("userinfo"),
+            "introspection_endpoint": provider.url_for("introspect"),
+            "revocation_endpoint": provider.url_for("revoke"),
+            "end_session_endpoint": provider.url_for("end-session"),
             "jwks_uri": provider.jwks_uri,
             "scopes_supported": ["openid", *SCOPE_CLAIMS],
             "response_types_supported": ["code"],
@@ -208,9 +235,10 @@ class App(OAuthEndpoints):
             "id_token_signing_alg_values_supported": algs,
             "userinfo_signing_alg_values_supported": ["none"],
             "code_challenge_methods_supported": list(PKCE_METHODS),
-            "token_endpoint_auth_methods_supported": [
-                "client_secret_basic", "client_secret_post", "none",
-            ],
+            "token_endpoint_auth_methods_supported": AUTH_METHODS,
+            "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
+            "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+            "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
             "authorization_response_iss_parameter_supported": True,
             "claims_supported": [
                 "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "azp",
@@ -226,13 +254,13 @@ class App(OAuthEndpoints):
         if cached_key != cache_key:
             body = json.dumps(self.metadata(), separators=(",", ":")).encode()
             self._discovery = (cache_key, body)
-        return json_response(body, headers=_CORS)
+        return json_response(body, headers=CORS)
 
     on_oauth_metadata = on_discovery
 
     def on_jwks(self, request: Request) -> Response:
         max_age = self.provider.jwks_max_age
-        headers = {**_CORS, "Cache-Control": f"public, max-age={max_age}",
+        headers = {**CORS, "Cache-Control": f"public, max-age={max_age}",
                    "Expires": http_date(self.provider.clock.time() + max_age)}
         return json_response(self.provider.keys.jwks_bytes, headers=headers)
 

@@ -56,6 +56,8 @@ class User:
 
     sub: str
     claims: dict[str, Any] = field(default_factory=dict)
+    #: For the password grant (RFC 6749 §4.3); never put in a token.
+    password: str = field(default="password", repr=False)
 
     def __getitem__(self, claim: str) -> Any:
         return self.sub if claim == "sub" else self.claims[claim]
@@ -138,7 +140,8 @@ class Users(_Registry[User]):
         first = self._make(None, {}, 0)
         self._state = _Snapshot({first.sub: first}, first.sub, 1)
 
-    def _make(self, sub: str | None, claims: dict[str, Any], index: int) -> User:
+    def _make(self, sub: str | None, claims: dict[str, Any], index: int,
+              password: str = "password") -> User:
         if self._faker is None:
             from faker import Faker
 
@@ -152,18 +155,22 @@ class Users(_Registry[User]):
         if "sub" in claims:
             raise ConfigurationError("give the subject as sub=..., not as a claim")
         profile.update(claims)
-        return User(sub, profile)
+        return User(sub, profile, password)
 
-    def add(self, sub: str | None = None, *, default: bool = False, **claims: Any) -> User:
+    def add(self, sub: str | None = None, *, default: bool = False,
+            password: str = "password", **claims: Any) -> User:
         """A new user with faker-made profile claims, overridden by ``claims``.
 
-        ``default=True`` makes it the subject of tokens minted without ``sub``.
+        ``default=True`` makes it the subject of tokens minted without ``sub``; ``password`` is
+        what the password grant checks (every user's is ``"password"`` unless set).
         """
+        if not isinstance(password, str):
+            raise ConfigurationError(f"password must be a string, not {password!r}")
         with self._lock:
             if sub is not None and sub in self._state.items:
                 raise ConfigurationError(f"a user with sub {sub!r} already exists")
             state = self._state
-            user = self._make(sub, claims, state.made)
+            user = self._make(sub, claims, state.made, password)
             self._state = _Snapshot(
                 {**state.items, user.sub: user},
                 user.sub if default else state.default,

@@ -1,8 +1,9 @@
-"""State of the OAuth flows between requests: authorization codes (RFC 6749 §4.1) and PKCE
-(RFC 7636).
+"""State of the OAuth flows between requests: authorization codes (RFC 6749 §4.1), refresh
+tokens (§6), PKCE (RFC 7636), revoked tokens (RFC 7009), and the hooks that shape the tokens
+the endpoints issue.
 
-A code is a random string standing for one sign-in: who, for which client and redirect URI,
-with which scope, nonce and PKCE challenge. It is single use and short-lived (RFC 6749 §4.1.2
+A code or refresh token is a random string standing for one :class:`Grant`: who signed in, for
+which client, with which scope and nonce. Codes are single use and short-lived (RFC 6749 §4.1.2
 recommends at most ten minutes; one minute here, on the provider's clock).
 """
 
@@ -13,27 +14,45 @@ import hashlib
 import hmac
 import secrets
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["CODE_LIFETIME", "PKCE_METHODS", "CodeStore", "Grant", "pkce_matches"]
+if TYPE_CHECKING:
+    from .directory import Client, User
+
+__all__ = [
+    "CODE_LIFETIME",
+    "PKCE_METHODS",
+    "REFRESH_LIFETIME",
+    "Grant",
+    "RevokedTokens",
+    "TicketStore",
+    "TokenContext",
+    "pkce_matches",
+]
 
 CODE_LIFETIME = 60.0
+REFRESH_LIFETIME = 30 * 24 * 3600.0
 PKCE_METHODS = ("S256", "plain")
 
 
 @dataclass(frozen=True)
 class Grant:
-    """What the user approved at the authorization endpoint."""
+    """What a user (or client) was granted: the facts a code or refresh token stands for."""
 
     client_id: str
-    redirect_uri: str | None
-    scope: str
     sub: str
+    scope: str
     auth_time: float
     expires_at: float
+    redirect_uri: str | None = None
     nonce: str | None = None
     code_challenge: str | None = None
     code_challenge_method: str = "plain"
+
+    def renewed(self, expires_at: float, scope: str | None = None) -> Grant:
+        return replace(self, expires_at=expires_at, scope=self.scope if scope is None else scope,
+                       redirect_uri=None, code_challenge=None)
 
 
 def pkce_matches(verifier: str, challenge: str, method: str) -> bool:
@@ -44,31 +63,78 @@ def pkce_matches(verifier: str, challenge: str, method: str) -> bool:
     return hmac.compare_digest(verifier.encode(), challenge.encode())
 
 
-class CodeStore:
-    """Issued authorization codes. Thread-safe; ``redeem`` removes a code, so each works once."""
+class TicketStore:
+    """Opaque strings standing for grants (codes, refresh tokens). Thread-safe."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._codes: dict[str, Grant] = {}
+        self._tickets: dict[str, Grant] = {}
 
     def issue(self, grant: Grant) -> str:
-        code = secrets.token_urlsafe(32)
+        ticket = secrets.token_urlsafe(32)
         with self._lock:
-            self._codes[code] = grant
-        return code
+            self._tickets[ticket] = grant
+        return ticket
 
-    def redeem(self, code: str, now: float) -> Grant | None:
-        """The grant behind ``code`` if it was issued, not yet redeemed and not expired."""
+    def peek(self, ticket: str, now: float) -> Grant | None:
+        """The grant behind ``ticket`` if it was issued, not revoked and not expired."""
         with self._lock:
-            grant = self._codes.pop(code, None)
-            # Expired codes are dropped as they are met, so the store cannot grow without bound
-            # from codes nobody redeems.
-            for stale in [c for c, g in self._codes.items() if g.expires_at <= now]:
-                del self._codes[stale]
-        if grant is None or grant.expires_at <= now:
-            return None
-        return grant
+            grant = self._tickets.get(ticket)
+        return grant if grant is not None and grant.expires_at > now else None
+
+    def redeem(self, ticket: str, now: float) -> Grant | None:
+        """Like :meth:`peek`, and the ticket is gone afterwards (single use)."""
+        with self._lock:
+            grant = self._tickets.pop(ticket, None)
+            # Expired tickets are dropped as they are met, so the store cannot grow without
+            # bound from tickets nobody redeems.
+            for stale in [t for t, g in self._tickets.items() if g.expires_at <= now]:
+                del self._tickets[stale]
+        return grant if grant is not None and grant.expires_at > now else None
+
+    def revoke(self, ticket: str) -> bool:
+        with self._lock:
+            return self._tickets.pop(ticket, None) is not None
 
     def clear(self) -> None:
         with self._lock:
-            self._codes.clear()
+            self._tickets.clear()
+
+
+class RevokedTokens:
+    """The ``jti`` of access tokens revoked at the revocation endpoint (RFC 7009)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jtis: set[str] = set()
+
+    def add(self, jti: str) -> None:
+        with self._lock:
+            self._jtis.add(jti)
+
+    def __contains__(self, jti: object) -> bool:
+        return jti in self._jtis
+
+    def clear(self) -> None:
+        with self._lock:
+            self._jtis.clear()
+
+
+@dataclass
+class TokenContext:
+    """What a token hook (``idp.on_token(hook)``) sees for each token an endpoint issues.
+
+    The hook edits ``header`` and ``claims`` in place, or sets ``fault`` to a catalog name.
+    ``kind`` is ``"access_token"`` or ``"id_token"``; ``user`` is ``None`` when no user is
+    involved (client credentials).
+    """
+
+    kind: str
+    grant_type: str
+    client: Client
+    user: User | None
+    scope: str
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    fault: str | None = field(default=None)
+

@@ -15,9 +15,19 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+import jwt
 from werkzeug.wrappers import Request, Response
 
-from .flows import CODE_LIFETIME, PKCE_METHODS, CodeStore, Grant, pkce_matches
+from .flows import (
+    CODE_LIFETIME,
+    PKCE_METHODS,
+    REFRESH_LIFETIME,
+    Grant,
+    RevokedTokens,
+    TicketStore,
+    TokenContext,
+    pkce_matches,
+)
 from .tokens import InvalidTokenError
 
 if TYPE_CHECKING:
@@ -26,7 +36,7 @@ if TYPE_CHECKING:
     from .directory import Client, User
     from .provider import MockIdP
 
-__all__ = ["OAuthEndpoints", "OAuthError", "json_response"]
+__all__ = ["CORS", "OAuthEndpoints", "OAuthError", "json_response"]
 
 #: The userinfo claims each scope releases (OIDC Core §5.4).
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
@@ -41,6 +51,17 @@ RESPONSE_MODES = ("query", "fragment", "form_post")
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _BASIC = {"WWW-Authenticate": 'Basic realm="mockidp"'}
+#: Endpoints a browser app calls directly answer any origin (the provider is a test double).
+CORS = {"Access-Control-Allow-Origin": "*"}
+FORM = "application/x-www-form-urlencoded"
+
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+#: RFC 8693 §3 token types a subject_token may have (all are JWTs of this provider).
+EXCHANGEABLE = (ACCESS_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:id_token",
+                "urn:ietf:params:oauth:token-type:jwt")
 
 
 class OAuthError(Exception):
@@ -78,18 +99,36 @@ class OAuthEndpoints:
     provider: MockIdP
 
     def __init__(self) -> None:
-        self.codes = CodeStore()
+        self.codes = TicketStore()
+        self.refresh_tokens = TicketStore()
+        self.revoked = RevokedTokens()
+        self.token_hooks: list[Callable[[TokenContext], object]] = []
+        self.used_assertions: set[str] = set()
         self.grants: dict[str, Callable[[Request, Client], dict[str, Any]]] = {
             "authorization_code": self.grant_authorization_code,
             "client_credentials": self.grant_client_credentials,
+            "refresh_token": self.grant_refresh_token,
+            "password": self.grant_password,
+            TOKEN_EXCHANGE: self.grant_token_exchange,
+            JWT_BEARER: self.grant_jwt_bearer,
         }
 
-    # -- token endpoint -----------------------------------------------------------------------
+    def clear(self) -> None:
+        """Forget codes, refresh tokens, revocations and hooks (the provider's reset)."""
+        self.codes.clear()
+        self.refresh_tokens.clear()
+        self.revoked.clear()
+        self.token_hooks.clear()
+        self.used_assertions.clear()
+
+    # -- client authentication ----------------------------------------------------------------
 
     def authenticate_client(self, request: Request) -> Client:
-        """The client, authenticated by ``client_secret_basic``, ``client_secret_post`` or, for
-        a public client, its ``client_id`` alone (RFC 6749 §2.3.1); ``invalid_client`` with 401
-        and ``WWW-Authenticate`` otherwise (§5.2)."""
+        """The client, authenticated by ``client_secret_basic``, ``client_secret_post``,
+        ``private_key_jwt`` (RFC 7523 §2.2) or, for a public client, its ``client_id`` alone
+        (RFC 6749 §2.3.1); ``invalid_client`` with 401 and ``WWW-Authenticate`` otherwise."""
+        if "client_assertion" in request.form:
+            return self.authenticate_assertion(request)
         client_id, secret = _client_credentials(request)
         client = self.provider.clients.get(client_id)
         if client is None:
@@ -98,17 +137,72 @@ class OAuthEndpoints:
             if secret:
                 raise OAuthError("invalid_client", f"{client_id!r} is a public client and has "
                                  "no secret", 401, _BASIC)
+        elif client.client_secret is None:
+            raise OAuthError("invalid_client", f"{client_id!r} authenticates with "
+                             "private_key_jwt (client_assertion)", 401, _BASIC)
         elif secret is None or not hmac.compare_digest(
-            secret.encode(), (client.client_secret or "").encode()
+            secret.encode(), client.client_secret.encode()
         ):
             raise OAuthError("invalid_client", f"wrong or missing secret for {client_id!r}",
                              401, _BASIC)
         return client
 
+    def authenticate_assertion(self, request: Request) -> Client:
+        """``private_key_jwt``: a JWT signed by one of the client's registered keys, with
+        ``iss`` = ``sub`` = the client id and this token endpoint as ``aud``; each ``jti``
+        once (RFC 7523 §3, OIDC Core §9)."""
+        if request.form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
+            raise OAuthError("invalid_client", f"client_assertion_type must be "
+                             f"{CLIENT_ASSERTION_TYPE}", 401, _BASIC)
+        assertion = request.form.get("client_assertion", "")
+        try:
+            client_id = jwt.decode(assertion, options={"verify_signature": False}).get("iss")
+        except jwt.PyJWTError as exc:
+            raise OAuthError("invalid_client", f"malformed client_assertion: {exc}",
+                             401, _BASIC) from None
+        client = self.provider.clients.get(client_id) if isinstance(client_id, str) else None
+        if client is None or client.jwks is None:
+            raise OAuthError("invalid_client", f"no client with registered keys is "
+                             f"{client_id!r}", 401, _BASIC)
+        if request.form.get("client_id", client.client_id) != client.client_id:
+            raise OAuthError("invalid_client", "client_id differs from the assertion's iss",
+                             401, _BASIC)
+        claims = self.verify_assertion(assertion, client, subject=client.client_id,
+                                       error="invalid_client")
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or jti in self.used_assertions:
+            raise OAuthError("invalid_client", "client_assertion needs a jti not used before",
+                             401, _BASIC)
+        self.used_assertions.add(jti)
+        return client
+
+    def verify_assertion(self, assertion: str, client: Client, *, subject: str | None,
+                         error: str) -> dict[str, Any]:
+        """The claims of a JWT the client signed with one of its registered keys."""
+        status, headers = (401, _BASIC) if error == "invalid_client" else (400, {})
+        try:
+            kid = jwt.get_unverified_header(assertion).get("kid")
+            candidates = [k for k in (client.jwks or {}).get("keys", [])
+                          if kid is None or k.get("kid") == kid]
+            if not candidates:
+                raise jwt.InvalidKeyError(f"no registered key of the client has kid {kid!r}")
+            key = jwt.PyJWK(candidates[0])
+            audience = [self.provider.token_endpoint, self.provider.issuer]
+            claims: dict[str, Any] = jwt.decode(
+                assertion, key, algorithms=[key.algorithm_name], audience=audience,
+                issuer=client.client_id, options={"require": ["exp", "iss", "sub", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise OAuthError(error, f"assertion rejected: {exc}", status, headers) from None
+        if subject is not None and claims["sub"] != subject:
+            raise OAuthError(error, f"assertion sub must be {subject!r}", status, headers)
+        return claims
+
+    # -- token endpoint -----------------------------------------------------------------------
+
     def on_token(self, request: Request) -> Response:
-        if request.mimetype != "application/x-www-form-urlencoded":
-            raise OAuthError("invalid_request",
-                             "send the parameters as application/x-www-form-urlencoded")
+        if request.mimetype != FORM:
+            raise OAuthError("invalid_request", f"send the parameters as {FORM}")
         _refuse_repeats(request.form)
         grant_type = request.form.get("grant_type")
         if not grant_type:
@@ -120,31 +214,148 @@ class OAuthEndpoints:
         if grant_type not in client.grant_types:
             raise OAuthError("unauthorized_client",
                              f"client {client.client_id!r} may not use {grant_type}")
-        return json_response(grant(request, client), headers=_NO_STORE)
+        return json_response(grant(request, client), headers={**_NO_STORE, **CORS})
 
-    def issue(self, client: Client, sub: str, scope: str | None,
-              grant: Grant | None = None) -> dict[str, Any]:
-        """The token response (RFC 6749 §5.1), with an ID token when ``openid`` is in scope."""
-        provider = self.provider
-        access = provider.token(sub=sub, client_id=client.client_id, scope=scope or None,
-                                expires_in=TOKEN_LIFETIME)
+    def mint(self, context: TokenContext) -> str:
+        """Sign a token the endpoints issue, after the test's hooks have shaped it."""
+        for hook in list(self.token_hooks):
+            hook(context)
+        minter = self.provider.minter
+        kid = context.header.get("kid")
+        key = minter.keys.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            key = minter.select_key(None, None)
+        return minter.sign(key, context.header, context.claims, context.fault)
+
+    def issue(self, client: Client, grant_type: str, sub: str, scope: str, *,
+              grant: Grant | None = None, refresh: bool = False,
+              claims: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The token response (RFC 6749 §5.1): an access token; an ID token when a user signed
+        in with ``openid`` in scope (OIDC Core §3.1.3.3, §12.2); a refresh token if asked."""
+        provider, minter = self.provider, self.provider.minter
+        user = provider.users.get(sub)
+        key = minter.select_key(None, None)
+        access_claims = minter.access_claims(claims, sub=sub, client_id=client.client_id,
+                                             scope=scope or None, expires_in=TOKEN_LIFETIME)
+        access = self.mint(TokenContext(
+            "access_token", grant_type, client, user, scope,
+            minter.header(key, "JWT", None), access_claims,
+        ))
         body: dict[str, Any] = {
             "access_token": access, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME,
         }
         if scope:
             body["scope"] = scope
         if grant is not None and "openid" in scope_set(scope):
-            body["id_token"] = provider.id_token(
-                sub=sub, aud=client.client_id, nonce=grant.nonce, access_token=access,
+            id_claims = minter.id_claims(
+                key, sub=sub, aud=client.client_id, nonce=grant.nonce, access_token=access,
                 auth_time=grant.auth_time, expires_in=TOKEN_LIFETIME,
             )
+            body["id_token"] = self.mint(TokenContext(
+                "id_token", grant_type, client, user, scope, minter.header(key, "JWT", None),
+                id_claims,
+            ))
+        if refresh and grant is not None:
+            expires_at = provider.clock.time() + REFRESH_LIFETIME
+            body["refresh_token"] = self.refresh_tokens.issue(grant.renewed(expires_at, scope))
         return body
 
     def grant_client_credentials(self, request: Request, client: Client) -> dict[str, Any]:
         if client.public:
             raise OAuthError("unauthorized_client", "a public client cannot use "
                              "client_credentials (RFC 6749 §4.4)")
-        return self.issue(client, client.client_id, request.form.get("scope"))
+        return self.issue(client, "client_credentials", client.client_id,
+                          request.form.get("scope", ""))
+
+    def grant_refresh_token(self, request: Request, client: Client) -> dict[str, Any]:
+        """RFC 6749 §6; with ``idp.refresh_token_rotation`` each refresh token works once."""
+        ticket = request.form.get("refresh_token")
+        if not ticket:
+            raise OAuthError("invalid_request", "refresh_token is required")
+        now = self.provider.clock.time()
+        rotate = self.provider.refresh_token_rotation
+        grant = (self.refresh_tokens.redeem if rotate else self.refresh_tokens.peek)(ticket, now)
+        if grant is None:
+            raise OAuthError("invalid_grant", "the refresh token is unknown, revoked, expired"
+                             + (" or used (rotation is on)" if rotate else ""))
+        if grant.client_id != client.client_id:
+            raise OAuthError("invalid_grant", "the refresh token was issued to another client")
+        scope = request.form.get("scope", grant.scope)
+        if not scope_set(scope) <= scope_set(grant.scope):
+            raise OAuthError("invalid_scope", f"scope {scope!r} exceeds the original "
+                             f"{grant.scope!r} (RFC 6749 §6)")
+        body = self.issue(client, "refresh_token", grant.sub, scope, grant=grant,
+                          refresh=rotate)
+        if not rotate:
+            body["refresh_token"] = ticket
+        return body
+
+    def grant_password(self, request: Request, client: Client) -> dict[str, Any]:
+        """RFC 6749 §4.3 (legacy, still asked for): a user's username and password."""
+        username, password = request.form.get("username"), request.form.get("password")
+        if not username or password is None:
+            raise OAuthError("invalid_request", "username and password are required")
+        user = self.provider.users.find(username)
+        if user is None or not hmac.compare_digest(password.encode(), user.password.encode()):
+            raise OAuthError("invalid_grant", "wrong username or password")
+        scope = request.form.get("scope", "")
+        now = self.provider.clock.time()
+        grant = Grant(client.client_id, user.sub, scope, now, now + CODE_LIFETIME)
+        return self.issue(client, "password", user.sub, scope, grant=grant, refresh=True)
+
+    def grant_token_exchange(self, request: Request, client: Client) -> dict[str, Any]:
+        """RFC 8693: a token of this provider exchanged for an access token for another
+        audience; an ``actor_token`` adds the ``act`` claim (§4.1)."""
+        form = request.form
+        subject_token, subject_type = form.get("subject_token"), form.get("subject_token_type")
+        if not subject_token or not subject_type:
+            raise OAuthError("invalid_request", "subject_token and subject_token_type are "
+                             "required")
+        if subject_type not in EXCHANGEABLE:
+            raise OAuthError("invalid_request", f"subject_token_type {subject_type!r} is not "
+                             f"supported; use one of: {', '.join(EXCHANGEABLE)}")
+        requested = form.get("requested_token_type", ACCESS_TOKEN_TYPE)
+        if requested != ACCESS_TOKEN_TYPE:
+            raise OAuthError("invalid_request", f"requested_token_type must be "
+                             f"{ACCESS_TOKEN_TYPE}")
+        subject = self.verified(subject_token, "subject_token")
+        extra: dict[str, Any] = {}
+        audience = form.get("audience") or form.get("resource")
+        if audience:
+            extra["aud"] = audience
+        if form.get("actor_token"):
+            actor = self.verified(form["actor_token"], "actor_token")
+            extra["act"] = {"sub": actor.get("sub")}
+        scope = form.get("scope", subject.get("scope", ""))
+        body = self.issue(client, TOKEN_EXCHANGE, str(subject.get("sub")), scope,
+                          claims=extra)
+        body["issued_token_type"] = ACCESS_TOKEN_TYPE
+        return body
+
+    def verified(self, token: str, name: str) -> dict[str, Any]:
+        try:
+            claims = self.provider.verify(token)
+        except InvalidTokenError as exc:
+            raise OAuthError("invalid_request", f"{name} rejected: {exc}") from None
+        if claims.get("jti") in self.revoked:
+            raise OAuthError("invalid_request", f"{name} was revoked")
+        return claims
+
+    def grant_jwt_bearer(self, request: Request, client: Client) -> dict[str, Any]:
+        """RFC 7523 §2.1: an assertion the client signed (``iss`` = client id, ``sub`` = the
+        subject), or a token this provider issued, exchanged for an access token."""
+        assertion = request.form.get("assertion")
+        if not assertion:
+            raise OAuthError("invalid_request", "assertion is required")
+        if client.jwks is not None:
+            claims = self.verify_assertion(assertion, client, subject=None,
+                                           error="invalid_grant")
+        else:
+            try:
+                claims = self.provider.verify(assertion)
+            except InvalidTokenError as exc:
+                raise OAuthError("invalid_grant", f"assertion rejected: {exc}") from None
+        return self.issue(client, JWT_BEARER, str(claims["sub"]), request.form.get("scope", ""))
 
     def grant_authorization_code(self, request: Request, client: Client) -> dict[str, Any]:
         """RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5-4.6)."""
@@ -169,7 +380,8 @@ class OAuthEndpoints:
             raise OAuthError("invalid_grant", "code_verifier is required (PKCE)")
         elif not pkce_matches(verifier, grant.code_challenge, grant.code_challenge_method):
             raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
-        return self.issue(client, grant.sub, grant.scope, grant)
+        return self.issue(client, "authorization_code", grant.sub, grant.scope, grant=grant,
+                          refresh=True)
 
     # -- authorization endpoint ---------------------------------------------------------------
 
@@ -275,6 +487,8 @@ class OAuthEndpoints:
                              {"WWW-Authenticate": 'Bearer realm="mockidp"'})
         try:
             claims = self.provider.verify(token.strip())
+            if claims.get("jti") in self.revoked:
+                raise InvalidTokenError("the token was revoked")
         except InvalidTokenError as exc:
             raise OAuthError("invalid_token", str(exc), 401, {
                 "WWW-Authenticate": f'Bearer realm="mockidp", error="invalid_token", '
@@ -292,6 +506,94 @@ class OAuthEndpoints:
                 name for scope in scopes for name in SCOPE_CLAIMS.get(scope, ())}
             body.update((k, v) for k, v in user.claims.items() if k in released)
         return json_response(body, headers=_NO_STORE)
+
+
+    # -- introspection, revocation, logout ----------------------------------------------------
+
+    def token_form(self, request: Request) -> tuple[Client, str]:
+        """The authenticated client and the ``token`` parameter of RFC 7662 / RFC 7009."""
+        if request.mimetype != FORM:
+            raise OAuthError("invalid_request", f"send the parameters as {FORM}")
+        _refuse_repeats(request.form)
+        client = self.authenticate_client(request)
+        token = request.form.get("token")
+        if not token:
+            raise OAuthError("invalid_request", "token is required")
+        return client, token
+
+    def on_introspect(self, request: Request) -> Response:
+        """RFC 7662 §2: whether a token is active now, and its claims if so."""
+        _, token = self.token_form(request)
+        provider = self.provider
+        grant = self.refresh_tokens.peek(token, provider.clock.time())
+        if grant is not None:
+            body: dict[str, Any] = {
+                "active": True, "token_type": "refresh_token", "client_id": grant.client_id,
+                "sub": grant.sub, "scope": grant.scope, "exp": int(grant.expires_at),
+                "iss": provider.issuer,
+            }
+        else:
+            try:
+                claims = provider.verify(token)
+            except InvalidTokenError:
+                claims = None
+            if claims is None or claims.get("jti") in self.revoked:
+                body = {"active": False}
+            else:
+                body = {**claims, "active": True, "token_type": "Bearer"}
+        return json_response(body, headers=_NO_STORE)
+
+    def on_revoke(self, request: Request) -> Response:
+        """RFC 7009 §2: revoke a refresh token or an access token; unknown tokens are no error
+        (§2.2), and a token of another client is left alone."""
+        client, token = self.token_form(request)
+        provider = self.provider
+        grant = self.refresh_tokens.peek(token, provider.clock.time())
+        if grant is not None:
+            if grant.client_id == client.client_id:
+                self.refresh_tokens.revoke(token)
+        else:
+            try:
+                claims = provider.verify(token)
+            except InvalidTokenError:
+                claims = {}
+            owner = claims.get("client_id", claims.get("azp"))
+            if isinstance(claims.get("jti"), str) and owner in (None, client.client_id):
+                self.revoked.add(claims["jti"])
+        return Response(status=200, headers={**_NO_STORE, **CORS})
+
+    def on_end_session(self, request: Request) -> Response:
+        """OpenID Connect RP-Initiated Logout 1.0 §2-3: back to ``post_logout_redirect_uri``
+        (checked like a redirect URI) with ``state``, or a signed-out page."""
+        params = request.values
+        _refuse_repeats(params)
+        target = params.get("post_logout_redirect_uri")
+        if target is None:
+            page = "<!doctype html><title>mockidp</title><p>Signed out of the mock provider.</p>"
+            return Response(page, content_type="text/html; charset=utf-8", headers=_NO_STORE)
+        client_id = params.get("client_id")
+        hint = params.get("id_token_hint")
+        if client_id is None and hint:
+            try:
+                claims = jwt.decode(hint, options={"verify_signature": False})
+            except jwt.PyJWTError:
+                raise OAuthError("invalid_request", "id_token_hint is not a JWT") from None
+            if claims.get("iss") != self.provider.issuer:
+                raise OAuthError("invalid_request", "id_token_hint was not issued here")
+            aud = claims.get("aud")
+            client_id = aud if isinstance(aud, str) else claims.get("azp")
+        client = self.provider.clients.get(client_id) if isinstance(client_id, str) else None
+        if client is None:
+            raise OAuthError("invalid_request", "post_logout_redirect_uri needs client_id or "
+                             "an id_token_hint of a known client")
+        location = _redirect_uri(client, target)
+        state = params.get("state")
+        if state is not None:
+            parts = urlsplit(location)
+            query = urlencode([*parse_qsl(parts.query, keep_blank_values=True),
+                               ("state", state)])
+            location = urlunsplit(parts._replace(query=query))
+        return Response(status=302, headers={"Location": location, **_NO_STORE})
 
 
 def _client_credentials(request: Request) -> tuple[str, str | None]:

@@ -18,11 +18,12 @@ from .server import ServerThread, format_host
 from .tokens import Audience, Minter
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from datetime import timedelta
     from types import TracebackType
 
     from .faults import Attacker
+    from .flows import TokenContext
 
 __all__ = ["DEFAULT_AUDIENCE", "MockIdP"]
 
@@ -63,6 +64,8 @@ class MockIdP:
             )
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise ConfigurationError(f"seed must be an int, not {seed!r}")
+        #: When true, each refresh token works once and its use returns a new one.
+        self.refresh_token_rotation = False
         self.endpoints = Endpoints(list(ENDPOINTS))
         self.requests_log = RequestLog()
         self._app = App(self)
@@ -73,7 +76,7 @@ class MockIdP:
         self.keys = KeyRing(alg)
         self.users = Users(seed)
         self.clients = Clients()
-        self._minter = Minter(
+        self.minter = Minter(
             self.keys, self.clock, self.users, self.clients,
             issuer=lambda: self.issuer, audience=lambda: self.audience, url_for=self.url_for,
         )
@@ -134,7 +137,8 @@ class MockIdP:
         self.audience = baseline.audience
         self.clock.reset()
         self._app.errors.clear()
-        self._app.codes.clear()
+        self._app.clear()
+        self.refresh_token_rotation = False
         self.endpoints.reset()
         self.requests_log.clear()
 
@@ -192,7 +196,7 @@ class MockIdP:
     def attacker(self) -> Attacker:
         """The keys the jku / x5u / jwk-injection faults sign with, which no consumer should
         trust; served under ``/_mockidp/attacker/`` so the request log shows who fetched them."""
-        return self._minter.attacker
+        return self.minter.attacker
 
     @property
     def app(self) -> App:
@@ -234,7 +238,7 @@ class MockIdP:
         ``fault`` names an entry of :data:`mockidp.FAULTS`: the token is then wrong in exactly
         that way and valid in every other.
         """
-        return self._minter.access_token(
+        return self.minter.access_token(
             claims, sub=sub, aud=aud, scope=scope, alg=alg, kid=kid, expires_in=expires_in,
             headers=headers, client_id=client_id, typ=typ, fault=fault,
         )
@@ -258,7 +262,7 @@ class MockIdP:
         """An OpenID Connect ID token for ``sub`` (default: the default user) with the user's
         profile claims. ``aud`` defaults to the default client's id; ``access_token`` and
         ``code`` add ``at_hash`` and ``c_hash``."""
-        return self._minter.id_token(
+        return self.minter.id_token(
             claims, sub=sub, aud=aud, nonce=nonce, alg=alg, kid=kid, expires_in=expires_in,
             headers=headers, access_token=access_token, code=code, auth_time=auth_time,
             fault=fault,
@@ -268,7 +272,17 @@ class MockIdP:
         """The claims of ``token`` if this provider would accept it now (signed by a published
         key, right issuer, not expired on the provider's clock); raises
         :class:`~mockidp.tokens.InvalidTokenError` otherwise."""
-        return self._minter.verify(token)
+        return self.minter.verify(token)
+
+    def on_token(self, hook: Callable[[TokenContext], object]) -> Callable[[TokenContext], object]:
+        """Shape the tokens the endpoints issue: ``hook(context)`` sees each one before it is
+        signed (``context.kind``, ``.grant_type``, ``.client``, ``.user``, ``.scope``) and edits
+        ``context.header`` / ``context.claims`` in place, or sets ``context.fault``. Hooks run
+        in the order added, until the provider is reset. Usable as a decorator."""
+        if not callable(hook):
+            raise ConfigurationError("on_token() takes a function of the token context")
+        self._app.token_hooks.append(hook)
+        return hook
 
     # -- faults and recording -----------------------------------------------------------------
 

@@ -14,7 +14,7 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from werkzeug.test import Client
 
-from mockidp.flows import CodeStore, Grant, pkce_matches
+from mockidp.flows import Grant, TicketStore, pkce_matches
 
 if TYPE_CHECKING:
     from mockidp import MockIdP
@@ -30,13 +30,16 @@ def test_pkce_rfc7636_example() -> None:
     assert pkce_matches("plain-verifier", "plain-verifier", "plain")
 
 
-def test_codes_are_single_use_and_expire() -> None:
-    store = CodeStore()
-    grant = Grant("c", None, "openid", "alice", auth_time=0.0, expires_at=100.0)
+def test_tickets_redeem_once_peek_often_and_expire() -> None:
+    store = TicketStore()
+    grant = Grant("c", "alice", "openid", auth_time=0.0, expires_at=100.0)
     code = store.issue(grant)
+    assert store.peek(code, now=50.0) == grant
     assert store.redeem(code, now=50.0) == grant
     assert store.redeem(code, now=50.0) is None
     assert store.redeem(store.issue(grant), now=100.0) is None
+    revoked = store.issue(grant)
+    assert store.revoke(revoked) and store.peek(revoked, now=0.0) is None
 
 
 def authorize(client: Client, **params: str) -> dict[str, list[str]]:
@@ -233,7 +236,12 @@ def test_userinfo_scopes_and_errors(idp: MockIdP) -> None:
 
 def test_discovery_advertises_what_is_served(idp: MockIdP) -> None:
     metadata = requests.get(idp.discovery_url, timeout=5).json()
-    for name in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri"):
-        assert requests.options(metadata[name], timeout=5).status_code != 404
-    assert metadata["grant_types_supported"] == ["authorization_code", "client_credentials"]
+    for name in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
+                 "introspection_endpoint", "revocation_endpoint", "end_session_endpoint"):
+        preflight = requests.options(metadata[name], timeout=5)
+        assert preflight.status_code == 204, name
+        assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    from mockidp.directory import GRANT_TYPES
+
+    assert set(metadata["grant_types_supported"]) <= set(GRANT_TYPES)
     assert metadata["response_types_supported"] == ["code"]
