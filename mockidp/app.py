@@ -59,6 +59,8 @@ ENDPOINTS: dict[str, str] = {
     "introspect": "/introspect",
     "revoke": "/revoke",
     "end-session": "/logout",
+    "device": "/device_authorization",
+    "device-verification": "/device",
     # Served for the jku / x5u faults: a consumer that fetches these trusted a token header.
     "attacker-jwks": "/_mockidp/attacker/jwks.json",
     "attacker-certificate": "/_mockidp/attacker/{kid}.pem",
@@ -92,6 +94,7 @@ class App(OAuthEndpoints):
     @staticmethod
     def _methods(name: str) -> Iterable[str]:
         return {"token": ["POST"], "introspect": ["POST"], "revoke": ["POST"],
+                "device": ["POST"], "device-verification": ["GET", "POST"],
                 "authorize": ["GET", "POST"], "userinfo": ["GET", "POST"],
                 "end-session": ["GET", "POST"]}.get(name, ["GET"])
 
@@ -204,6 +207,8 @@ class App(OAuthEndpoints):
             duration=time.perf_counter() - started, body=body[:BODY_LIMIT],
         ), generation)
 
+    on_device = OAuthEndpoints.on_device_authorization
+
     def on_redirected(self, request: Request, name: str) -> Response:
         """Where ``endpoint(name).redirect()`` sends consumers: the endpoint's usual answer."""
         if name not in ENDPOINTS or "GET" not in self._methods(name):
@@ -226,6 +231,7 @@ class App(OAuthEndpoints):
             "introspection_endpoint": provider.url_for("introspect"),
             "revocation_endpoint": provider.url_for("revoke"),
             "end_session_endpoint": provider.url_for("end-session"),
+            "device_authorization_endpoint": provider.url_for("device"),
             "jwks_uri": provider.jwks_uri,
             "scopes_supported": ["openid", *SCOPE_CLAIMS],
             "response_types_supported": ["code"],

@@ -24,6 +24,8 @@ __all__ = [
     "CODE_LIFETIME",
     "PKCE_METHODS",
     "REFRESH_LIFETIME",
+    "DeviceAuthorization",
+    "DeviceAuthorizations",
     "Grant",
     "RevokedTokens",
     "TicketStore",
@@ -138,3 +140,72 @@ class TokenContext:
     claims: dict[str, Any]
     fault: str | None = field(default=None)
 
+
+
+#: RFC 8628 §6.1: user codes from an alphabet without vowels or look-alikes.
+USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
+DEVICE_LIFETIME = 600.0
+DEVICE_INTERVAL = 5
+
+
+@dataclass
+class DeviceAuthorization:
+    """One device authorization request (RFC 8628 §3.1-3.2) and how far it got."""
+
+    device_code: str
+    user_code: str
+    client_id: str
+    scope: str
+    expires_at: float
+    interval: int = DEVICE_INTERVAL
+    status: str = "pending"  # "pending", "approved", "denied"
+    sub: str | None = None
+    auth_time: float = 0.0
+    last_poll: float | None = None
+
+
+class DeviceAuthorizations:
+    """Pending and decided device authorizations. In tests, ``approve()`` stands in for the
+    user who types the code on another device."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_device: dict[str, DeviceAuthorization] = {}
+
+    def start(self, client_id: str, scope: str, now: float) -> DeviceAuthorization:
+        letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
+        record = DeviceAuthorization(
+            device_code=secrets.token_urlsafe(32), user_code=f"{letters[:4]}-{letters[4:]}",
+            client_id=client_id, scope=scope, expires_at=now + DEVICE_LIFETIME,
+        )
+        with self._lock:
+            self._by_device[record.device_code] = record
+        return record
+
+    def by_device_code(self, device_code: str) -> DeviceAuthorization | None:
+        with self._lock:
+            return self._by_device.get(device_code)
+
+    def by_user_code(self, user_code: str | None) -> DeviceAuthorization | None:
+        """The authorization for ``user_code`` (case and dashes ignored), or with ``None`` the
+        latest one still pending."""
+        with self._lock:
+            records = list(self._by_device.values())
+        if user_code is None:
+            pending = [r for r in records if r.status == "pending"]
+            return pending[-1] if pending else None
+        wanted = user_code.replace("-", "").upper()
+        return next((r for r in records if r.user_code.replace("-", "") == wanted), None)
+
+    def decide(self, record: DeviceAuthorization, *, sub: str | None, now: float) -> None:
+        with self._lock:
+            record.status = "denied" if sub is None else "approved"
+            record.sub, record.auth_time = sub, now
+
+    def finish(self, record: DeviceAuthorization) -> None:
+        with self._lock:
+            self._by_device.pop(record.device_code, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_device.clear()

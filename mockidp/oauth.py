@@ -22,6 +22,7 @@ from .flows import (
     CODE_LIFETIME,
     PKCE_METHODS,
     REFRESH_LIFETIME,
+    DeviceAuthorizations,
     Grant,
     RevokedTokens,
     TicketStore,
@@ -58,6 +59,7 @@ FORM = "application/x-www-form-urlencoded"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 #: RFC 8693 §3 token types a subject_token may have (all are JWTs of this provider).
 EXCHANGEABLE = (ACCESS_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:id_token",
@@ -104,6 +106,7 @@ class OAuthEndpoints:
         self.revoked = RevokedTokens()
         self.token_hooks: list[Callable[[TokenContext], object]] = []
         self.used_assertions: set[str] = set()
+        self.devices = DeviceAuthorizations()
         self.grants: dict[str, Callable[[Request, Client], dict[str, Any]]] = {
             "authorization_code": self.grant_authorization_code,
             "client_credentials": self.grant_client_credentials,
@@ -111,6 +114,7 @@ class OAuthEndpoints:
             "password": self.grant_password,
             TOKEN_EXCHANGE: self.grant_token_exchange,
             JWT_BEARER: self.grant_jwt_bearer,
+            DEVICE_CODE: self.grant_device_code,
         }
 
     def clear(self) -> None:
@@ -120,6 +124,7 @@ class OAuthEndpoints:
         self.revoked.clear()
         self.token_hooks.clear()
         self.used_assertions.clear()
+        self.devices.clear()
 
     # -- client authentication ----------------------------------------------------------------
 
@@ -201,9 +206,7 @@ class OAuthEndpoints:
     # -- token endpoint -----------------------------------------------------------------------
 
     def on_token(self, request: Request) -> Response:
-        if request.mimetype != FORM:
-            raise OAuthError("invalid_request", f"send the parameters as {FORM}")
-        _refuse_repeats(request.form)
+        _form(request)
         grant_type = request.form.get("grant_type")
         if not grant_type:
             raise OAuthError("invalid_request", "grant_type is required")
@@ -508,13 +511,86 @@ class OAuthEndpoints:
         return json_response(body, headers=_NO_STORE)
 
 
+    # -- device authorization grant (RFC 8628) ----------------------------------------------
+
+    def on_device_authorization(self, request: Request) -> Response:
+        """RFC 8628 §3.1-3.2: a device code to poll with and a user code to show."""
+        _form(request)
+        client = self.authenticate_client(request)
+        if DEVICE_CODE not in client.grant_types:
+            raise OAuthError("unauthorized_client",
+                             f"client {client.client_id!r} may not use the device grant")
+        provider = self.provider
+        record = self.devices.start(client.client_id, request.form.get("scope", ""),
+                                    provider.clock.time())
+        verification = provider.url_for("device-verification")
+        complete = f"{verification}?{urlencode({'user_code': record.user_code})}"
+        return json_response({
+            "device_code": record.device_code, "user_code": record.user_code,
+            "verification_uri": verification, "verification_uri_complete": complete,
+            "expires_in": round(record.expires_at - provider.clock.time()),
+            "interval": record.interval,
+        }, headers={**_NO_STORE, **CORS})
+
+    def grant_device_code(self, request: Request, client: Client) -> dict[str, Any]:
+        """RFC 8628 §3.4-3.5: pending, slow down, denied, expired, or the tokens."""
+        device_code = request.form.get("device_code")
+        if not device_code:
+            raise OAuthError("invalid_request", "device_code is required")
+        record = self.devices.by_device_code(device_code)
+        if record is None or record.client_id != client.client_id:
+            raise OAuthError("invalid_grant", "unknown device_code for this client")
+        now = self.provider.clock.time()
+        if now >= record.expires_at:
+            raise OAuthError("expired_token", "the device code expired; start again")
+        if record.status == "denied":
+            raise OAuthError("access_denied", "the user denied the request")
+        last, record.last_poll = record.last_poll, now
+        if record.status == "pending":
+            if last is not None and now - last < record.interval:
+                record.interval += 5  # §3.5: and the client must slow down by 5 seconds
+                raise OAuthError("slow_down", f"poll at most every {record.interval} s")
+            raise OAuthError("authorization_pending", "the user has not decided yet")
+        self.devices.finish(record)
+        assert record.sub is not None
+        grant = Grant(client.client_id, record.sub, record.scope, record.auth_time,
+                      now + CODE_LIFETIME)
+        return self.issue(client, DEVICE_CODE, record.sub, record.scope, grant=grant,
+                          refresh=True)
+
+    def on_device_verification(self, request: Request) -> Response:
+        """Where the user enters the code (``verification_uri``): a small page that approves
+        or denies it for the default user or the one named in ``login_hint``."""
+        params = request.values
+        code = params.get("user_code", "")
+        message = ""
+        if request.method == "POST":
+            record = self.devices.by_user_code(code)
+            if record is None or record.status != "pending":
+                message = "Unknown or used code."
+            else:
+                sub = None
+                if params.get("action") != "deny":
+                    sub = self.signed_in_user(params.get("login_hint") or None).sub
+                self.devices.decide(record, sub=sub, now=self.provider.clock.time())
+                message = "Device approved." if sub else "Device denied."
+        page = (
+            "<!doctype html><html><head><title>mockidp device login</title></head><body>"
+            "<h1>mockidp: connect a device</h1>"
+            "<p>This is a mock provider for tests, not a real identity provider.</p>"
+            f'<p id="message">{escape(message)}</p><form method="post">'
+            f'<label>Code <input name="user_code" value="{escape(code)}"></label> '
+            '<label>User <input name="login_hint" placeholder="default user"></label> '
+            '<button name="action" value="approve">Approve</button> '
+            '<button name="action" value="deny">Deny</button></form></body></html>'
+        )
+        return Response(page, content_type="text/html; charset=utf-8", headers=_NO_STORE)
+
     # -- introspection, revocation, logout ----------------------------------------------------
 
     def token_form(self, request: Request) -> tuple[Client, str]:
         """The authenticated client and the ``token`` parameter of RFC 7662 / RFC 7009."""
-        if request.mimetype != FORM:
-            raise OAuthError("invalid_request", f"send the parameters as {FORM}")
-        _refuse_repeats(request.form)
+        _form(request)
         client = self.authenticate_client(request)
         token = request.form.get("token")
         if not token:
@@ -629,6 +705,13 @@ def scope_set(scope: object) -> set[str]:
 def _quoted(text: str) -> str:
     """Text safe inside an RFC 6750 quoted-string (no quotes or backslashes)."""
     return text.replace("\\", "").replace('"', "'")
+
+
+def _form(request: Request) -> None:
+    """Parameters must come form-encoded (RFC 6749 §3.2), once each; an empty body is fine."""
+    if request.get_data(cache=True) and request.mimetype != FORM:
+        raise OAuthError("invalid_request", f"send the parameters as {FORM}")
+    _refuse_repeats(request.form)
 
 
 def _refuse_repeats(params: Any) -> None:

@@ -284,6 +284,23 @@ class MockIdP:
         self._app.token_hooks.append(hook)
         return hook
 
+    def approve_device(self, user_code: str | None = None, *, sub: str | None = None,
+                       deny: bool = False) -> str:
+        """Decide a pending device authorization (RFC 8628) as the user would on the
+        verification page: for ``sub`` (default: the default user), or deny it. Without
+        ``user_code``, the latest pending one. Returns the user code decided."""
+        devices = self._app.devices
+        record = devices.by_user_code(user_code)
+        if record is None or record.status != "pending":
+            which = f" with user code {user_code!r}" if user_code else ""
+            raise ConfigurationError(
+                f"no pending device authorization{which}; the device must first call the "
+                "device authorization endpoint"
+            )
+        subject = None if deny else (sub if sub is not None else self.users.default.sub)
+        devices.decide(record, sub=subject, now=self.clock.time())
+        return record.user_code
+
     # -- faults and recording -----------------------------------------------------------------
 
     def endpoint(self, name: str) -> EndpointControl:

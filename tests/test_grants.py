@@ -282,3 +282,45 @@ def test_hooks_are_gone_after_reset(idp: MockIdP) -> None:
     idp.reset()
     body = post(idp, "/token", {"grant_type": "client_credentials"}).json()
     assert "extra" not in idp.verify(body["access_token"])
+
+
+DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def test_device_flow(idp: MockIdP) -> None:
+    start = post(idp, "/device_authorization", {"scope": "openid"}).json()
+    assert start["verification_uri"] == idp.url_for("device-verification")
+    assert start["interval"] == 5 and start["expires_in"] == 600
+    poll = {"grant_type": DEVICE, "device_code": start["device_code"]}
+    assert post(idp, "/token", poll).json()["error"] == "authorization_pending"
+    assert post(idp, "/token", poll).json()["error"] == "slow_down"
+    idp.approve_device(start["user_code"])
+    idp.clock.advance(10)
+    tokens = post(idp, "/token", poll).json()
+    assert idp.verify(tokens["id_token"])["sub"] == idp.users.default.sub
+    assert post(idp, "/token", poll).json()["error"] == "invalid_grant"  # used
+
+
+def test_device_flow_through_the_verification_page(idp: MockIdP) -> None:
+    bob = idp.users.add("bob")
+    start = post(idp, "/device_authorization", {}).json()
+    page = requests.post(idp.url_for("device-verification"), timeout=5, data={
+        "user_code": start["user_code"].lower().replace("-", ""), "login_hint": "bob",
+        "action": "approve"})
+    assert "Device approved." in page.text
+    tokens = post(idp, "/token", {"grant_type": DEVICE,
+                                  "device_code": start["device_code"]}).json()
+    assert idp.verify(tokens["access_token"])["sub"] == bob.sub
+
+
+def test_device_flow_denied_and_expired(idp: MockIdP) -> None:
+    denied = post(idp, "/device_authorization", {}).json()
+    idp.approve_device(denied["user_code"], deny=True)
+    assert post(idp, "/token", {"grant_type": DEVICE, "device_code": denied["device_code"]}
+                ).json()["error"] == "access_denied"
+    expired = post(idp, "/device_authorization", {}).json()
+    idp.clock.advance(601)
+    assert post(idp, "/token", {"grant_type": DEVICE, "device_code": expired["device_code"]}
+                ).json()["error"] == "expired_token"
+    with pytest.raises(Exception, match="no pending device authorization"):
+        idp.approve_device("NOPE-NOPE")
