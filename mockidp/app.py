@@ -101,6 +101,14 @@ class App(OAuthEndpoints):
     # -- plumbing -----------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        tenants = self.provider.tenants
+        if tenants:
+            segment, _, rest = environ.get("PATH_INFO", "").lstrip("/").partition("/")
+            tenant = tenants.get(segment)
+            if tenant is not None:  # served by the tenant's app, below its path
+                environ = {**environ, "PATH_INFO": "/" + rest,
+                           "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + "/" + segment}
+                return tenant.app(environ, start_response)
         started = time.perf_counter()
         generation = self.provider.requests_log.generation
         request = Request(environ)
@@ -201,7 +209,7 @@ class App(OAuthEndpoints):
         except HTTPException:  # a body over MAX_BODY: answered 413, not kept
             body, form = b"", {}
         self.provider.requests_log.add(RecordedRequest(
-            method=request.method, path=request.path, endpoint=name,
+            method=request.method, path=request.script_root + request.path, endpoint=name,
             headers=freeze(dict(request.headers.items())), query=freeze(request.args.to_dict()),
             form=freeze(form), status=status, time=self.provider.clock.time(),
             duration=time.perf_counter() - started, body=body[:BODY_LIMIT],

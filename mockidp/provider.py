@@ -3,7 +3,9 @@ app and the server thread, owns the URLs, and resets to the state it had after s
 
 from __future__ import annotations
 
+import re
 import threading
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import jwa
@@ -27,6 +29,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_AUDIENCE", "MockIdP"]
 
+#: First path segments the provider's own endpoints use: no tenant may take one.
+_RESERVED = frozenset(path.split("/")[1] for path in ENDPOINTS.values())
+
 #: The ``aud`` of access tokens minted without one.
 DEFAULT_AUDIENCE = "mockidp-api"
 
@@ -36,6 +41,11 @@ class _Snapshot(NamedTuple):
     users: object
     clients: object
     audience: Audience
+    tenants: dict[str, MockIdP]
+
+
+#: Tenant names: one URL path segment.
+_TENANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,63}")
 
 
 class MockIdP:
@@ -83,11 +93,17 @@ class MockIdP:
         self._issuer: str | None = None
         self._baseline: _Snapshot | None = None
         self._lock = threading.Lock()
+        self._parent: MockIdP | None = None
+        self._tenants: dict[str, MockIdP] = {}
+        self._tenants_made: dict[str, MockIdP] = {}  # kept across resets: keys made once
+        self._options = {"alg": alg, "audience": audience, "seed": seed,
+                         "jwks_max_age": jwks_max_age}
 
     # -- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> MockIdP:
         """Bind a port and serve. The state at this moment is what :meth:`reset` returns to."""
+        self._not_a_tenant("start()")
         with self._lock:
             if self._issuer is None:
                 self._server.start()
@@ -97,6 +113,7 @@ class MockIdP:
 
     def stop(self) -> None:
         """Stop serving and release the port, threads and sockets. Idempotent."""
+        self._not_a_tenant("stop()")
         with self._lock:
             self.endpoints.reset()  # let delayed answers go, so their threads can end
             self._server.stop()
@@ -115,12 +132,50 @@ class MockIdP:
 
     @property
     def running(self) -> bool:
-        return self._issuer is not None
+        return self._parent.running if self._parent is not None else self._issuer is not None
 
     def _snapshot(self) -> _Snapshot:
         return _Snapshot(
-            self.keys.snapshot(), self.users.snapshot(), self.clients.snapshot(), self.audience
+            self.keys.snapshot(), self.users.snapshot(), self.clients.snapshot(), self.audience,
+            dict(self._tenants),
         )
+
+    # -- tenants ------------------------------------------------------------------------------
+
+    def tenant(self, name: str) -> MockIdP:
+        """Another issuer on the same server at ``{issuer}/{name}``, with its own keys, users,
+        clients, endpoint controls and request log (as Keycloak realms, Entra ID or Auth0
+        tenants are). Made on first use and kept until the provider is reset."""
+        if self._parent is not None:
+            raise ConfigurationError("tenants do not nest: call tenant() on the main provider")
+        if not isinstance(name, str) or not _TENANT_NAME.fullmatch(name) or name in _RESERVED:
+            raise ConfigurationError(
+                f"tenant name {name!r} must be one URL path segment of letters, digits and "
+                f"._~- (and none of: {', '.join(sorted(_RESERVED))})"
+            )
+        with self._lock:
+            tenant = self._tenants.get(name)
+            if tenant is None:
+                tenant = self._tenants_made.get(name)
+                if tenant is None:
+                    tenant = MockIdP(**self._options)  # type: ignore[arg-type]
+                    tenant._parent, tenant._issuer = self, f"/{name}"
+                    tenant._baseline = tenant._snapshot()
+                    self._tenants_made[name] = tenant
+                else:
+                    tenant.reset()
+                self._tenants = {**self._tenants, name: tenant}
+        return tenant
+
+    @property
+    def tenants(self) -> Mapping[str, MockIdP]:
+        """The tenants by name (read only)."""
+        return MappingProxyType(self._tenants)
+
+    def _not_a_tenant(self, what: str) -> None:
+        if self._parent is not None:
+            raise ConfigurationError(f"{what} is for the main provider; a tenant is served by "
+                                     "its parent's server")
 
     def reset(self) -> None:
         """Back to the state right after :meth:`start`: keys, users, clients, clock, audience,
@@ -131,6 +186,9 @@ class MockIdP:
         baseline = self._baseline
         if baseline is None:
             raise NotStartedError("the state to reset to")
+        self._tenants = dict(baseline.tenants)
+        for tenant in self._tenants.values():
+            tenant.reset()
         self.keys.restore(baseline.keys)
         self.users.restore(baseline.users)
         self.clients.restore(baseline.clients)
@@ -148,6 +206,8 @@ class MockIdP:
         The server answers such requests with 500 ``server_error``; this brings the traceback to
         the test thread, where it can fail the test that caused it.
         """
+        for tenant in self._tenants.values():
+            tenant.check()
         errors = self._app.errors
         if errors:
             detail = "\n".join(errors)
@@ -161,6 +221,8 @@ class MockIdP:
         """The issuer URL (no trailing slash); the ``iss`` of every token."""
         if self._issuer is None:
             raise NotStartedError("the issuer URL")
+        if self._parent is not None:  # a tenant's _issuer is its path below the parent's
+            return self._parent.issuer + self._issuer
         return self._issuer
 
     def url_for(self, endpoint: str) -> str:
@@ -206,11 +268,11 @@ class MockIdP:
 
     @property
     def host(self) -> str:
-        return self._server.host
+        return self._parent.host if self._parent is not None else self._server.host
 
     @property
     def port(self) -> int:
-        return self._server.port
+        return self._parent.port if self._parent is not None else self._server.port
 
     # -- minting ------------------------------------------------------------------------------
 
