@@ -31,6 +31,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption(f"--mockidp-{name}", dest=f"mockidp_{name}", default=None,
                         help=f"{help_text} (ini: mockidp_{name}; default {default})")
         parser.addini(f"mockidp_{name}", help_text, default=default)
+    group.addoption("--mockidp-tls", dest="mockidp_tls", action="store_true", default=None,
+                    help="serve the session's provider over HTTPS (ini: mockidp_tls)")
+    parser.addini("mockidp_tls", "serve the session's provider over HTTPS", type="bool",
+                  default=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -52,9 +56,11 @@ def idp_server(pytestconfig: pytest.Config) -> Iterator[MockIdP]:
     from .provider import MockIdP
 
     seed = _option(pytestconfig, "seed")
+    tls = pytestconfig.getoption("mockidp_tls") or pytestconfig.getini("mockidp_tls")
     try:
         provider = MockIdP(
-            host=_option(pytestconfig, "host"), alg=_option(pytestconfig, "alg"), seed=int(seed)
+            host=_option(pytestconfig, "host"), alg=_option(pytestconfig, "alg"), seed=int(seed),
+            tls=bool(tls),
         )
     except ValueError as exc:  # a ConfigurationError, or a seed that is not a number
         raise pytest.UsageError(f"mockidp: {exc}") from None

@@ -3,7 +3,9 @@ app and the server thread, owns the URLs, and resets to the state it had after s
 
 from __future__ import annotations
 
+import os
 import re
+import ssl
 import threading
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -17,6 +19,7 @@ from .errors import ConfigurationError, NotStartedError, ServerError
 from .keys import KeyRing
 from .recording import RecordedRequest, RequestLog
 from .server import ServerThread, format_host
+from .tls import TestAuthority
 from .tokens import Audience, Minter
 
 if TYPE_CHECKING:
@@ -65,6 +68,7 @@ class MockIdP:
         audience: Audience = DEFAULT_AUDIENCE,
         seed: int = 0,
         jwks_max_age: int = 300,
+        tls: bool = False,
     ) -> None:
         alg = jwa.get(alg).name
         if isinstance(jwks_max_age, bool) or not isinstance(jwks_max_age, int) \
@@ -98,6 +102,9 @@ class MockIdP:
         self._tenants_made: dict[str, MockIdP] = {}  # kept across resets: keys made once
         self._options = {"alg": alg, "audience": audience, "seed": seed,
                          "jwks_max_age": jwks_max_age}
+        self.tls = bool(tls)
+        self._authority: TestAuthority | None = None
+        self._ca_bundle: str | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -106,8 +113,16 @@ class MockIdP:
         self._not_a_tenant("start()")
         with self._lock:
             if self._issuer is None:
+                scheme = "http"
+                if self.tls:
+                    if self._authority is None:  # made once: restarts reuse it
+                        self._authority = TestAuthority((self._server.host, "127.0.0.1",
+                                                         "::1", "localhost"))
+                    self._server.ssl_context = self._authority.server_context()
+                    self._ca_bundle = self._authority.write_bundle()
+                    scheme = "https"
                 self._server.start()
-                self._issuer = f"http://{format_host(self._server.host)}:{self._server.port}"
+                self._issuer = f"{scheme}://{format_host(self._server.host)}:{self._server.port}"
                 self._baseline = self._snapshot()
         return self
 
@@ -118,6 +133,9 @@ class MockIdP:
             self.endpoints.reset()  # let delayed answers go, so their threads can end
             self._server.stop()
             self._issuer = None
+            if self._ca_bundle is not None:
+                os.unlink(self._ca_bundle)
+                self._ca_bundle = None
 
     def __enter__(self) -> MockIdP:
         return self.start()
@@ -139,6 +157,24 @@ class MockIdP:
             self.keys.snapshot(), self.users.snapshot(), self.clients.snapshot(), self.audience,
             dict(self._tenants),
         )
+
+    # -- TLS ----------------------------------------------------------------------------------
+
+    @property
+    def ca_bundle(self) -> str:
+        """Path of the CA certificate that signed the server's (``MockIdP(tls=True)``): pass it
+        as ``verify=`` to requests/httpx, or set ``SSL_CERT_FILE`` / ``REQUESTS_CA_BUNDLE``."""
+        root = self._parent or self
+        if not root.tls:
+            raise ConfigurationError("this provider serves plain HTTP; use MockIdP(tls=True)")
+        if root._ca_bundle is None:
+            raise NotStartedError("the CA bundle")
+        return root._ca_bundle
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client ``SSLContext`` that trusts the provider's CA (e.g. for
+        ``jwt.PyJWKClient(uri, ssl_context=...)``)."""
+        return ssl.create_default_context(cafile=self.ca_bundle)
 
     # -- tenants ------------------------------------------------------------------------------
 

@@ -26,6 +26,8 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from .errors import BindError, ConfigurationError
 
 if TYPE_CHECKING:
+    import ssl
+
     from _typeshed.wsgi import WSGIApplication
 
 __all__ = ["ServerThread", "format_host"]
@@ -105,7 +107,8 @@ def _bind(host: str, port: int) -> socket.socket:
 class ServerThread:
     """Serves a WSGI app on ``host:port`` from a named background thread."""
 
-    def __init__(self, app: WSGIApplication, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: WSGIApplication, host: str = "127.0.0.1", port: int = 0,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ConfigurationError(
                 f"port must be an int from 0 to 65535 (0 = any free port), not {port!r}"
@@ -115,6 +118,7 @@ class ServerThread:
         self.app = app
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._wake: tuple[socket.socket, socket.socket] | None = None
@@ -132,6 +136,13 @@ class ServerThread:
             server = _Server(self.host, self.port, self.app, handler=_Handler, fd=sock.fileno())
         finally:
             sock.close()  # the server holds its own duplicate of the descriptor
+        if self.ssl_context is not None:
+            # The handshake is left to the first read, in the connection's own thread: done in
+            # accept() it would let one stalled client hold up the whole server.
+            server.socket = self.ssl_context.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
+            server.ssl_context = self.ssl_context  # Werkzeug then sets wsgi.url_scheme=https
         server.socket.setblocking(False)  # a client gone between select and accept must not
         self.port = server.port           # block the loop
         self._server = server

@@ -140,3 +140,22 @@ def test_session_provider_is_shared(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("how", ["ini", "cli"])
+def test_tls_option(pytester: pytest.Pytester, how: str) -> None:
+    pytester.makepyfile(
+        """
+        import requests
+
+        def test_https(idp):
+            assert idp.issuer.startswith("https://")
+            assert requests.get(idp.jwks_uri, verify=idp.ca_bundle, timeout=5).ok
+        """
+    )
+    args = []
+    if how == "ini":
+        pytester.makeini("[pytest]\nmockidp_tls = true\n")
+    else:
+        args = ["--mockidp-tls"]
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
