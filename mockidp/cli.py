@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080,
                        help="port to listen on (default 8080; 0 = any free port)")
     serve.add_argument("--alg", default="RS256", help="default signing algorithm (RS256)")
+    serve.add_argument("--login", choices=("page", "auto"), default="page",
+                       help="page: a login page to pick a user (default); auto: sign in the "
+                            "default user without a page")
     serve.add_argument("--allow-remote", action="store_true",
                        help="allow listening on a non-loopback address")
     faults = commands.add_parser("faults", help="list the token fault catalog")
@@ -72,7 +75,7 @@ def _serve(args: argparse.Namespace) -> int:
         print("mockidp: warning: listening beyond loopback. This is a mock provider for "
               "tests: anyone who reaches it can mint tokens it signs.", file=sys.stderr)
     try:
-        provider = MockIdP(host=args.host, port=args.port, alg=args.alg)
+        provider = MockIdP(host=args.host, port=args.port, alg=args.alg, login=args.login)
         provider.start()
     except MockIdPError as exc:
         print(f"mockidp: error: {exc}", file=sys.stderr)

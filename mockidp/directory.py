@@ -22,6 +22,7 @@ __all__ = [
     "GRANT_TYPES",
     "Client",
     "Clients",
+    "PlannedLogin",
     "UnknownClientError",
     "UnknownUserError",
     "User",
@@ -67,6 +68,16 @@ class _Snapshot(NamedTuple):
     items: dict[str, Any]
     default: str
     made: int = 0  # users made so far: the faker seed of the next one
+    logins: tuple[PlannedLogin, ...] = ()  # what the next authorization requests do
+
+
+@dataclass(frozen=True)
+class PlannedLogin:
+    """What the next authorization request does instead of signing in the usual user."""
+
+    sub: str | None  # None: nobody is signed in (login_required)
+    deny: bool = False  # the user refuses (access_denied)
+    claims: Mapping[str, Any] = field(default_factory=dict)  # added to that login's tokens
 
 
 T = TypeVar("T")
@@ -171,12 +182,37 @@ class Users(_Registry[User]):
                 raise ConfigurationError(f"a user with sub {sub!r} already exists")
             state = self._state
             user = self._make(sub, claims, state.made, password)
-            self._state = _Snapshot(
-                {**state.items, user.sub: user},
-                user.sub if default else state.default,
-                state.made + 1,
+            self._state = state._replace(
+                items={**state.items, user.sub: user},
+                default=user.sub if default else state.default,
+                made=state.made + 1,
             )
         return user
+
+    def next_login(self, sub: str | User | None = "", *, deny: bool = False,
+                   claims: Mapping[str, Any] | None = None) -> None:
+        """Decide what the next authorization request does: sign in ``sub`` (a user or its
+        sub; default: the default user) with extra ``claims`` in its tokens, find nobody signed
+        in (``sub=None``: ``login_required``), or have the user refuse (``deny=True``:
+        ``access_denied``). Calls queue up, one per request."""
+        if isinstance(sub, User):
+            sub = sub.sub
+        if sub == "":
+            sub = self.default.sub
+        if sub is not None and sub not in self:
+            raise UnknownUserError(sub)
+        planned = PlannedLogin(sub, deny, dict(claims or {}))
+        with self._lock:
+            self._state = self._state._replace(logins=(*self._state.logins, planned))
+
+    def take_login(self) -> PlannedLogin | None:
+        """The next planned login, if any (the authorization endpoint consumes it)."""
+        with self._lock:
+            logins = self._state.logins
+            if not logins:
+                return None
+            self._state = self._state._replace(logins=logins[1:])
+            return logins[0]
 
     def find(self, hint: str) -> User | None:
         """The user whose sub, email or preferred_username is ``hint`` (OIDC ``login_hint``)."""

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from .directory import Client, User
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "DeviceAuthorization",
     "DeviceAuthorizations",
     "Grant",
+    "PendingLogin",
     "RevokedTokens",
     "TicketStore",
     "TokenContext",
@@ -51,6 +54,8 @@ class Grant:
     nonce: str | None = None
     code_challenge: str | None = None
     code_challenge_method: str = "plain"
+    #: Extra claims for this sign-in's tokens (the login page's claim editor, next_login()).
+    claims: Mapping[str, Any] | None = None
 
     def renewed(self, expires_at: float, scope: str | None = None) -> Grant:
         return replace(self, expires_at=expires_at, scope=self.scope if scope is None else scope,
@@ -209,3 +214,14 @@ class DeviceAuthorizations:
     def clear(self) -> None:
         with self._lock:
             self._by_device.clear()
+
+
+@dataclass(frozen=True)
+class PendingLogin:
+    """An authorization request waiting on the login page for the user's choice."""
+
+    grant: Grant  # everything but who signs in
+    redirect_uri: str
+    response_mode: str
+    state: str | None
+    expires_at: float

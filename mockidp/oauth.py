@@ -11,6 +11,8 @@ import base64
 import binascii
 import hmac
 import json
+import secrets
+from dataclasses import replace
 from html import escape
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -24,11 +26,13 @@ from .flows import (
     REFRESH_LIFETIME,
     DeviceAuthorizations,
     Grant,
+    PendingLogin,
     RevokedTokens,
     TicketStore,
     TokenContext,
     pkce_matches,
 )
+from .pages import device_page, login_page
 from .tokens import InvalidTokenError
 
 if TYPE_CHECKING:
@@ -60,6 +64,8 @@ CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+SESSION_COOKIE = "mockidp_session"
+LOGIN_PAGE_LIFETIME = 600.0
 ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 #: RFC 8693 §3 token types a subject_token may have (all are JWTs of this provider).
 EXCHANGEABLE = (ACCESS_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:id_token",
@@ -107,6 +113,7 @@ class OAuthEndpoints:
         self.token_hooks: list[Callable[[TokenContext], object]] = []
         self.used_assertions: set[str] = set()
         self.devices = DeviceAuthorizations()
+        self.pending_logins: dict[str, PendingLogin] = {}
         self.grants: dict[str, Callable[[Request, Client], dict[str, Any]]] = {
             "authorization_code": self.grant_authorization_code,
             "client_credentials": self.grant_client_credentials,
@@ -125,6 +132,7 @@ class OAuthEndpoints:
         self.token_hooks.clear()
         self.used_assertions.clear()
         self.devices.clear()
+        self.pending_logins.clear()
 
     # -- client authentication ----------------------------------------------------------------
 
@@ -238,7 +246,9 @@ class OAuthEndpoints:
         provider, minter = self.provider, self.provider.minter
         user = provider.users.get(sub)
         key = minter.select_key(None, None)
-        access_claims = minter.access_claims(claims, sub=sub, client_id=client.client_id,
+        extra = {**(grant.claims or {})} if grant is not None else {}
+        extra.update(claims or {})
+        access_claims = minter.access_claims(extra, sub=sub, client_id=client.client_id,
                                              scope=scope or None, expires_in=TOKEN_LIFETIME)
         access = self.mint(TokenContext(
             "access_token", grant_type, client, user, scope,
@@ -251,8 +261,8 @@ class OAuthEndpoints:
             body["scope"] = scope
         if grant is not None and "openid" in scope_set(scope):
             id_claims = minter.id_claims(
-                key, sub=sub, aud=client.client_id, nonce=grant.nonce, access_token=access,
-                auth_time=grant.auth_time, expires_in=TOKEN_LIFETIME,
+                key, grant.claims, sub=sub, aud=client.client_id, nonce=grant.nonce,
+                access_token=access, auth_time=grant.auth_time, expires_in=TOKEN_LIFETIME,
             )
             body["id_token"] = self.mint(TokenContext(
                 "id_token", grant_type, client, user, scope, minter.header(key, "JWT", None),
@@ -389,11 +399,14 @@ class OAuthEndpoints:
     # -- authorization endpoint ---------------------------------------------------------------
 
     def on_authorize(self, request: Request) -> Response:
-        """OIDC Core §3.1.2: signs in the default (or ``login_hint``) user without a page and
-        redirects back with a code. Errors about the client or redirect URI are answered
-        directly; all others are sent to the redirect URI (RFC 6749 §4.1.2.1)."""
+        """OIDC Core §3.1.2. In tests (``login="auto"``) it signs in the default user (or the
+        ``login_hint`` one, or what ``idp.users.next_login()`` planned) without a page; with
+        ``login="page"`` it asks on a login page. Errors about the client or redirect URI are
+        answered directly; all others go back to the redirect URI (RFC 6749 §4.1.2.1)."""
         params = request.values
         _refuse_repeats(params)
+        if request.method == "POST" and "login_request" in request.form:
+            return self.login_submitted(request)
         client_id = params.get("client_id")
         if not client_id:
             raise OAuthError("invalid_request", "client_id is required")
@@ -405,19 +418,35 @@ class OAuthEndpoints:
         state = params.get("state")
         response_mode = params.get("response_mode", "query")
         if response_mode not in RESPONSE_MODES:
-            response_mode = "query"
-            return self.redirect(redirect_uri, response_mode, state, error=(
+            return self.redirect(redirect_uri, "query", state, error=(
                 "invalid_request", f"response_mode must be one of {', '.join(RESPONSE_MODES)}"))
         try:
             grant = self.authorization_grant(params, client, given_uri)
+            login = self.login(params, request)
         except OAuthError as exc:
             return self.redirect(redirect_uri, response_mode, state,
                                  error=(exc.error, exc.description))
-        code = self.codes.issue(grant)
-        return self.redirect(redirect_uri, response_mode, state, code=code)
+        if login is None:  # ask on the login page
+            pending = PendingLogin(grant, redirect_uri, response_mode, state,
+                                   grant.expires_at + LOGIN_PAGE_LIFETIME)
+            ticket = secrets.token_urlsafe(24)
+            self.pending_logins[ticket] = pending
+            return login_page(self.provider, ticket, params.get("login_hint"))
+        user, claims = login
+        return self.approved(grant, user, claims, redirect_uri, response_mode, state)
+
+    def approved(self, grant: Grant, user: User, claims: Mapping[str, Any] | None,
+                 redirect_uri: str, response_mode: str, state: str | None) -> Response:
+        now = self.provider.clock.time()
+        grant = replace(grant, sub=user.sub, auth_time=now, expires_at=now + CODE_LIFETIME,
+                        claims=dict(claims) if claims else None)
+        response = self.redirect(redirect_uri, response_mode, state,
+                                 code=self.codes.issue(grant))
+        return response
 
     def authorization_grant(self, params: Mapping[str, str], client: Client,
                             redirect_uri: str | None) -> Grant:
+        """The validated request, as a grant still missing its user."""
         response_type = params.get("response_type")
         if not response_type:
             raise OAuthError("invalid_request", "response_type is required")
@@ -438,14 +467,72 @@ class OAuthEndpoints:
                              f"supported; use {' or '.join(PKCE_METHODS)}")
         elif not 43 <= len(challenge) <= 128:
             raise OAuthError("invalid_request", "code_challenge must be 43 to 128 characters")
-        user = self.signed_in_user(params.get("login_hint"))
         now = self.provider.clock.time()
         return Grant(
             client_id=client.client_id, redirect_uri=redirect_uri,
-            scope=params.get("scope", ""), sub=user.sub, auth_time=now,
+            scope=params.get("scope", ""), sub="", auth_time=now,
             expires_at=now + CODE_LIFETIME, nonce=params.get("nonce"),
             code_challenge=challenge, code_challenge_method=method,
         )
+
+    def login(self, params: Mapping[str, str], request: Request
+              ) -> tuple[User, Mapping[str, Any] | None] | None:
+        """Who signs in, and with which extra claims; ``None`` to ask on the login page.
+        OIDC Core §3.1.2.1 ``prompt``: ``none`` must not show a page (``login_required``),
+        ``login`` must not reuse the page's session."""
+        prompt = set(params.get("prompt", "").split())
+        if "none" in prompt and len(prompt) > 1:
+            raise OAuthError("invalid_request", "prompt=none cannot be combined")
+        users = self.provider.users
+        planned = users.take_login()
+        if planned is not None:
+            if planned.deny:
+                raise OAuthError("access_denied", "the user refused (idp.users.next_login)")
+            if planned.sub is None:
+                raise OAuthError("login_required", "nobody is signed in "
+                                 "(idp.users.next_login(None))")
+            return users[planned.sub], planned.claims
+        hint = params.get("login_hint")
+        if self.provider.login == "auto":
+            return self.signed_in_user(hint), None
+        session = users.get(request.cookies.get(SESSION_COOKIE, ""))
+        if session is not None and "login" not in prompt and hint in (
+                None, session.sub, session.claims.get("email"),
+                session.claims.get("preferred_username")):
+            return session, None
+        if "none" in prompt:
+            raise OAuthError("login_required", "nobody is signed in on the login page")
+        return None
+
+    def login_submitted(self, request: Request) -> Response:
+        """The login page's form: approve as the chosen (or a new) user, or deny."""
+        form = request.form
+        pending = self.pending_logins.pop(form.get("login_request", ""), None)
+        now = self.provider.clock.time()
+        if pending is None or pending.expires_at <= now:
+            raise OAuthError("invalid_request", "this sign-in expired or was used; start again "
+                             "from the application")
+        if form.get("action") == "deny":
+            return self.redirect(pending.redirect_uri, pending.response_mode, pending.state,
+                                 error=("access_denied", "the user refused"))
+        sub = (form.get("new_sub") or form.get("sub") or "").strip()
+        try:
+            claims = json.loads(form.get("claims") or "{}")
+            if not isinstance(claims, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            self.pending_logins[form["login_request"]] = pending
+            return login_page(self.provider, form["login_request"], sub or None,
+                              error=f"Extra claims must be a JSON object: {exc}", status=400)
+        users = self.provider.users
+        user = users.find(sub) if sub else users.default
+        if user is None:
+            user = users.add(sub)
+        response = self.approved(pending.grant, user, claims, pending.redirect_uri,
+                                 pending.response_mode, pending.state)
+        response.set_cookie(SESSION_COOKIE, user.sub, httponly=True, samesite="Lax",
+                            path=request.script_root or "/")
+        return response
 
     def signed_in_user(self, login_hint: str | None) -> User:
         users = self.provider.users
@@ -574,17 +661,7 @@ class OAuthEndpoints:
                     sub = self.signed_in_user(params.get("login_hint") or None).sub
                 self.devices.decide(record, sub=sub, now=self.provider.clock.time())
                 message = "Device approved." if sub else "Device denied."
-        page = (
-            "<!doctype html><html><head><title>mockidp device login</title></head><body>"
-            "<h1>mockidp: connect a device</h1>"
-            "<p>This is a mock provider for tests, not a real identity provider.</p>"
-            f'<p id="message">{escape(message)}</p><form method="post">'
-            f'<label>Code <input name="user_code" value="{escape(code)}"></label> '
-            '<label>User <input name="login_hint" placeholder="default user"></label> '
-            '<button name="action" value="approve">Approve</button> '
-            '<button name="action" value="deny">Deny</button></form></body></html>'
-        )
-        return Response(page, content_type="text/html; charset=utf-8", headers=_NO_STORE)
+        return device_page(code, message)
 
     # -- introspection, revocation, logout ----------------------------------------------------
 

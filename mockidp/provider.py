@@ -69,8 +69,14 @@ class MockIdP:
         seed: int = 0,
         jwks_max_age: int = 300,
         tls: bool = False,
+        login: str = "auto",
     ) -> None:
         alg = jwa.get(alg).name
+        if login not in ("auto", "page"):
+            raise ConfigurationError(f"login must be 'auto' (sign in without a page, for "
+                                     f"tests) or 'page' (a login page), not {login!r}")
+        #: "auto": the authorization endpoint signs users in without a page; "page": it asks.
+        self.login = login
         if isinstance(jwks_max_age, bool) or not isinstance(jwks_max_age, int) \
                 or jwks_max_age < 0:
             raise ConfigurationError(
@@ -101,7 +107,7 @@ class MockIdP:
         self._tenants: dict[str, MockIdP] = {}
         self._tenants_made: dict[str, MockIdP] = {}  # kept across resets: keys made once
         self._options = {"alg": alg, "audience": audience, "seed": seed,
-                         "jwks_max_age": jwks_max_age}
+                         "jwks_max_age": jwks_max_age, "login": login}
         self.tls = bool(tls)
         self._authority: TestAuthority | None = None
         self._ca_bundle: str | None = None
@@ -233,6 +239,7 @@ class MockIdP:
         self._app.errors.clear()
         self._app.clear()
         self.refresh_token_rotation = False
+        self.login = self._options["login"]  # type: ignore[assignment]
         self.endpoints.reset()
         self.requests_log.clear()
 

@@ -1,0 +1,77 @@
+"""The few HTML pages the provider serves to people: the login page and the device page.
+
+Plain server-rendered HTML with no script and no assets, so they work in any browser and in
+headless ones, and every page says plainly that this is a mock provider.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING
+
+from werkzeug.wrappers import Response
+
+if TYPE_CHECKING:
+    from .provider import MockIdP
+
+__all__ = ["device_page", "login_page"]
+
+_STYLE = (
+    "body{font:16px system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}"
+    ".banner{background:#fff3cd;border:1px solid #e0c36c;padding:.5rem 1rem}"
+    "label{display:block;margin:.4rem 0}textarea{width:100%;height:5rem}"
+    ".error{color:#b00020}"
+)
+_NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
+
+
+def _page(title: str, body: str, status: int = 200) -> Response:
+    html = (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>"
+        f'<meta name=viewport content="width=device-width"><style>{_STYLE}</style></head><body>'
+        '<p class=banner>mockidp is a mock identity provider for tests. It is not a real '
+        "identity provider: never sign in here with real credentials.</p>"
+        f"<h1>{escape(title)}</h1>{body}</body></html>"
+    )
+    return Response(html, status=status, content_type="text/html; charset=utf-8",
+                    headers=_NO_STORE)
+
+
+def login_page(provider: MockIdP, ticket: str, hint: str | None = None, *,
+               error: str = "", status: int = 200) -> Response:
+    """Pick a user (or type a new one), optionally add claims, approve or deny."""
+    choices = []
+    default = provider.users.default.sub
+    for index, user in enumerate(provider.users):
+        checked = " checked" if user.sub == (hint or default) else ""
+        label = f"{user.claims.get('name', user.sub)} <{user.claims.get('email', '')}>"
+        choices.append(
+            f'<label><input type=radio name=sub id="user-{index}" value="{escape(user.sub)}"'
+            f"{checked}> {escape(label)} <small>({escape(user.sub)})</small></label>"
+        )
+    typed = hint if hint and provider.users.find(hint) is None else ""
+    body = (
+        (f'<p class=error id=error>{escape(error)}</p>' if error else "")
+        + f'<form method=post><input type=hidden name=login_request value="{escape(ticket)}">'
+        + "<fieldset><legend>Sign in as</legend>" + "".join(choices) + "</fieldset>"
+        + '<label>or a new user (sub) <input name=new_sub id=new-sub '
+        + f'value="{escape(typed)}"></label>'
+        + '<label>Extra claims for this sign-in (JSON object) <textarea name=claims id=claims>'
+        + "</textarea></label>"
+        + '<button name=action value=approve id=approve>Sign in</button> '
+        + '<button name=action value=deny id=deny>Deny</button></form>'
+    )
+    return _page("Sign in to the mock provider", body, status)
+
+
+def device_page(code: str, message: str) -> Response:
+    """Where a user enters a device's code (RFC 8628 §3.3)."""
+    body = (
+        f'<p id=message>{escape(message)}</p><form method=post>'
+        f'<label>Code <input name=user_code id=user-code value="{escape(code)}"></label>'
+        '<label>User <input name=login_hint placeholder="default user"></label>'
+        '<button name=action value=approve id=approve>Approve</button> '
+        '<button name=action value=deny id=deny>Deny</button></form>'
+    )
+    return _page("Connect a device", body)
+
