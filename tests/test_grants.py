@@ -324,3 +324,40 @@ def test_device_flow_denied_and_expired(idp: MockIdP) -> None:
                 ).json()["error"] == "expired_token"
     with pytest.raises(Exception, match="no pending device authorization"):
         idp.approve_device("NOPE-NOPE")
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "auth", "status", "error"),
+    [
+        ("/token", {"grant_type": "password"}, True, 400, "invalid_request"),
+        ("/token", {"grant_type": "refresh_token"}, True, 400, "invalid_request"),
+        ("/token", {"grant_type": "refresh_token", "refresh_token": "x"}, True, 400,
+         "invalid_grant"),
+        ("/token", {"grant_type": TOKEN_EXCHANGE}, True, 400, "invalid_request"),
+        ("/token", {"grant_type": JWT_BEARER}, True, 400, "invalid_request"),
+        ("/token", {"grant_type": DEVICE}, True, 400, "invalid_request"),
+        ("/token", {"grant_type": DEVICE, "device_code": "x"}, True, 400, "invalid_grant"),
+        ("/token", {"grant_type": "client_credentials", "client_assertion": "x"}, False, 401,
+         "invalid_client"),
+        ("/token", {"grant_type": "client_credentials", "client_assertion": "x",
+                    "client_assertion_type":
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, False, 401,
+         "invalid_client"),
+        ("/introspect", {"token": "x"}, False, 401, "invalid_client"),
+        ("/introspect", {}, True, 400, "invalid_request"),
+        ("/revoke", {"token": "x"}, False, 401, "invalid_client"),
+        ("/device_authorization", {}, False, 401, "invalid_client"),
+    ],
+)
+def test_error_answers(idp: MockIdP, path: str, form: dict, auth: bool, status: int,
+                       error: str) -> None:
+    if auth:
+        response = post(idp, path, form)
+    else:
+        response = requests.post(idp.issuer + path, data=form, timeout=5)
+    assert response.status_code == status
+    assert response.json()["error"] == error
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Type"] == "application/json"
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Basic")
