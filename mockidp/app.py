@@ -24,6 +24,7 @@ from werkzeug.http import http_date
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from .control import ControlAPI
 from .flows import PKCE_METHODS
 from .oauth import (
     CORS,
@@ -65,6 +66,7 @@ ENDPOINTS: dict[str, str] = {
     "attacker-jwks": "/_mockidp/attacker/jwks.json",
     "attacker-certificate": "/_mockidp/attacker/{kid}.pem",
     "redirected": "/_mockidp/redirected/{name}",
+    "control": "/_mockidp/{rest:path}",
 }
 
 #: Request bodies larger than this are refused with 413.
@@ -81,19 +83,22 @@ class App(OAuthEndpoints):
     def __init__(self, provider: MockIdP) -> None:
         self.provider = provider
         self.url_map = Map(
-            [Rule(re.sub(r"\{(\w+)\}", r"<\1>", path), endpoint=name,
+            [Rule(re.sub(r"\{(\w+)(?::(\w+))?\}",
+                         lambda m: f"<{m[2] + ':' if m[2] else ''}{m[1]}>", path), endpoint=name,
                   methods=[*self._methods(name), "OPTIONS"])
              for name, path in ENDPOINTS.items()],
             strict_slashes=False,
         )
         self.errors: list[str] = []
+        self.control = ControlAPI(provider)
         super().__init__()
         self._errors_lock = threading.Lock()
         self._discovery: tuple[object, bytes] = (None, b"")
 
     @staticmethod
     def _methods(name: str) -> Iterable[str]:
-        return {"token": ["POST"], "introspect": ["POST"], "revoke": ["POST"],
+        return {"control": ["GET", "POST", "DELETE"],
+                "token": ["POST"], "introspect": ["POST"], "revoke": ["POST"],
                 "device": ["POST"], "device-verification": ["GET", "POST"],
                 "authorize": ["GET", "POST"], "userinfo": ["GET", "POST"],
                 "end-session": ["GET", "POST"]}.get(name, ["GET"])
@@ -120,6 +125,8 @@ class App(OAuthEndpoints):
         except HTTPException as exc:  # NotFound, MethodNotAllowed, a redirect for a slash
             match = exc
         name = match[0] if isinstance(match, tuple) else None
+        if name == "control":  # the test's own calls: neither recorded nor faulted
+            return self.control(request)(environ, start_response)
         control = self.provider.endpoints.get(name)
         rule = None
         if control is not None and control.active:

@@ -10,8 +10,12 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 __all__ = ["Clock"]
 
@@ -54,6 +58,8 @@ class Clock:
         self._lock = threading.Lock()
         self._offset = 0.0
         self._frozen: float | None = None
+        #: Called with the new time after each advance / freeze (scenarios listen).
+        self.listeners: list[Callable[[float], object]] = []
 
     def time(self) -> float:
         """The provider's current POSIX timestamp."""
@@ -71,12 +77,19 @@ class Clock:
                 self._frozen += seconds
             else:
                 self._offset += seconds
+        self._moved()
 
     def freeze(self, at: Instant | None = None) -> None:
         """Stop the clock at ``at`` (default: its current time)."""
         stamp = self.time() if at is None else _as_timestamp(at)
         with self._lock:
             self._frozen = stamp
+        self._moved()
+
+    def _moved(self) -> None:
+        now = self.time()
+        for listener in list(self.listeners):
+            listener(now)
 
     def unfreeze(self) -> None:
         """Let a frozen clock run again, continuing from the instant it was frozen at."""
@@ -90,10 +103,11 @@ class Clock:
         return self._frozen is not None
 
     def reset(self) -> None:
-        """Back to real time."""
+        """Back to real time, with no listeners."""
         with self._lock:
             self._offset = 0.0
             self._frozen = None
+        self.listeners.clear()
 
     def __repr__(self) -> str:
         state = "frozen" if self.frozen else "running"

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from .faults import Attacker
     from .flows import TokenContext
+    from .scenario import Scenario, ScenarioRun
 
 __all__ = ["DEFAULT_AUDIENCE", "MockIdP"]
 
@@ -70,6 +71,8 @@ class MockIdP:
         jwks_max_age: int = 300,
         tls: bool = False,
         login: str = "auto",
+        issuer_url: str | None = None,
+        control_token: str | None = None,
     ) -> None:
         alg = jwa.get(alg).name
         if login not in ("auto", "page"):
@@ -77,6 +80,18 @@ class MockIdP:
                                      f"tests) or 'page' (a login page), not {login!r}")
         #: "auto": the authorization endpoint signs users in without a page; "page": it asks.
         self.login = login
+        if issuer_url is not None and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?",
+                                                       issuer_url):
+            raise ConfigurationError(f"issuer_url must be an absolute http(s) URL without query "
+                                     f"or fragment, not {issuer_url!r}")
+        #: The public URL, when consumers reach the provider through a proxy or a container
+        #: name: the issuer and every advertised URL use it instead of the bound address.
+        self.issuer_url = issuer_url.rstrip("/") if issuer_url else None
+        if control_token is not None and (not isinstance(control_token, str)
+                                          or len(control_token) < 16):
+            raise ConfigurationError("control_token must be a string of at least 16 characters")
+        #: When set, the control API under /_mockidp/ needs it as a bearer token.
+        self.control_token = control_token
         if isinstance(jwks_max_age, bool) or not isinstance(jwks_max_age, int) \
                 or jwks_max_age < 0:
             raise ConfigurationError(
@@ -128,7 +143,8 @@ class MockIdP:
                     self._ca_bundle = self._authority.write_bundle()
                     scheme = "https"
                 self._server.start()
-                self._issuer = f"{scheme}://{format_host(self._server.host)}:{self._server.port}"
+                self._issuer = self.issuer_url or (
+                    f"{scheme}://{format_host(self._server.host)}:{self._server.port}")
                 self._baseline = self._snapshot()
         return self
 
@@ -405,6 +421,19 @@ class MockIdP:
         subject = None if deny else (sub if sub is not None else self.users.default.sub)
         devices.decide(record, sub=subject, now=self.clock.time())
         return record.user_code
+
+    def run_scenario(self, scenario: Scenario | str | os.PathLike[str]) -> ScenarioRun:
+        """Start a scenario (a :class:`~mockidp.scenario.Scenario`, a TOML file or TOML text)
+        on the provider's clock: steps at "0s" apply now, later ones as ``idp.clock.advance``
+        reaches them (``run.finish()`` applies the rest). A reset stops it."""
+        from .scenario import Scenario, ScenarioRun
+
+        if not isinstance(scenario, Scenario):
+            scenario = Scenario.load(os.fspath(scenario))
+        run = ScenarioRun(self, scenario, self.clock.time())
+        self.clock.listeners.append(run.catch_up)
+        run.catch_up(self.clock.time())
+        return run
 
     # -- faults and recording -----------------------------------------------------------------
 
