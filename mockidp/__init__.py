@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from .jwa import ALGORITHMS
     from .keys import CORRUPTIONS, Key, KeyRing
     from .provider import MockIdP
+    from .remote import RemoteError, RemoteIdP
+    from .scenario import Scenario
 
 __version__ = "0.1.0"
 
@@ -48,6 +50,9 @@ __all__ = [
     "MockIdP",
     "MockIdPError",
     "NotStartedError",
+    "RemoteError",
+    "RemoteIdP",
+    "Scenario",
     "ServerError",
     "UnknownAlgorithmError",
     "UnknownCorruptionError",
@@ -68,6 +73,9 @@ _HOME = {
     "Key": "keys",
     "KeyRing": "keys",
     "MockIdP": "provider",
+    "RemoteError": "remote",
+    "RemoteIdP": "remote",
+    "Scenario": "scenario",
     "User": "directory",
     **{name: "errors" for name in (
         "BindError", "ConfigurationError", "KeyExistsError", "KeyStateError", "MockIdPError",

@@ -1,0 +1,349 @@
+"""``RemoteIdP``: the ``MockIdP`` interface for a provider running elsewhere (``mockidp serve``
+in another process or container), driven through its control API.
+
+It speaks HTTP with the standard library only, so a test that only drives a remote provider
+pays for no more than ``import mockidp``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from .endpoints import DiscoveryControl, JwksControl
+from .errors import ConfigurationError, MockIdPError, UnknownKeyError
+from .recording import RecordedRequest, freeze
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
+__all__ = ["RemoteError", "RemoteIdP", "RemoteKey"]
+
+#: Endpoint name -> path below the issuer (the same table the server routes with).
+_PATHS = {
+    "discovery": "/.well-known/openid-configuration",
+    "oauth-metadata": "/.well-known/oauth-authorization-server",
+    "jwks": "/.well-known/jwks.json", "authorize": "/authorize", "token": "/token",
+    "userinfo": "/userinfo", "introspect": "/introspect", "revoke": "/revoke",
+    "end-session": "/logout", "device": "/device_authorization",
+    "device-verification": "/device", "attacker-jwks": "/_mockidp/attacker/jwks.json",
+}
+
+
+class RemoteError(MockIdPError):
+    """The control API refused a call; ``status`` and ``error`` are its answer."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        self.status, self.error, self.description = status, error, description
+        super().__init__(f"{status} {error}: {description}")
+
+
+class RemoteConfigurationError(RemoteError, ConfigurationError):
+    """A 400 answer: the call's arguments were wrong (as ``ConfigurationError`` locally)."""
+
+
+class RemoteAuthError(RemoteError, PermissionError):
+    """A 401/403 answer: the control token is missing or wrong, or the call was cross-origin."""
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+@dataclass(frozen=True)
+class RemoteKey:
+    """A key of the remote provider, as the control API describes it: public parts only."""
+
+    kid: str
+    alg: str
+    kty: str
+    crv: str | None
+    size: int
+    public_jwk: dict[str, Any] | None
+    state: str
+    corruption: str | None
+    private_key: None = None  # private material never leaves the provider
+    secret: None = None
+
+
+class RemoteIdP:
+    """Drive a running mockidp through ``/_mockidp/``: the same calls as ``MockIdP``."""
+
+    def __init__(self, url: str, control_token: str | None = None, *,
+                 timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.control_token = control_token
+        self.timeout = timeout
+        state = self.call("GET", "/state")
+        self.issuer: str = state["issuer"]
+        self.keys = RemoteKeys(self)
+        self.clock = RemoteClock(self)
+        self.users = RemoteDirectory(self, "/users")
+        self.clients = RemoteDirectory(self, "/clients")
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def call(self, method: str, path: str, body: Mapping[str, Any] | None = None,
+             query: Mapping[str, str] | None = None) -> Any:
+        url = f"{self.url}/_mockidp{path}" + (f"?{urlencode(query)}" if query else "")
+        data = None
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            data = json.dumps({k: _jsonable(v) for k, v in body.items()
+                               if v is not None}).encode()
+            headers["Content-Type"] = "application/json"
+        if self.control_token is not None:
+            headers["Authorization"] = f"Bearer {self.control_token}"
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            with exc:
+                try:
+                    answer = json.load(exc)
+                except ValueError:
+                    answer = {}
+            error = answer.get("error", "error")
+            description = answer.get("error_description", exc.reason)
+            kind = {400: RemoteConfigurationError, 401: RemoteAuthError,
+                    403: RemoteAuthError}.get(exc.code, RemoteError)
+            raise kind(exc.code, error, description) from None
+        except urllib.error.URLError as exc:
+            raise MockIdPError(f"cannot reach the mockidp control API at {self.url}: "
+                               f"{exc.reason}") from None
+
+    # -- URLs ---------------------------------------------------------------------------------
+
+    def url_for(self, endpoint: str) -> str:
+        try:
+            return self.issuer + _PATHS[endpoint]
+        except KeyError:
+            raise ConfigurationError(f"unknown endpoint {endpoint!r}; use one of: "
+                                     f"{', '.join(_PATHS)}") from None
+
+    discovery_url = property(lambda self: self.url_for("discovery"))
+    jwks_uri = property(lambda self: self.url_for("jwks"))
+    token_endpoint = property(lambda self: self.url_for("token"))
+    authorization_endpoint = property(lambda self: self.url_for("authorize"))
+    userinfo_endpoint = property(lambda self: self.url_for("userinfo"))
+
+    @property
+    def audience(self) -> Any:
+        return self.call("GET", "/state")["audience"]
+
+    # -- the provider's calls -----------------------------------------------------------------
+
+    def token(self, claims: Mapping[str, Any] | None = None, **options: Any) -> str:
+        token: str = self.call("POST", "/token", {"claims": claims, **options})["token"]
+        return token
+
+    def id_token(self, claims: Mapping[str, Any] | None = None, **options: Any) -> str:
+        token: str = self.call("POST", "/id_token", {"claims": claims, **options})["token"]
+        return token
+
+    def jwks(self) -> dict[str, Any]:
+        """The key set (what the JWKS endpoint serves when no fault is set on it)."""
+        document: dict[str, Any] = self.call("GET", "/jwks")
+        return document
+
+    def endpoint(self, name: str) -> RemoteEndpoint:
+        if name not in _PATHS:
+            raise ConfigurationError(f"unknown endpoint {name!r}; use one of: "
+                                     f"{', '.join(_PATHS)}")
+        return RemoteEndpoint(self, name)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self._requests({})
+
+    def requests_to(self, endpoint: str) -> list[RecordedRequest]:
+        return self._requests({"endpoint": endpoint})
+
+    def _requests(self, query: Mapping[str, str]) -> list[RecordedRequest]:
+        entries = self.call("GET", "/requests", query=query)["requests"]
+        return [RecordedRequest(
+            method=e["method"], path=e["path"], endpoint=e["endpoint"],
+            headers=freeze(e["headers"]), query=freeze(e["query"]), form=freeze(e["form"]),
+            status=e["status"], time=e["time"], duration=e["duration"],
+        ) for e in entries]
+
+    def reset(self) -> None:
+        self.call("POST", "/reset", {})
+
+    def run_scenario(self, scenario: Any) -> dict[str, Any]:
+        """Start a scenario (TOML file or text, or a ``Scenario``) on the remote provider."""
+        from .scenario import Scenario
+
+        if not isinstance(scenario, Scenario):
+            scenario = Scenario.load(os.fspath(scenario))
+        steps = [{"at": s.at, "action": s.action, **s.options} for s in scenario.steps]
+        answer: dict[str, Any] = self.call("POST", "/scenario", {"steps": steps})
+        return answer
+
+    def __repr__(self) -> str:
+        return f"<RemoteIdP {self.issuer} via {self.url}/_mockidp>"
+
+
+class RemoteKeys:
+    """``idp.keys`` of a remote provider."""
+
+    def __init__(self, remote: RemoteIdP) -> None:
+        self._remote = remote
+
+    def _all(self) -> list[RemoteKey]:
+        return [RemoteKey(**k) for k in self._remote.call("GET", "/keys")["keys"]]
+
+    def _one(self, method: str, kid: str, action: str = "", body: Mapping[str, Any] | None = None
+             ) -> RemoteKey:
+        try:
+            answer = self._remote.call(method, f"/keys/{kid}{action}", body)
+        except RemoteError as exc:
+            if exc.status == 404:
+                raise UnknownKeyError(kid, [k.kid for k in self._all()]) from None
+            raise
+        return RemoteKey(**answer)
+
+    @property
+    def default_alg(self) -> str:
+        alg: str = self._remote.call("GET", "/state")["default_alg"]
+        return alg
+
+    @property
+    def active(self) -> RemoteKey:
+        return self.active_for(self.default_alg)
+
+    def active_for(self, alg: str) -> RemoteKey:
+        for key in self._all():
+            if key.alg == alg and key.state == "active":
+                return key
+        raise ConfigurationError(f"no active {alg} key on the remote provider")
+
+    def __getitem__(self, kid: str) -> RemoteKey:
+        return self._one("GET", kid)
+
+    def __iter__(self) -> Iterator[RemoteKey]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __contains__(self, kid: object) -> bool:
+        return any(k.kid == kid for k in self._all())
+
+    def state(self, kid: str) -> str:
+        return self[kid].state
+
+    def corruption(self, kid: str) -> str | None:
+        return self[kid].corruption
+
+    def jwks(self) -> dict[str, Any]:
+        return self._remote.jwks()
+
+    def add(self, alg: str | None = None, kid: str | None = None, **options: Any) -> RemoteKey:
+        return RemoteKey(**self._remote.call("POST", "/keys", {"alg": alg, "kid": kid,
+                                                                **options}))
+
+    def rotate(self, alg: str | None = None) -> RemoteKey:
+        return RemoteKey(**self._remote.call("POST", "/keys/rotate", {"alg": alg}))
+
+    def activate(self, kid: str) -> RemoteKey:
+        return self._one("POST", kid, "/activate", {})
+
+    def revoke(self, kid: str) -> RemoteKey:
+        return self._one("POST", kid, "/revoke", {})
+
+    def publish(self, kid: str) -> RemoteKey:
+        return self._one("POST", kid, "/publish", {})
+
+    def repair(self, kid: str) -> RemoteKey:
+        return self._one("POST", kid, "/repair", {})
+
+    def corrupt(self, kid: str, how: str = "other-key") -> RemoteKey:
+        return self._one("POST", kid, "/corrupt", {"how": how})
+
+
+class RemoteEndpoint:
+    """``idp.endpoint(name)`` of a remote provider: every control method, as a call."""
+
+    def __init__(self, remote: RemoteIdP, name: str) -> None:
+        self._remote, self.name = remote, name
+
+    def __getattr__(self, action: str) -> Callable[..., RemoteEndpoint]:
+        if action.startswith("_"):
+            raise AttributeError(action)
+
+        local = getattr(JwksControl, action, None) or getattr(DiscoveryControl, action, None)
+        if local is None:
+            raise AttributeError(f"endpoint controls have no {action!r}")
+        signature = inspect.signature(local)
+
+        def call(*args: Any, **options: Any) -> RemoteEndpoint:
+            # Bind as the local method would, so positional arguments work the same.
+            bound = signature.bind(self, *args, **options)
+            body = {k: v for k, v in bound.arguments.items() if k != "self"}
+            self._remote.call("POST", f"/endpoints/{self.name}", {"action": action, **body})
+            return self
+
+        return call
+
+    def reset(self) -> None:
+        self._remote.call("POST", f"/endpoints/{self.name}", {"action": "reset"})
+
+
+class RemoteClock:
+    """``idp.clock`` of a remote provider."""
+
+    def __init__(self, remote: RemoteIdP) -> None:
+        self._remote = remote
+
+    def time(self) -> float:
+        value: float = self._remote.call("GET", "/clock")["time"]
+        return value
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), tz=timezone.utc)
+
+    @property
+    def frozen(self) -> bool:
+        return bool(self._remote.call("GET", "/clock")["frozen"])
+
+    def advance(self, delta: timedelta | float) -> None:
+        self._remote.call("POST", "/clock", {"advance": delta})
+
+    def freeze(self, at: datetime | float | None = None) -> None:
+        self._remote.call("POST", "/clock", {"freeze": self.time() if at is None else at})
+
+    def unfreeze(self) -> None:
+        self._remote.call("POST", "/clock", {"unfreeze": True})
+
+
+class RemoteDirectory:
+    """``idp.users.add`` / ``idp.clients.add`` of a remote provider."""
+
+    def __init__(self, remote: RemoteIdP, path: str) -> None:
+        self._remote, self._path = remote, path
+
+    def add(self, *args: Any, **options: Any) -> dict[str, Any]:
+        if self._path == "/users":
+            sub = args[0] if args else options.pop("sub", None)
+            body = {"sub": sub, "password": options.pop("password", None),
+                    "default": options.pop("default", None), "claims": options}
+        else:
+            names = ("client_id", "client_secret")
+            body = {**dict(zip(names, args, strict=False)), **options}
+        answer: dict[str, Any] = self._remote.call("POST", self._path, body)
+        return answer
