@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 __all__ = ["ENDPOINTS", "App", "OAuthError"]
 
 log = logging.getLogger("mockidp.app")
+#: One INFO line per request served (method, path, status, ms); `mockidp serve` prints them.
+request_log = logging.getLogger("mockidp.requests")
 
 #: Endpoint name -> path below the issuer.
 ENDPOINTS: dict[str, str] = {
@@ -215,11 +217,15 @@ class App(OAuthEndpoints):
             form = request.form.to_dict() if request.mimetype == FORM else {}
         except HTTPException:  # a body over MAX_BODY: answered 413, not kept
             body, form = b"", {}
+        duration = time.perf_counter() - started
+        if request_log.isEnabledFor(logging.INFO):
+            request_log.info("%s %s %s %.1f ms", request.method, request.full_path.rstrip("?"),
+                             status if status is not None else "dropped", duration * 1000)
         self.provider.requests_log.add(RecordedRequest(
             method=request.method, path=request.script_root + request.path, endpoint=name,
             headers=freeze(dict(request.headers.items())), query=freeze(request.args.to_dict()),
             form=freeze(form), status=status, time=self.provider.clock.time(),
-            duration=time.perf_counter() - started, body=body[:BODY_LIMIT],
+            duration=duration, body=body[:BODY_LIMIT],
         ), generation)
 
     on_device = OAuthEndpoints.on_device_authorization

@@ -1,19 +1,27 @@
-"""The ``mockidp`` command: ``main(argv) -> int``, so it is tested in-process."""
+"""The ``mockidp`` command: ``main(argv) -> int``, so it is tested in-process.
+
+Every error in the arguments or in a config or scenario file is one line on stderr and exit
+code 2; nothing prints a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
+import secrets
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import FrameType
+
+    from .provider import MockIdP
 
 __all__ = ["main"]
 
@@ -27,6 +35,10 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+class _Fail(Exception):
+    """A one-line error for the user; exit code 2."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mockidp",
@@ -34,21 +46,158 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mockidp {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
     serve = commands.add_parser("serve", help="run the provider until interrupted")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default 127.0.0.1, loopback only)")
     serve.add_argument("--port", type=int, default=8080,
                        help="port to listen on (default 8080; 0 = any free port)")
-    serve.add_argument("--alg", default="RS256", help="default signing algorithm (RS256)")
-    serve.add_argument("--login", choices=("page", "auto"), default="page",
+    serve.add_argument("--issuer-url",
+                       help="the public URL consumers use (behind a proxy, in a container)")
+    serve.add_argument("--alg", help="default signing algorithm (RS256)")
+    serve.add_argument("--login", choices=("page", "auto"),
                        help="page: a login page to pick a user (default); auto: sign in the "
                             "default user without a page")
+    serve.add_argument("--tls", action="store_true",
+                       help="serve HTTPS with a certificate from a CA made at start-up")
+    serve.add_argument("--config", metavar="FILE", help="TOML: keys, clients, users, tenants")
+    serve.add_argument("--scenario", metavar="FILE", help="TOML: timed rotations and faults")
+    serve.add_argument("--control-token", metavar="SECRET",
+                       help="require this bearer token on the control API (/_mockidp/); "
+                            "one is generated when listening beyond loopback")
     serve.add_argument("--allow-remote", action="store_true",
                        help="allow listening on a non-loopback address")
+    serve.add_argument("--quiet", action="store_true", help="do not log each request")
+
+    token = commands.add_parser("token", help="print a signed token")
+    token.add_argument("--url", help="a running mockidp (its issuer URL); default: a one-off "
+                                     "provider whose key is printed to stderr as a JWKS")
+    token.add_argument("--control-token", metavar="SECRET", help="for --url")
+    token.add_argument("--alg", help="signing algorithm")
+    token.add_argument("--sub", help="subject")
+    token.add_argument("--aud", help="audience")
+    token.add_argument("--expires-in", type=int, default=3600, help="seconds (may be < 0)")
+    token.add_argument("--fault", help="a token fault from `mockidp faults`")
+    token.add_argument("--id-token", action="store_true", help="an ID token instead")
+    token.add_argument("--claim", action="append", default=[], metavar="NAME=VALUE",
+                       help="add a claim (VALUE is JSON if it parses, else a string)")
+
     faults = commands.add_parser("faults", help="list the token fault catalog")
     faults.add_argument("--markdown", action="store_true",
                         help="print the catalog as the docs/faults.md page")
     return parser
+
+
+def _claims(pairs: list[str]) -> dict[str, Any]:
+    import json
+
+    claims: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise _Fail(f"--claim {pair!r}: write NAME=VALUE")
+        try:
+            claims[name] = json.loads(value)
+        except ValueError:
+            claims[name] = value
+    return claims
+
+
+def _provider(args: argparse.Namespace) -> MockIdP:
+    from .config import Config
+    from .provider import MockIdP
+
+    options: dict[str, Any] = {}
+    config = Config.load(args.config) if args.config else None
+    if config is not None:
+        options.update(config.provider_options())
+    for name in ("alg", "login", "issuer_url"):
+        if getattr(args, name) is not None:
+            options[name] = getattr(args, name)
+    options.setdefault("login", "page")
+    provider = MockIdP(host=args.host, port=args.port, tls=args.tls,
+                       control_token=args.control_token, **options)
+    if config is not None:
+        config.apply(provider)
+    return provider
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .scenario import Scenario
+    from .server import format_host
+
+    if not _is_loopback(args.host):
+        if not args.allow_remote:
+            raise _Fail(f"--host {args.host} is not a loopback address; add --allow-remote "
+                        "to listen on it anyway")
+        print("mockidp: warning: listening beyond loopback. This is a mock provider for "
+              "tests: anyone who reaches it can mint tokens it signs.", file=sys.stderr)
+        if args.control_token is None:
+            args.control_token = secrets.token_urlsafe(24)
+    scenario = Scenario.load(args.scenario) if args.scenario else None
+    provider = _provider(args)
+    provider.start()
+    if not args.quiet:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        requests_log = logging.getLogger("mockidp.requests")
+        requests_log.addHandler(handler)
+        requests_log.setLevel(logging.INFO)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    player = None
+    try:
+        print(f"mockidp {__version__} serving (a mock provider for tests, not a real IdP)")
+        print(f"issuer:    {provider.issuer}")
+        print(f"discovery: {provider.discovery_url}")
+        print(f"jwks:      {provider.jwks_uri}")
+        print(f"listening: {'https' if args.tls else 'http'}://"
+              f"{format_host(provider.host)}:{provider.port}")
+        if args.control_token is not None:
+            print(f"control token: {args.control_token}")
+        if args.tls:
+            print(f"CA bundle: {provider.ca_bundle}")
+        sys.stdout.flush()
+        if scenario is not None:
+            run = provider.run_scenario(scenario)
+            player = threading.Thread(target=run.play, args=(stop,), name="mockidp-scenario",
+                                      daemon=True)
+            player.start()
+        while not stop.wait(3600):
+            pass
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if player is not None:
+            player.join()
+        provider.stop()
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    import json
+
+    options: dict[str, Any] = {"claims": _claims(args.claim) or None, "alg": args.alg,
+                               "sub": args.sub, "aud": args.aud,
+                               "expires_in": args.expires_in, "fault": args.fault}
+    options = {k: v for k, v in options.items() if v is not None}
+    if args.url:
+        from .remote import RemoteIdP
+
+        remote = RemoteIdP(args.url, control_token=args.control_token)
+        print(remote.id_token(**options) if args.id_token else remote.token(**options))
+        return 0
+    from .provider import MockIdP
+
+    with MockIdP() as provider:
+        print(provider.id_token(**options) if args.id_token else provider.token(**options))
+        print(json.dumps(provider.jwks()), file=sys.stderr)
+    return 0
 
 
 def _faults(args: argparse.Namespace) -> int:
@@ -63,44 +212,14 @@ def _faults(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from .errors import MockIdPError
-    from .provider import MockIdP
-
-    if not _is_loopback(args.host):
-        if not args.allow_remote:
-            print(f"mockidp: error: --host {args.host} is not a loopback address; add "
-                  "--allow-remote to listen on it anyway", file=sys.stderr)
-            return 2
-        print("mockidp: warning: listening beyond loopback. This is a mock provider for "
-              "tests: anyone who reaches it can mint tokens it signs.", file=sys.stderr)
-    try:
-        provider = MockIdP(host=args.host, port=args.port, alg=args.alg, login=args.login)
-        provider.start()
-    except MockIdPError as exc:
-        print(f"mockidp: error: {exc}", file=sys.stderr)
-        return 2
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = signal.signal(signal.SIGTERM, on_signal)
-    try:
-        print(f"mockidp {__version__} serving (a mock provider for tests, not a real IdP)")
-        print(f"issuer:    {provider.issuer}")
-        print(f"discovery: {provider.discovery_url}")
-        print(f"jwks:      {provider.jwks_uri}", flush=True)
-        while not stop.wait(3600):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        provider.stop()
-    return 0
-
-
 def main(argv: Sequence[str] | None = None) -> int:
+    from .errors import MockIdPError
+
     args = _parser().parse_args(argv)
-    return _faults(args) if args.command == "faults" else _serve(args)
+    command = {"serve": _serve, "token": _token, "faults": _faults}[args.command]
+    try:
+        return command(args)
+    except (_Fail, MockIdPError) as exc:
+        message = " ".join(str(exc).split())  # one line, whatever the error
+        print(f"mockidp: error: {message}", file=sys.stderr)
+        return 2

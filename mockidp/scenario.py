@@ -24,23 +24,18 @@ on the wall clock.
 from __future__ import annotations
 
 import re
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import _toml
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from .provider import MockIdP
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 __all__ = ["ACTIONS", "Scenario", "ScenarioRun", "Step", "parse_duration"]
 
@@ -146,8 +141,8 @@ class Scenario:
                 raise ConfigurationError(f"cannot read scenario {source}: {exc.strerror}"
                                          ) from None
         try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
+            data = _toml.loads(text)
+        except _toml.TOMLDecodeError as exc:
             raise ConfigurationError(f"scenario is not valid TOML: {exc}") from None
         return cls.from_data(data)
 

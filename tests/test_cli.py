@@ -4,6 +4,8 @@ import json
 import signal
 import subprocess
 import sys
+import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -98,3 +100,106 @@ def test_faults_page_is_current(capsys: pytest.CaptureFixture[str]) -> None:
     assert page.read_text() == capsys.readouterr().out, (
         "docs/faults.md is stale: run `mockidp faults --markdown > docs/faults.md`"
     )
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ('colour = "blue"\n', "colour: unknown field"),
+        ("seed = true\n", "seed: expected an integer"),
+        ('alg = "RS1"\n', "unknown JWS algorithm 'RS1'"),
+        ('[[keys]]\nalg = "RS1"\n', "unknown JWS algorithm 'RS1'"),
+    ],
+)
+def test_bad_config_exits_2_with_one_line(tmp_path, config: str, message: str,  # type: ignore[no-untyped-def]
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(config)
+    assert main(["serve", "--port", "0", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_scenario_exits_2(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "s.toml"
+    path.write_text('[[step]]\naction = "explode"\n')
+    assert main(["serve", "--port", "0", "--scenario", str(path)]) == 2
+    assert "action must be one of" in capsys.readouterr().err
+
+
+def test_token_one_off(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import jwt
+
+    assert main(["token", "--alg", "ES256", "--sub", "bob", "--claim", "roles=[\"a\"]",
+                 "--claim", "team=blue"]) == 0
+    out, err = capsys.readouterr()
+    jwks = json.loads(err)
+    (es256,) = [k for k in jwks["keys"] if k["alg"] == "ES256"]
+    key = jwt.PyJWK(es256)
+    claims = jwt.decode(out.strip(), key, algorithms=["ES256"], audience="mockidp-api")
+    assert claims["sub"] == "bob" and claims["roles"] == ["a"] and claims["team"] == "blue"
+
+
+def test_token_from_a_running_server(idp: MockIdP, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["token", "--url", idp.issuer, "--fault", "expired"]) == 0
+    token = capsys.readouterr().out.strip()
+    import jwt
+
+    with pytest.raises(jwt.ExpiredSignatureError):
+        jwt.decode(token, idp.keys.active.public_key, algorithms=["RS256"],
+                   audience=idp.audience)
+    assert main(["token", "--claim", "novalue"]) == 2
+
+
+def test_serve_with_everything(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import ssl
+    import urllib.request
+
+    config = tmp_path / "c.toml"
+    config.write_text('[[clients]]\nclient_id = "web"\nclient_secret = "web-secret"\n')
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('[[step]]\nat = "0s"\naction = "rotate"\nalg = "ES256"\n')
+    secret = "control-token-long-enough"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockidp", "serve", "--port", "0", "--tls", "--config",
+         str(config), "--scenario", str(scenario), "--issuer-url", "https://idp.test:8443",
+         "--control-token", secret],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        banner = dict(line.split(": ", 1) for line in
+                      (process.stdout.readline().strip() for _ in range(7))
+                      if ": " in line)
+        assert banner["issuer"].strip() == "https://idp.test:8443"
+        base = banner["listening"].strip()
+        context = ssl.create_default_context(cafile=banner["CA bundle"].strip())
+
+        def get(path: str, **headers: str) -> dict:
+            request = urllib.request.Request(base + path, headers=headers)
+            with urllib.request.urlopen(request, context=context, timeout=5) as response:
+                return json.load(response)
+
+        metadata = get("/.well-known/openid-configuration")
+        assert metadata["issuer"] == "https://idp.test:8443"
+        assert metadata["jwks_uri"] == "https://idp.test:8443/.well-known/jwks.json"
+        state = get("/_mockidp/state", Authorization=f"Bearer {secret}")
+        assert [k["alg"] for k in state["keys"] if k["state"] == "active"] == ["RS256", "ES256"]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            get("/_mockidp/state")
+        assert refused.value.code == 401
+        refused.value.close()
+        form = urllib.parse.urlencode({"grant_type": "client_credentials"}).encode()
+        request = urllib.request.Request(base + "/token", data=form, headers={
+            "Authorization": "Basic " + __import__("base64").b64encode(b"web:web-secret"
+                                                                         ).decode()})
+        with urllib.request.urlopen(request, context=context, timeout=5) as response:
+            assert response.status == 200
+    finally:
+        process.terminate()
+        out, err = process.communicate(timeout=10)
+    assert process.returncode == 0, err
+    assert "GET /.well-known/openid-configuration 200" in out
+    assert "POST /token 200" in out
