@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 from dataclasses import dataclass
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["ROUTES", "ControlAPI", "describe_key", "describe_request"]
 
 PREFIX = "/_mockidp"
+CONTROL_COOKIE = "mockidp_control"
 
 #: The endpoint-control methods the API may call (nothing else of the control object).
 ENDPOINT_ACTIONS = frozenset({
@@ -128,16 +130,24 @@ class ControlAPI:
     def __init__(self, provider: MockIdP) -> None:
         self.provider = provider
         self.url_map = Map([Rule(PREFIX + r.path, endpoint=r.name, methods=[r.method])
-                            for r in ROUTES])
+                            for r in ROUTES] + [
+            Rule(PREFIX + "/ui", endpoint="ui", methods=["GET"]),
+            Rule(PREFIX + "/ui/rotate", endpoint="ui_rotate", methods=["POST"]),
+            Rule(PREFIX + "/ui/decode", endpoint="ui_decode", methods=["POST"]),
+            Rule(PREFIX + "/ui/keys/<kid>/<action>", endpoint="ui_key", methods=["POST"]),
+        ])
         self.routes = {r.name: r for r in ROUTES}
 
     def __call__(self, request: Request) -> Response:
         try:
             self.authorize(request)
             name, args = self.url_map.bind_to_environ(request.environ).match()
-            body = self.body(request, self.routes[name])
-            handler: Callable[..., Any] = getattr(self, "do_" + name)
-            result = handler(body, **args)
+            if name.startswith("ui"):
+                result = self.dashboard(request, name, **args)
+            else:
+                body = self.body(request, self.routes[name])
+                handler: Callable[..., Any] = getattr(self, "do_" + name)
+                result = handler(body, **args)
         except OAuthError as exc:
             return exc.response()
         except UnknownKeyError as exc:
@@ -168,8 +178,9 @@ class ControlAPI:
         if secret is None:
             return
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(),
-                                                                 secret.encode()):
+        if scheme.lower() != "bearer":  # the dashboard's cookie (set by ?control_token=)
+            given = request.args.get("control_token") or request.cookies.get(CONTROL_COOKIE, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
             raise OAuthError("invalid_token", "the control API needs 'Authorization: Bearer "
                              "<control token>' (printed by mockidp serve)", 401,
                              {"WWW-Authenticate": 'Bearer realm="mockidp-control"'})
@@ -188,6 +199,35 @@ class ControlAPI:
         if not isinstance(body, dict):
             raise OAuthError("invalid_request", "the body must be a JSON object")
         return _pick(body, route.body)
+
+    # -- the dashboard (HTML forms; each action redirects back to the page) -----------------
+
+    def dashboard(self, request: Request, name: str, **args: str) -> Response:
+        from .pages import dashboard_page
+        from .tokens import InvalidTokenError
+
+        provider = self.provider
+        base = escape(request.script_root + PREFIX)
+        if name == "ui":
+            response = dashboard_page(provider, base)
+            secret = request.args.get("control_token")
+            if secret:  # remember it for the page's own calls
+                response.set_cookie(CONTROL_COOKIE, secret, httponly=True, samesite="Strict",
+                                    path=PREFIX)
+            return response
+        if name == "ui_decode":
+            token = request.form.get("token", "").strip()
+            return dashboard_page(provider, base,
+                                  decode_report(provider, token, InvalidTokenError), token)
+        if name == "ui_rotate":
+            provider.keys.rotate(request.form.get("alg") or None)
+        else:
+            kid, action = args["kid"], args["action"]
+            if action not in ("activate", "revoke", "publish", "corrupt", "repair"):
+                raise NotFound()
+            options = {"how": request.form["how"]} if action == "corrupt" else {}
+            getattr(provider.keys, action)(kid, **options)
+        return Response(status=303, headers={"Location": f"{request.script_root}{PREFIX}/ui"})
 
     # -- routes -------------------------------------------------------------------------------
 
@@ -348,3 +388,26 @@ def openapi(server: str) -> dict[str, Any]:
                                                              "scheme": "bearer"}}},
         "security": [{}, {"controlToken": []}],
     }
+
+
+def decode_report(provider: MockIdP, token: str, invalid: type[Exception]) -> str:
+    """What the dashboard's decoder shows: header, claims, which key, and the verdict."""
+    from .jws import MalformedJWS, parse_compact
+
+    try:
+        header, claims, _, _ = parse_compact(token)
+    except (MalformedJWS, UnicodeError) as exc:
+        return f"not a compact JWS: {exc}"
+    kid = header.get("kid")
+    key = provider.keys.get(kid) if isinstance(kid, str) else None
+    where = (f"key {kid} ({key.alg}, {provider.keys.state(key.kid)})" if key is not None
+             else f"no key of this provider has kid {kid!r}")
+    try:
+        provider.verify(token)
+        verdict = "valid: this provider accepts it now"
+    except invalid as exc:
+        verdict = f"not valid: {exc}"
+    return "\n".join([
+        "header: " + json.dumps(header, indent=2), "claims: " + json.dumps(claims, indent=2),
+        where, verdict,
+    ])

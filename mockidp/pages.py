@@ -14,15 +14,18 @@ from werkzeug.wrappers import Response
 if TYPE_CHECKING:
     from .provider import MockIdP
 
-__all__ = ["device_page", "login_page"]
+__all__ = ["dashboard_page", "device_page", "login_page"]
 
 _STYLE = (
     "body{font:16px system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}"
     ".banner{background:#fff3cd;border:1px solid #e0c36c;padding:.5rem 1rem}"
     "label{display:block;margin:.4rem 0}textarea{width:100%;height:5rem}"
-    ".error{color:#b00020}"
+    ".error{color:#b00020}table{border-collapse:collapse}td,th{padding:.2rem .5rem;"
+    "text-align:left;border-bottom:1px solid #ddd}td form{display:inline}"
 )
-_NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
+_NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+             "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; "
+                                        "script-src 'unsafe-inline'; frame-ancestors 'none'"}
 
 
 def _page(title: str, body: str, status: int = 200) -> Response:
@@ -75,3 +78,68 @@ def device_page(code: str, message: str) -> Response:
     )
     return _page("Connect a device", body)
 
+
+
+_DASHBOARD_SCRIPT = """
+async function refresh() {
+  const response = await fetch(document.body.dataset.base + "/requests");
+  if (!response.ok) return;
+  const rows = (await response.json()).requests.slice(-50).reverse().map(r =>
+    `<tr><td>${r.method}</td><td>${escapeHtml(r.path)}</td><td>${r.endpoint ?? ""}</td>` +
+    `<td>${r.status ?? "dropped"}</td><td>${(r.duration * 1000).toFixed(1)} ms</td></tr>`);
+  document.getElementById("log").innerHTML = rows.join("");
+}
+function escapeHtml(text) {
+  return text.replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;",
+    '"': "&quot;", "'": "&#39;"})[c]);
+}
+refresh(); setInterval(refresh, 1000);
+"""
+
+
+def dashboard_page(provider: MockIdP, base: str, decoded: str = "", token: str = "") -> Response:
+    """The standalone server's dashboard: keys and their states with buttons, the live
+    request log, and a token decoder."""
+    from .jwa import ALGORITHMS
+    from .keys import CORRUPTIONS
+
+    rows = []
+    for key in provider.keys:
+        state = provider.keys.state(key.kid)
+        corruption = provider.keys.corruption(key.kid) or ""
+        actions = {"next": ["activate", "revoke"], "active": ["revoke"],
+                   "previous": ["activate", "revoke"], "revoked": ["publish"]}[state]
+        if key.kty != "oct" and state != "revoked":
+            actions.append("repair" if corruption else "corrupt")
+        buttons = "".join(
+            f'<form method=post action="{base}/ui/keys/{escape(key.kid)}/{action}">'
+            + ("<select name=how>" + "".join(f"<option>{c}</option>" for c in CORRUPTIONS)
+               + "</select>" if action == "corrupt" else "")
+            + f'<button data-action="{action}">{action}</button></form>'
+            for action in actions
+        )
+        rows.append(
+            f'<tr data-kid="{escape(key.kid)}" data-state="{state}"><td><code>'
+            f"{escape(key.kid)}</code></td><td>{key.alg}</td><td class=state>{state}</td>"
+            f"<td>{escape(corruption)}</td><td class=actions>{buttons}</td></tr>"
+        )
+    algs = "".join(f"<option{' selected' if a == provider.keys.default_alg else ''}>{a}"
+                   f"</option>" for a in ALGORITHMS)
+    body = (
+        f"<p>Issuer <code>{escape(provider.issuer)}</code> · "
+        f'<a href="{escape(provider.discovery_url)}">discovery</a> · '
+        f'<a href="{escape(provider.jwks_uri)}">JWKS</a> · <a href="{base}/openapi.json">'
+        "control API</a></p><h2>Keys</h2>"
+        f'<form method=post action="{base}/ui/rotate"><select name=alg>' + algs + "</select>"
+        "<button id=rotate>rotate</button></form>"
+        "<table id=keys><tr><th>kid</th><th>alg</th><th>state</th><th>corruption</th>"
+        "<th></th></tr>" + "".join(rows) + "</table>"
+        f'<h2>Token decoder</h2><form method=post action="{base}/ui/decode">'
+        f"<textarea name=token id=token>{escape(token)}</textarea>"
+        "<button id=decode>decode</button></form>"
+        + (f"<pre id=decoded>{escape(decoded)}</pre>" if decoded else "")
+        + "<h2>Requests</h2><table><thead><tr><th>method</th><th>path</th><th>endpoint</th>"
+        "<th>status</th><th>time</th></tr></thead><tbody id=log></tbody></table>"
+        f'<script>document.body.dataset.base = "{base}";{_DASHBOARD_SCRIPT}</script>'
+    )
+    return _page("mockidp dashboard", body)

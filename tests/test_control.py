@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import json
+import urllib.request
+
+from mockidp import MockIdP
+from mockidp.control import ROUTES, ControlAPI, openapi
+
+
+def test_every_route_has_a_handler_and_is_documented() -> None:
+    document = openapi("http://127.0.0.1")
+    documented = {(path, method.upper()) for path, ops in document["paths"].items()
+                  for method in ops}
+    routes = {("/_mockidp" + r.path.replace("<kid>", "{kid}").replace("<name>", "{name}"),
+               r.method) for r in ROUTES}
+    assert documented == routes
+    for route in ROUTES:
+        assert callable(getattr(ControlAPI, "do_" + route.name)), route.name
+
+
+def test_served_openapi_document_is_the_built_one(idp: MockIdP) -> None:
+    with urllib.request.urlopen(idp.issuer + "/_mockidp/openapi.json", timeout=5) as response:
+        assert json.load(response) == openapi(idp.issuer)
+
+
+def test_no_private_material_through_the_control_api(idp: MockIdP) -> None:
+    for alg in ("RS256", "ES256", "EdDSA", "HS256"):
+        idp.keys.add(alg)
+    with urllib.request.urlopen(idp.issuer + "/_mockidp/keys", timeout=5) as response:
+        text = response.read().decode()
+    for key in idp.keys:
+        if key.secret is not None:
+            assert key.secret.hex() not in text
+    for jwk in (k["public_jwk"] for k in json.loads(text)["keys"]):
+        assert not {"d", "p", "q", "dp", "dq", "qi", "k"} & set(jwk or {})
