@@ -43,3 +43,18 @@ def test_example_runs(code: str, pytester: pytest.Pytester) -> None:
         run = subprocess.run([sys.executable, "-W", "error", str(script)],
                              capture_output=True, text=True, timeout=60)
         assert run.returncode == 0, run.stderr
+
+
+TOML_BLOCK = re.compile(r"^```toml\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+
+def test_toml_examples_are_valid_configs() -> None:
+    from mockidp import MockIdP
+    from mockidp._toml import loads
+    from mockidp.config import Config
+
+    blocks = [m.group(1) for doc in DOCS for m in TOML_BLOCK.finditer(doc.read_text())]
+    assert blocks
+    for block in blocks:
+        config = Config.from_data(loads(block), "README")
+        config.apply(MockIdP(**config.provider_options()))
