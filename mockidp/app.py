@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 import traceback
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 __all__ = ["ENDPOINTS", "App", "OAuthError"]
 
 log = logging.getLogger("mockidp.app")
+#: The issuer as the current request's proxy headers give it (``trust_forwarded``).
+forwarded_issuer: ContextVar[str | None] = ContextVar("mockidp_forwarded_issuer", default=None)
 #: One INFO line per request served (method, path, status, ms); `mockidp serve` prints them.
 request_log = logging.getLogger("mockidp.requests")
 
@@ -108,6 +111,15 @@ class App(OAuthEndpoints):
     # -- plumbing -----------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        if self.provider.trust_forwarded:
+            token = forwarded_issuer.set(_forwarded(environ))
+            try:
+                return self.serve(environ, start_response)
+            finally:
+                forwarded_issuer.reset(token)
+        return self.serve(environ, start_response)
+
+    def serve(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         tenants = self.provider.tenants
         if tenants:
             segment, _, rest = environ.get("PATH_INFO", "").lstrip("/").partition("/")
@@ -299,6 +311,19 @@ class App(OAuthEndpoints):
         if pem is None:
             raise NotFound()
         return Response(pem, content_type="application/x-pem-file")
+
+def _forwarded(environ: WSGIEnvironment) -> str | None:
+    """The base URL a proxy says the client used (X-Forwarded-Proto, -Host, -Prefix)."""
+    host = environ.get("HTTP_X_FORWARDED_HOST", "").split(",")[0].strip()
+    if not host:
+        return None
+    proto = environ.get("HTTP_X_FORWARDED_PROTO", "http").split(",")[0].strip().lower()
+    prefix = environ.get("HTTP_X_FORWARDED_PREFIX", "").split(",")[0].strip().rstrip("/")
+    if proto not in ("http", "https") or not re.fullmatch(r"[\w.:\[\]-]+", host) or (
+            prefix and not re.fullmatch(r"(/[\w.~-]+)+", prefix)):
+        return None  # a malformed header is ignored, not trusted
+    return f"{proto}://{host}{prefix}"
+
 
 def _drop(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
     """Close the connection without an answer (``endpoint(...).drop()``)."""

@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="port to listen on (default 8080; 0 = any free port)")
     serve.add_argument("--issuer-url",
                        help="the public URL consumers use (behind a proxy, in a container)")
+    serve.add_argument("--trust-forwarded", action="store_true",
+                       help="behind a proxy: take the issuer from X-Forwarded-Proto/-Host/"
+                            "-Prefix of each request")
     serve.add_argument("--alg", help="default signing algorithm (RS256)")
     serve.add_argument("--login", choices=("page", "auto"),
                        help="page: a login page to pick a user (default); auto: sign in the "
@@ -116,7 +119,8 @@ def _provider(args: argparse.Namespace) -> MockIdP:
             options[name] = getattr(args, name)
     options.setdefault("login", "page")
     provider = MockIdP(host=args.host, port=args.port, tls=args.tls,
-                       control_token=args.control_token, **options)
+                       control_token=args.control_token,
+                       trust_forwarded=args.trust_forwarded, **options)
     if config is not None:
         config.apply(provider)
     return provider

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import jwa
-from .app import ENDPOINTS, App
+from .app import ENDPOINTS, App, forwarded_issuer
 from .clock import Clock
 from .directory import Clients, Users
 from .endpoints import EndpointControl, Endpoints
@@ -73,6 +73,7 @@ class MockIdP:
         login: str = "auto",
         issuer_url: str | None = None,
         control_token: str | None = None,
+        trust_forwarded: bool = False,
     ) -> None:
         alg = jwa.get(alg).name
         if login not in ("auto", "page"):
@@ -92,6 +93,9 @@ class MockIdP:
             raise ConfigurationError("control_token must be a string of at least 16 characters")
         #: When set, the control API under /_mockidp/ needs it as a bearer token.
         self.control_token = control_token
+        #: Behind a proxy: during each request the issuer (and so every advertised URL and the
+        #: iss of tokens issued over HTTP) follows X-Forwarded-Proto / -Host / -Prefix.
+        self.trust_forwarded = bool(trust_forwarded)
         if isinstance(jwks_max_age, bool) or not isinstance(jwks_max_age, int) \
                 or jwks_max_age < 0:
             raise ConfigurationError(
@@ -282,7 +286,7 @@ class MockIdP:
             raise NotStartedError("the issuer URL")
         if self._parent is not None:  # a tenant's _issuer is its path below the parent's
             return self._parent.issuer + self._issuer
-        return self._issuer
+        return forwarded_issuer.get() or self._issuer
 
     def url_for(self, endpoint: str) -> str:
         """The absolute URL of an endpoint by name (``"jwks"``, ``"token"``, ...)."""

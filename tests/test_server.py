@@ -90,3 +90,31 @@ def test_many_start_stop_cycles_leave_nothing_behind() -> None:
         with idp:
             get_json(idp.jwks_uri)
     assert threading.active_count() <= threads_before
+
+
+def test_issuer_url_and_forwarded_headers() -> None:
+    import requests
+
+    with MockIdP(issuer_url="http://idp.test:9000/") as idp:
+        assert idp.issuer == "http://idp.test:9000"
+        local = f"http://127.0.0.1:{idp.port}"
+        metadata = requests.get(local + "/.well-known/openid-configuration", timeout=5).json()
+        assert metadata["jwks_uri"] == "http://idp.test:9000/.well-known/jwks.json"
+    with MockIdP(trust_forwarded=True) as idp:
+        base = idp.issuer
+        proxied = requests.get(base + "/.well-known/openid-configuration", timeout=5, headers={
+            "X-Forwarded-Proto": "https", "X-Forwarded-Host": "login.example.test",
+            "X-Forwarded-Prefix": "/idp"}).json()
+        assert proxied["issuer"] == "https://login.example.test/idp"
+        assert proxied["token_endpoint"] == "https://login.example.test/idp/token"
+        direct = requests.get(base + "/.well-known/openid-configuration", timeout=5).json()
+        assert direct["issuer"] == base
+        spoofed = requests.get(base + "/.well-known/openid-configuration", timeout=5, headers={
+            "X-Forwarded-Host": "evil/../x"}).json()
+        assert spoofed["issuer"] == base
+
+
+@pytest.mark.parametrize("url", ["idp.test", "ftp://idp.test", "http://idp.test/?q=1"])
+def test_bad_issuer_url(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="issuer_url"):
+        MockIdP(issuer_url=url)
