@@ -8,7 +8,7 @@ without, say, ``exp`` or ``kid``.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 from . import faults
 from .errors import ConfigurationError, MockIdPError
 from .faults import Attacker, Draft
-from .jws import MalformedJWS, b64url_encode, parse_compact, sign_compact
+from .jws import (
+    MalformedJWS,
+    b64url_encode,
+    dumps,
+    parse_compact,
+    sign_compact,
+    sign_encoded,
+)
 
 if TYPE_CHECKING:
     from .clock import Clock
@@ -84,6 +91,7 @@ class Minter:
         self._issuer = issuer
         self._audience = audience
         self._url_for = url_for
+        self._headers: dict[tuple[str, str, str], bytes] = {}
 
     def select_key(self, alg: str | None, kid: str | None) -> Key:
         """The key named by ``kid`` (in any state, revoked included), else the active key of
@@ -132,7 +140,7 @@ class Minter:
             "exp": now + int(_seconds(expires_in)),
             "iat": now,
             "nbf": now,
-            "jti": uuid.uuid4().hex,
+            "jti": os.urandom(16).hex(),
         }
         if typ.lower() in ("at+jwt", "application/at+jwt") and client_id is None:
             client_id = self.clients.default.client_id  # RFC 9068 §2.2 requires it
@@ -157,7 +165,19 @@ class Minter:
             faults.get(fault)  # an unknown name fails before any key is made
         key = self.select_key(alg, kid)
         body = self.access_claims(claims, typ=typ, **options)
+        if headers is None and fault is None:  # the common case: a header made once per key
+            return sign_encoded(self.encoded_header(key, typ), body, key.algorithm.signer,
+                                key.signing_key)
         return self.sign(key, self.header(key, typ, headers), body, fault)
+
+    def encoded_header(self, key: Key, typ: str) -> bytes:
+        """BASE64URL of the default header of ``key``, built once per key and ``typ``."""
+        cache_key = (key.kid, key.alg, typ)
+        encoded = self._headers.get(cache_key)
+        if encoded is None:
+            encoded = self._headers[cache_key] = b64url_encode(dumps(self.header(key, typ,
+                                                                                None)))
+        return encoded
 
     def id_claims(
         self,
@@ -184,7 +204,7 @@ class Minter:
             "iat": now,
             "nbf": now,
             "auth_time": int(auth_time) if auth_time is not None else now,
-            "jti": uuid.uuid4().hex,
+            "jti": os.urandom(16).hex(),
         }
         first_aud = body["aud"] if isinstance(body["aud"], str) else body["aud"][0]
         body["azp"] = first_aud
