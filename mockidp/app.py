@@ -111,13 +111,18 @@ class App(OAuthEndpoints):
     # -- plumbing -----------------------------------------------------------------------------
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if self.provider.trust_forwarded:
-            token = forwarded_issuer.set(_forwarded(environ))
-            try:
-                return self.serve(environ, start_response)
-            finally:
+        token = forwarded_issuer.set(_forwarded(environ)) if self.provider.trust_forwarded \
+            else None
+        try:
+            return self.serve(environ, start_response)
+        except Exception:  # a bug in the plumbing itself: still an OAuth error, never a page
+            self.failed(Request(environ))
+            response = OAuthError("server_error", "the mock provider failed; see idp.check()",
+                                  500).response()
+            return response(environ, start_response)
+        finally:
+            if token is not None:
                 forwarded_issuer.reset(token)
-        return self.serve(environ, start_response)
 
     def serve(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         tenants = self.provider.tenants

@@ -21,6 +21,19 @@ __all__ = ["Clock"]
 
 Instant = datetime | float | int
 
+#: The clock stays between the epoch and the end of year 9999: HTTP dates, datetimes and every
+#: JWT library can represent that range.
+MIN_TIME, MAX_TIME = 0.0, 253_402_300_799.0
+
+
+def _in_range(stamp: float, what: str) -> float:
+    if not MIN_TIME <= stamp <= MAX_TIME:  # also false for NaN
+        raise ConfigurationError(
+            f"{what} would put the provider's clock at {stamp!r}, outside 1970-01-01 .. "
+            "9999-12-31"
+        )
+    return stamp
+
 
 def _as_timestamp(at: Instant) -> float:
     if isinstance(at, datetime):
@@ -73,6 +86,7 @@ class Clock:
     def advance(self, delta: timedelta | float | int) -> None:
         seconds = _as_seconds(delta)
         with self._lock:
+            _in_range(self.time() + seconds, f"advance({delta!r})")
             if self._frozen is not None:
                 self._frozen += seconds
             else:
@@ -81,7 +95,7 @@ class Clock:
 
     def freeze(self, at: Instant | None = None) -> None:
         """Stop the clock at ``at`` (default: its current time)."""
-        stamp = self.time() if at is None else _as_timestamp(at)
+        stamp = self.time() if at is None else _in_range(_as_timestamp(at), f"freeze({at!r})")
         with self._lock:
             self._frozen = stamp
         self._moved()

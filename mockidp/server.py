@@ -74,6 +74,11 @@ class _Server(ThreadedWSGIServer):
             self._connections.discard(request)
         super().shutdown_request(request)
 
+    def log(self, type: str, message: str, *args: Any) -> None:
+        # Werkzeug's own reports (e.g. an app error it caught) go to our logger, not stderr.
+        getattr(log, type if type in ("debug", "info", "warning", "error") else "info")(
+            message.rstrip(), *args)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
 

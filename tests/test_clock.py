@@ -41,3 +41,15 @@ def test_freeze_pins_and_unfreeze_resumes_from_there() -> None:
 def test_bad_input_is_a_configuration_error(call, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigurationError, match=message):
         call(Clock())
+
+
+@pytest.mark.parametrize(
+    "call",
+    [lambda c: c.advance(1e308), lambda c: c.advance(float("nan")), lambda c: c.advance(-1e12),
+     lambda c: c.freeze(1e300), lambda c: c.freeze(-1)],
+)
+def test_the_clock_stays_in_a_representable_range(call) -> None:  # type: ignore[no-untyped-def]
+    clock = Clock()
+    with pytest.raises(ConfigurationError, match="outside 1970-01-01"):
+        call(clock)
+    assert abs(clock.time() - time.time()) < 5

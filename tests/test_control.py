@@ -33,3 +33,11 @@ def test_no_private_material_through_the_control_api(idp: MockIdP) -> None:
             assert key.secret.hex() not in text
     for jwk in (k["public_jwk"] for k in json.loads(text)["keys"]):
         assert not {"d", "p", "q", "dp", "dq", "qi", "k"} & set(jwk or {})
+
+
+def test_out_of_range_clock_moves_are_400s(idp: MockIdP) -> None:
+    import requests
+
+    response = requests.post(idp.issuer + "/_mockidp/clock", json={"advance": 1e308}, timeout=5)
+    assert response.status_code == 400 and "outside 1970-01-01" in response.text
+    assert requests.get(idp.jwks_uri, timeout=5).status_code == 200
