@@ -118,9 +118,10 @@ def _provider(args: argparse.Namespace) -> MockIdP:
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
     options.setdefault("login", "page")
+    # A long-running server keeps the last 2,000 requests (the dashboard shows 50).
     provider = MockIdP(host=args.host, port=args.port, tls=args.tls,
-                       control_token=args.control_token,
-                       trust_forwarded=args.trust_forwarded, **options)
+                       control_token=args.control_token, trust_forwarded=args.trust_forwarded,
+                       log_limit=2000, **options)
     if config is not None:
         config.apply(provider)
     return provider

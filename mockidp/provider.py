@@ -17,7 +17,7 @@ from .directory import Clients, Users
 from .endpoints import EndpointControl, Endpoints
 from .errors import ConfigurationError, NotStartedError, ServerError
 from .keys import KeyRing
-from .recording import RecordedRequest, RequestLog
+from .recording import LOG_LIMIT, RecordedRequest, RequestLog
 from .server import ServerThread, format_host
 from .tls import TestAuthority
 from .tokens import Audience, Minter
@@ -74,6 +74,7 @@ class MockIdP:
         issuer_url: str | None = None,
         control_token: str | None = None,
         trust_forwarded: bool = False,
+        log_limit: int = LOG_LIMIT,
     ) -> None:
         alg = jwa.get(alg).name
         if login not in ("auto", "page"):
@@ -106,7 +107,9 @@ class MockIdP:
         #: When true, each refresh token works once and its use returns a new one.
         self.refresh_token_rotation = False
         self.endpoints = Endpoints(list(ENDPOINTS))
-        self.requests_log = RequestLog()
+        if isinstance(log_limit, bool) or not isinstance(log_limit, int) or log_limit < 1:
+            raise ConfigurationError(f"log_limit must be a positive int, not {log_limit!r}")
+        self.requests_log = RequestLog(log_limit)
         self._app = App(self)
         self._server = ServerThread(self._app, host, port)  # validates host and port
         self.jwks_max_age = jwks_max_age

@@ -8,6 +8,7 @@ it while the server thread is still writing.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,9 @@ __all__ = ["RecordedRequest", "RequestLog"]
 
 #: Bodies are kept up to this many bytes (enough for any form or JSON a test sends).
 BODY_LIMIT = 64 * 1024
+#: The log keeps the most recent this many requests, so a long-running `mockidp serve` does not
+#: grow without bound; a test that makes more should clear it (`idp.reset()`) between phases.
+LOG_LIMIT = 10_000
 
 
 @dataclass(frozen=True)
@@ -56,9 +60,9 @@ class RequestLog:
     is not recorded after it: it belongs to the test that is over.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = LOG_LIMIT) -> None:
         self._lock = threading.Lock()
-        self._entries: list[RecordedRequest] = []
+        self._entries: deque[RecordedRequest] = deque(maxlen=limit)
         self._generation = 0
 
     @property

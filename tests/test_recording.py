@@ -66,3 +66,13 @@ def test_a_request_released_by_reset_is_not_recorded_in_the_next_test(idp: MockI
     idp.reset()  # what the fixture does between tests
     thread.join(5)
     assert idp.requests == []
+
+
+def test_the_log_keeps_the_most_recent_requests() -> None:
+    from mockidp.recording import RecordedRequest, RequestLog, freeze
+
+    log = RequestLog(limit=3)
+    for n in range(5):
+        log.add(RecordedRequest("GET", f"/{n}", None, freeze({}), freeze({}), freeze({}), 200,
+                                0.0, 0.0), log.generation)
+    assert [e.path for e in log.entries()] == ["/2", "/3", "/4"]
