@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import requests
 from werkzeug.test import Client
 
 from mockidp import MockIdP
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def test_dashboard_actions_in_process(idp: MockIdP) -> None:
@@ -49,31 +46,25 @@ def test_dashboard_needs_the_control_token_when_set(idp: MockIdP) -> None:
         idp.control_token = None
 
 
-def test_dashboard_in_a_real_browser(idp: MockIdP) -> None:
-    from playwright.sync_api import expect, sync_playwright
+def test_dashboard_in_a_real_browser(idp: MockIdP, browser) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
 
-    assert CHROMIUM, "the browser tests need Chromium (Debian package 'chromium')"
     first = idp.keys.active.kid
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            page = browser.new_page()
-            page.goto(idp.issuer + "/_mockidp/ui")
-            page.select_option("select[name=alg]", "RS256")
-            page.click("#rotate")
-            rows = page.locator("#keys tr[data-kid]")
-            expect(rows).to_have_count(2)
-            expect(page.locator(f'tr[data-kid="{first}"] .state')).to_have_text("previous")
-            page.locator(f'tr[data-kid="{first}"] button[data-action=revoke]').click()
-            expect(page.locator(f'tr[data-kid="{first}"] .state')).to_have_text("revoked")
-            page.fill("#token", idp.token(kid=first))
-            page.click("#decode")
-            expect(page.locator("#decoded")).to_contain_text("no published key")
-            requests.get(idp.jwks_uri, timeout=5)  # the live log picks it up
-            expect(page.locator("#log")).to_contain_text("/.well-known/jwks.json")
-        finally:
-            browser.close()
+    page = browser.new_page()
+    try:
+        page.goto(idp.issuer + "/_mockidp/ui")
+        page.select_option("select[name=alg]", "RS256")
+        page.click("#rotate")
+        expect(page.locator("#keys tr[data-kid]")).to_have_count(2)
+        expect(page.locator(f'tr[data-kid="{first}"] .state')).to_have_text("previous")
+        page.locator(f'tr[data-kid="{first}"] button[data-action=revoke]').click()
+        expect(page.locator(f'tr[data-kid="{first}"] .state')).to_have_text("revoked")
+        page.fill("#token", idp.token(kid=first))
+        page.click("#decode")
+        expect(page.locator("#decoded")).to_contain_text("no published key")
+        requests.get(idp.jwks_uri, timeout=5)  # the live log picks it up
+        expect(page.locator("#log")).to_contain_text("/.well-known/jwks.json")
+    finally:
+        page.close()
     assert idp.keys.state(first) == "revoked"
     assert re.fullmatch(r"[\w-]+", idp.keys.active.kid)

@@ -4,7 +4,6 @@ prompt=none, and the login page (in-process and in a real headless browser)."""
 from __future__ import annotations
 
 import re
-import shutil
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -100,36 +99,26 @@ def test_bad_login_mode() -> None:
         MockIdP(login="sometimes")
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def test_login_page_in_a_real_browser(page_idp: MockIdP) -> None:
+def test_login_page_in_a_real_browser(page_idp: MockIdP, browser) -> None:  # type: ignore[no-untyped-def]
     """A person signs in on the page in headless Chromium; the app's callback gets a code that
     the token endpoint exchanges."""
-    from playwright.sync_api import sync_playwright
-
-    assert CHROMIUM, "the browser tests need Chromium (Debian package 'chromium')"
     bob = page_idp.users.add("bob", name="Bob Builder")
     verifier = "v" * 43
     url = requests.Request("GET", page_idp.authorization_endpoint, params={
         **QUERY, "code_challenge": verifier, "code_challenge_method": "plain",
         "nonce": "n-42"}).prepare().url
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            page = browser.new_page()
-            page.goto(url)
-            assert "not a real identity provider" in page.content()
-            page.get_by_label(re.compile("Bob Builder")).check()
-            page.fill("#claims", '{"role": "admin"}')
-            # The app's redirect URI is not served: catch the navigation instead.
-            with page.expect_request(lambda r: r.url.startswith(REDIRECT)) as caught:
-                page.click("#approve")
-            location = caught.value.url
-        finally:
-            browser.close()
+    page = browser.new_page()
+    try:
+        page.goto(url)
+        assert "not a real identity provider" in page.content()
+        page.get_by_label(re.compile("Bob Builder")).check()
+        page.fill("#claims", '{"role": "admin"}')
+        # The app's redirect URI is not served: catch the navigation instead.
+        with page.expect_request(lambda r: r.url.startswith(REDIRECT)) as caught:
+            page.click("#approve")
+        location = caught.value.url
+    finally:
+        page.close()
     code = parse_qs(urlsplit(location).query)["code"][0]
     response = requests.post(page_idp.token_endpoint, timeout=5, data={
         "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
