@@ -139,17 +139,42 @@ def _profile(faker: Any) -> dict[str, Any]:
     }
 
 
+#: The state of a Users whose first user has not been made yet.
+_UNMADE = _Snapshot({}, "", -1)
+
+
 class Users(_Registry[User]):
     """The users the provider knows; the first one is the default subject of every token."""
 
     _unknown = UnknownUserError
+    _first_lock = threading.Lock()
 
     def __init__(self, seed: int = 0) -> None:
         super().__init__()
         self._seed = seed
         self._faker: Any = None
-        first = self._make(None, {}, 0)
-        self._state = _Snapshot({first.sub: first}, first.sub, 1)
+        self._first: User | None = None
+        self._current = _UNMADE
+
+    # The first user needs faker (tens of milliseconds to import), which a provider that only
+    # serves keys never needs: it is made on first use, once, and kept across restores.
+    @property
+    def _state(self) -> _Snapshot:
+        state = self._current
+        if state is _UNMADE:
+            with self._first_lock:
+                if self._first is None:
+                    self._first = self._make(None, {}, 0)
+            first = self._first
+            state = self._current = _Snapshot({first.sub: first}, first.sub, 1)
+        return state
+
+    @_state.setter
+    def _state(self, state: _Snapshot) -> None:
+        self._current = state
+
+    def snapshot(self) -> object:
+        return self._current
 
     def _make(self, sub: str | None, claims: dict[str, Any], index: int,
               password: str = "password") -> User:
