@@ -21,9 +21,10 @@ import socket
 import threading
 from typing import TYPE_CHECKING, Any
 
-from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.serving import ThreadedWSGIServer
 
 from .errors import BindError, ConfigurationError
+from .http1 import ConnectionHandler
 
 if TYPE_CHECKING:
     import ssl
@@ -38,21 +39,6 @@ log = logging.getLogger("mockidp.server")
 def format_host(host: str) -> str:
     """``host`` as it appears in a URL: IPv6 literals in brackets (RFC 3986 §3.2.2)."""
     return f"[{host}]" if ":" in host else host
-
-
-class _Handler(WSGIRequestHandler):
-    # HTTP/1.1 keeps connections alive between requests of one client.
-    protocol_version = "HTTP/1.1"
-
-    def send_response(self, code: int, message: str | None = None) -> None:
-        # The app sends Date from the provider's clock; http.server would add a second, real one.
-        self.log_request(code)
-        self.send_response_only(code, message)
-        self.send_header("Server", self.version_string())
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        # Quiet by default: one DEBUG line per request on the "mockidp.server" logger.
-        log.debug("%s " + message, self.address_string(), *args)
 
 
 class _Server(ThreadedWSGIServer):
@@ -138,7 +124,8 @@ class ServerThread:
             return
         sock = _bind(self.host, self.port)
         try:
-            server = _Server(self.host, self.port, self.app, handler=_Handler, fd=sock.fileno())
+            server = _Server(self.host, self.port, self.app, handler=ConnectionHandler,
+                             fd=sock.fileno())
         finally:
             sock.close()  # the server holds its own duplicate of the descriptor
         if self.ssl_context is not None:
