@@ -19,6 +19,7 @@ import time
 import traceback
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.http import http_date
@@ -77,6 +78,8 @@ ENDPOINTS: dict[str, str] = {
 #: Request bodies larger than this are refused with 413.
 MAX_BODY = 1024 * 1024
 
+#: Paths the fast path answers, by endpoint name.
+_STATIC = {ENDPOINTS[name]: name for name in ("jwks", "discovery", "oauth-metadata")}
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 CLIENT_ASSERTION_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
                          "ES384", "ES512", "EdDSA"]
@@ -99,6 +102,7 @@ class App(OAuthEndpoints):
         super().__init__()
         self._errors_lock = threading.Lock()
         self._discovery: tuple[object, bytes] = (None, b"")
+        self._date: tuple[int, str] = (-1, "")
 
     @staticmethod
     def _methods(name: str) -> Iterable[str]:
@@ -133,6 +137,9 @@ class App(OAuthEndpoints):
                 environ = {**environ, "PATH_INFO": "/" + rest,
                            "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + "/" + segment}
                 return tenant.app(environ, start_response)
+        answered = self.fast(environ, start_response)
+        if answered is not None:
+            return answered
         started = time.perf_counter()
         generation = self.provider.requests_log.generation
         request = Request(environ)
@@ -158,7 +165,7 @@ class App(OAuthEndpoints):
         response = self.dispatch(request, match)
         if rule is not None:
             response = self.override(request, response, rule, name)
-        response.headers["Date"] = http_date(self.provider.clock.time())
+        response.headers["Date"] = self.http_date(self.provider.clock.time())
         self.record(request, name, response.status_code, started, generation)
         return response(environ, start_response)
 
@@ -234,16 +241,64 @@ class App(OAuthEndpoints):
             form = request.form.to_dict() if request.mimetype == FORM else {}
         except HTTPException:  # a body over MAX_BODY: answered 413, not kept
             body, form = b"", {}
-        duration = time.perf_counter() - started
-        if request_log.isEnabledFor(logging.INFO):
-            request_log.info("%s %s %s %.1f ms", request.method, request.full_path.rstrip("?"),
-                             status if status is not None else "dropped", duration * 1000)
-        self.provider.requests_log.add(RecordedRequest(
+        self.log_entry(RecordedRequest(
             method=request.method, path=request.script_root + request.path, endpoint=name,
             headers=freeze(dict(request.headers.items())), query=freeze(request.args.to_dict()),
             form=freeze(form), status=status, time=self.provider.clock.time(),
-            duration=duration, body=body[:BODY_LIMIT],
-        ), generation)
+            duration=time.perf_counter() - started, body=body[:BODY_LIMIT],
+        ), request.query_string.decode("latin-1"), generation)
+
+    def log_entry(self, entry: RecordedRequest, query: str, generation: int) -> None:
+        if request_log.isEnabledFor(logging.INFO):
+            request_log.info("%s %s%s %s %.1f ms", entry.method, entry.path,
+                             f"?{query}" if query else "",
+                             entry.status if entry.status is not None else "dropped",
+                             entry.duration * 1000)
+        self.provider.requests_log.add(entry, generation)
+
+    def fast(self, environ: WSGIEnvironment, start_response: StartResponse
+             ) -> Iterable[bytes] | None:
+        """GET or HEAD of the JWKS or the metadata with no fault set on it: the cached bytes,
+        without Werkzeug's request and response objects. This is what every consumer calls
+        most; the answer is the same as the general path's (``tests/test_app.py`` checks)."""
+        name = _STATIC.get(environ.get("PATH_INFO", ""))
+        method = environ.get("REQUEST_METHOD")
+        if name is None or method not in ("GET", "HEAD"):
+            return None
+        control = self.provider.endpoints.get(name)
+        if control is not None and control.active:
+            return None
+        started = time.perf_counter()
+        generation = self.provider.requests_log.generation
+        now = self.provider.clock.time()
+        if name == "jwks":
+            body, extra = self.provider.keys.jwks_bytes, self.jwks_headers(now)
+        else:
+            body, extra = self.metadata_bytes(), CORS
+        start_response("200 OK", [
+            ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+            *extra.items(), ("Date", self.http_date(now)),
+        ])
+        headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items()
+                   if key.startswith("HTTP_")}
+        query_string = environ.get("QUERY_STRING", "")
+        query: dict[str, str] = {}
+        for key, value in parse_qsl(query_string, keep_blank_values=True):
+            query.setdefault(key, value)
+        self.log_entry(RecordedRequest(
+            method=method, path=environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"],
+            endpoint=name, headers=freeze(headers), query=freeze(query), form=freeze({}),
+            status=200, time=now, duration=time.perf_counter() - started,
+        ), query_string, generation)
+        return [] if method == "HEAD" else [body]
+
+    def http_date(self, now: float) -> str:
+        """``Date`` for the provider's clock, formatted once per second."""
+        second = int(now)
+        cached = self._date
+        if cached[0] != second:
+            cached = self._date = (second, http_date(second))
+        return cached[1]
 
     on_device = OAuthEndpoints.on_device_authorization
 
@@ -291,22 +346,29 @@ class App(OAuthEndpoints):
             ],
         }
 
-    def on_discovery(self, request: Request) -> Response:
+    def metadata_bytes(self) -> bytes:
+        """The serialized metadata, rebuilt only when the keys or the issuer change."""
         provider = self.provider
         cache_key = (provider.keys.version, provider.issuer)
         cached_key, body = self._discovery
         if cached_key != cache_key:
             body = json.dumps(self.metadata(), separators=(",", ":")).encode()
             self._discovery = (cache_key, body)
-        return json_response(body, headers=CORS)
+        return body
+
+    def on_discovery(self, request: Request) -> Response:
+        return json_response(self.metadata_bytes(), headers=CORS)
 
     on_oauth_metadata = on_discovery
 
-    def on_jwks(self, request: Request) -> Response:
+    def jwks_headers(self, now: float) -> dict[str, str]:
         max_age = self.provider.jwks_max_age
-        headers = {**CORS, "Cache-Control": f"public, max-age={max_age}",
-                   "Expires": http_date(self.provider.clock.time() + max_age)}
-        return json_response(self.provider.keys.jwks_bytes, headers=headers)
+        return {**CORS, "Cache-Control": f"public, max-age={max_age}",
+                "Expires": self.http_date(now + max_age)}
+
+    def on_jwks(self, request: Request) -> Response:
+        return json_response(self.provider.keys.jwks_bytes,
+                             headers=self.jwks_headers(self.provider.clock.time()))
 
     def on_attacker_jwks(self, request: Request) -> Response:
         return json_response(self.provider.attacker.jwks_bytes())
