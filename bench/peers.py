@@ -12,12 +12,15 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from _harness import table
 from http_throughput import fmt, with_http_client, with_session, with_wrk
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 PEERS = Path(__file__).resolve().parent / ".peers"
 

@@ -1,10 +1,10 @@
 """The server thread: bind, serve, stop.
 
-Werkzeug's threaded WSGI server does the HTTP; this module owns its life cycle. Three things
-differ from ``make_server(...).serve_forever()``, each for a measured reason:
+A threading ``socketserver`` accepts connections and :mod:`mockidp.http1` serves each. Three
+things differ from ``serve_forever()``, each for a measured reason:
 
 * The socket is bound here, so a port in use becomes a :class:`~mockidp.errors.BindError`
-  instead of Werkzeug's message on stderr and ``sys.exit(1)``.
+  with the reason, never a message on stderr and an exit.
 * The accept loop waits on the listening socket *and* a wake-up pipe, so ``stop()`` returns in
   well under a millisecond instead of waiting out ``serve_forever``'s poll interval (0.5 s).
 * Open connections are tracked and shut down on stop, and handler threads are joined, so a
@@ -18,10 +18,9 @@ import errno
 import logging
 import selectors
 import socket
+import socketserver
 import threading
 from typing import TYPE_CHECKING, Any
-
-from werkzeug.serving import ThreadedWSGIServer
 
 from .errors import BindError, ConfigurationError
 from .http1 import ConnectionHandler
@@ -41,14 +40,22 @@ def format_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-class _Server(ThreadedWSGIServer):
+class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """Accepts connections on a socket bound elsewhere and serves each from its own thread."""
+
     daemon_threads = False  # joined in server_close(), so stop() leaves no thread behind
     block_on_close = True
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, sock: socket.socket, app: WSGIApplication,
+                 ssl_context: ssl.SSLContext | None) -> None:
+        super().__init__(sock.getsockname(), ConnectionHandler, bind_and_activate=False)
+        self.socket.close()  # TCPServer made a socket of its own; ours is already listening
+        self.socket = sock
+        self.server_address = sock.getsockname()
+        self.app = app
+        self.ssl_context = ssl_context
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -59,11 +66,6 @@ class _Server(ThreadedWSGIServer):
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
-
-    def log(self, type: str, message: str, *args: Any) -> None:
-        # Werkzeug's own reports (e.g. an app error it caught) go to our logger, not stderr.
-        getattr(log, type if type in ("debug", "info", "warning", "error") else "info")(
-            message.rstrip(), *args)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection from %s ended with an error", client_address, exc_info=True)
@@ -123,20 +125,14 @@ class ServerThread:
         if self._thread is not None:
             return
         sock = _bind(self.host, self.port)
-        try:
-            server = _Server(self.host, self.port, self.app, handler=ConnectionHandler,
-                             fd=sock.fileno())
-        finally:
-            sock.close()  # the server holds its own duplicate of the descriptor
         if self.ssl_context is not None:
             # The handshake is left to the first read, in the connection's own thread: done in
             # accept() it would let one stalled client hold up the whole server.
-            server.socket = self.ssl_context.wrap_socket(
-                server.socket, server_side=True, do_handshake_on_connect=False
-            )
-            server.ssl_context = self.ssl_context  # Werkzeug then sets wsgi.url_scheme=https
-        server.socket.setblocking(False)  # a client gone between select and accept must not
-        self.port = server.port           # block the loop
+            sock = self.ssl_context.wrap_socket(sock, server_side=True,
+                                                do_handshake_on_connect=False)
+        sock.setblocking(False)  # a client gone between select and accept must not block
+        server = _Server(sock, self.app, self.ssl_context)
+        self.port = server.server_address[1]
         self._server = server
         self._wake = socket.socketpair()
         self._thread = threading.Thread(

@@ -37,8 +37,10 @@ def test_starts_on_a_free_loopback_port_and_stops_cleanly() -> None:
         assert idp.issuer.startswith("http://127.0.0.1:") and idp.port > 0
         assert get_json(idp.discovery_url)["issuer"] == idp.issuer
     assert server_threads() <= threads_before  # nothing new left running
-    with socket.socket() as sock:  # the port is free again
+    with socket.socket() as sock:  # the port is free again (for a server, as ours binds)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", idp.port))
+        sock.listen()
 
 
 def test_stop_closes_idle_keep_alive_connections() -> None:
