@@ -156,9 +156,8 @@ class App(OAuthEndpoints):
         control = self.provider.endpoints.get(name)
         rule = None
         if control is not None and control.active:
-            delay, rule = control.take()
-            if delay:
-                control.wait(delay)
+            hold, rule = control.take()
+            hold()
         if rule is not None and rule.drop:
             self.record(request, name, None, started, generation)
             return _drop(environ, start_response)

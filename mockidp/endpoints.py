@@ -143,6 +143,8 @@ class EndpointControl:
     def reset(self) -> None:
         """Back to normal service, and let any delayed answer go at once."""
         with self._lock:
+            if not (self._responses or self._delays or self._held):
+                return  # nothing set, nothing held: the common case between tests
             self._responses.clear()
             self._delays.clear()
             released, self._release = self._release, threading.Event()
@@ -159,21 +161,26 @@ class EndpointControl:
     def active(self) -> bool:
         return bool(self._responses or self._delays)
 
-    def take(self) -> tuple[float, Override | None]:
-        """The delay and the override for one request; counts it against their ``times``."""
+    def take(self) -> tuple[Callable[[], None], Override | None]:
+        """For one request: a function that holds it for its delay (or until a reset), and
+        the override; both count against their ``times``. A delay counts as held from here
+        on, so a reset that comes before the wait still lets it go."""
         with self._lock:
-            delay = _pop(self._delays)
-            return (delay.delay if delay else 0.0), _pop(self._responses)
-
-    def wait(self, seconds: float) -> None:
-        with self._lock:
+            rule = _pop(self._delays)
+            response = _pop(self._responses)
+            if rule is None or not rule.delay:
+                return _no_wait, response
             self._held += 1
-            release = self._release
-        try:
-            release.wait(seconds)
-        finally:
-            with self._lock:
-                self._held -= 1
+            release, seconds = self._release, rule.delay
+
+        def hold() -> None:
+            try:
+                release.wait(seconds)
+            finally:
+                with self._lock:
+                    self._held -= 1
+
+        return hold, response
 
     @property
     def held(self) -> int:
@@ -182,6 +189,10 @@ class EndpointControl:
 
     def __repr__(self) -> str:
         return f"<EndpointControl {self.name} rules={len(self._responses) + len(self._delays)}>"
+
+
+def _no_wait() -> None:
+    pass
 
 
 def _pop(queue: deque[Override]) -> Override | None:

@@ -16,6 +16,7 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from . import jwa
@@ -110,7 +111,7 @@ class Key:
     def kty(self) -> jwa.KeyType:
         return self.algorithm.kty
 
-    @property
+    @cached_property
     def public_key(self) -> Any:
         return None if self.private_key is None else self.private_key.public_key()
 
