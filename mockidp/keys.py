@@ -41,6 +41,10 @@ _THUMBPRINT_MEMBERS = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"),
                        "OKP": ("crv", "kty", "x"), "oct": ("k", "kty")}
 
 
+def _compact(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
 def thumbprint(jwk: Mapping[str, Any]) -> str:
     """The RFC 7638 SHA-256 JWK thumbprint, base64url-encoded."""
     members = {name: jwk[name] for name in _THUMBPRINT_MEMBERS[jwk["kty"]]}
@@ -119,6 +123,11 @@ class Key:
     def public_jwk(self) -> dict[str, Any] | None:
         """The JWK this key is published as (a fresh copy); ``None`` for HS* keys."""
         return dict(self._jwk) if self._jwk else None
+
+    @cached_property
+    def jwk_json(self) -> bytes:
+        """The public JWK as compact JSON, as the JWKS serves it."""
+        return _compact(self._jwk)
 
     @property
     def signing_key(self) -> Any:
@@ -536,14 +545,14 @@ class KeyRing:
         self._rebuild()
 
     def _rebuild(self) -> None:
+        # Each key's JSON is made once (Key.jwk_json); a rebuild only joins them.
         state = self._state
-        keys = []
+        members = []
         for kid in state.published:
             key = state.keys[kid]
             if key.kty == "oct":
                 continue
             corrupted = state.corrupted.get(kid)
-            keys.append(dict(corrupted[1] if corrupted else key._jwk))
-        jwks_bytes = json.dumps({"keys": keys}, separators=(",", ":")).encode()
-        self._state = state._replace(jwks_bytes=jwks_bytes)
+            members.append(_compact(corrupted[1]) if corrupted else key.jwk_json)
+        self._state = state._replace(jwks_bytes=b'{"keys":[' + b",".join(members) + b"]}")
         self._version += 1
