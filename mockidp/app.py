@@ -250,7 +250,7 @@ class App(OAuthEndpoints):
     def log_entry(self, entry: RecordedRequest, query: str, generation: int) -> None:
         if request_log.isEnabledFor(logging.INFO):
             request_log.info("%s %s%s %s %.1f ms", entry.method, entry.path,
-                             f"?{query}" if query else "",
+                             f"?{redacted(query)}" if query else "",
                              entry.status if entry.status is not None else "dropped",
                              entry.duration * 1000)
         self.provider.requests_log.add(entry, generation)
@@ -377,6 +377,23 @@ class App(OAuthEndpoints):
         if pem is None:
             raise NotFound()
         return Response(pem, content_type="application/x-pem-file")
+
+#: Query parameters whose values the request log line never shows: secrets and whole tokens.
+SENSITIVE = frozenset({
+    "access_token", "assertion", "client_assertion", "client_secret", "code", "code_verifier",
+    "control_token", "device_code", "id_token", "id_token_hint", "password", "refresh_token",
+    "subject_token", "actor_token", "token",
+})
+
+
+def redacted(query: str) -> str:
+    """``query`` with the values of :data:`SENSITIVE` parameters replaced by ``***``."""
+    parts = []
+    for pair in query.split("&"):
+        name, sep, _ = pair.partition("=")
+        parts.append(f"{name}=***" if sep and name.lower() in SENSITIVE else pair)
+    return "&".join(parts)
+
 
 def _forwarded(environ: WSGIEnvironment) -> str | None:
     """The base URL a proxy says the client used (X-Forwarded-Proto, -Host, -Prefix)."""

@@ -157,3 +157,16 @@ def test_fast_path_answers_like_the_general_path(idp: MockIdP, client: Client, p
         second.method, second.path, second.endpoint, second.status, dict(second.query))
     assert first.user_agent == second.user_agent == "probe/1"
     assert client.head(path).get_data() == b""
+
+
+def test_request_log_lines_never_show_secrets_or_tokens(idp: MockIdP, client: Client,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    token = idp.id_token()
+    with caplog.at_level(logging.INFO, logger="mockidp.requests"):
+        client.get("/logout", query_string={"id_token_hint": token, "state": "s1"})
+        client.get("/.well-known/jwks.json", query_string={"client_secret": "hunter2"})
+    text = caplog.text
+    assert token not in text and "hunter2" not in text
+    assert "id_token_hint=***" in text and "state=s1" in text
