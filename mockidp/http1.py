@@ -32,8 +32,7 @@ MAX_HEADERS = 100
 MAX_BODY = 8 * 1024 * 1024  # the app refuses more than 1 MiB with 413; this bounds reading
 
 _REASONS = {400: "Bad Request", 408: "Request Timeout", 411: "Length Required",
-            413: "Content Too Large", 431: "Request Header Fields Too Large",
-            505: "HTTP Version Not Supported"}
+            413: "Content Too Large", 431: "Request Header Fields Too Large"}
 
 
 class _Reject(Exception):
@@ -83,7 +82,9 @@ class ConnectionHandler(socketserver.StreamRequestHandler):
         parts = line.decode("latin-1").rstrip("\r\n").split(" ")
         if len(parts) != 3 or not parts[0].isalpha() or not parts[2].startswith("HTTP/1."):
             if len(parts) == 3 and parts[2].startswith("HTTP/"):
-                raise _Reject(505, "only HTTP/1.x is served")
+                # 505 would be the textbook answer; a client error keeps every answer to a
+                # malformed request a 4xx, so no 5xx ever means anything but a provider bug.
+                raise _Reject(400, "only HTTP/1.x is served")
             raise _Reject(400, "malformed request line")
         method, target, version = parts
         headers: list[tuple[str, str]] = []
