@@ -8,6 +8,7 @@ without, say, ``exp`` or ``kid``.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
@@ -34,13 +35,18 @@ __all__ = ["InvalidTokenError", "Minter"]
 
 Audience = str | Sequence[str]
 
+#: A token lifetime beyond a century either way is a mistake, not a test case.
+MAX_LIFETIME = 100 * 365.25 * 24 * 3600
+
 
 def _seconds(expires_in: float | timedelta) -> float:
     if isinstance(expires_in, timedelta):
-        return expires_in.total_seconds()
-    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float):
+        expires_in = expires_in.total_seconds()
+    if isinstance(expires_in, bool) or not isinstance(expires_in, int | float) \
+            or not math.isfinite(expires_in) or abs(expires_in) > MAX_LIFETIME:
         raise ConfigurationError(
-            f"expires_in must be seconds (int or float) or a timedelta, not {expires_in!r}"
+            f"expires_in must be seconds (a finite int or float, at most {MAX_LIFETIME:.0f} "
+            f"either way) or a timedelta, not {expires_in!r}"
         )
     return expires_in
 
@@ -64,6 +70,13 @@ def _scope(scope: str | Sequence[str]) -> str:
 
 def _audience(aud: Audience) -> str | list[str]:
     return aud if isinstance(aud, str) else list(aud)
+
+
+def _not_json(exc: Exception) -> ConfigurationError:
+    if isinstance(exc, ConfigurationError):
+        return exc
+    return ConfigurationError(f"claims and headers must be JSON values (str, int, float, bool, "
+                              f"None, lists and dicts of them): {exc}")
 
 
 class InvalidTokenError(MockIdPError, ValueError):
@@ -165,10 +178,13 @@ class Minter:
             faults.get(fault)  # an unknown name fails before any key is made
         key = self.select_key(alg, kid)
         body = self.access_claims(claims, typ=typ, **options)
-        if headers is None and fault is None:  # the common case: a header made once per key
-            return sign_encoded(self.encoded_header(key, typ), body, key.algorithm.signer,
-                                key.signing_key)
-        return self.sign(key, self.header(key, typ, headers), body, fault)
+        try:
+            if headers is None and fault is None:  # the common case: one header per key
+                return sign_encoded(self.encoded_header(key, typ), body, key.algorithm.signer,
+                                    key.signing_key)
+            return self.sign(key, self.header(key, typ, headers), body, fault)
+        except (TypeError, ValueError) as exc:
+            raise _not_json(exc) from None
 
     def encoded_header(self, key: Key, typ: str) -> bytes:
         """BASE64URL of the default header of ``key``, built once per key and ``typ``."""
@@ -235,7 +251,10 @@ class Minter:
             faults.get(fault)
         key = self.select_key(alg, kid)
         body = self.id_claims(key, claims, **options)
-        return self.sign(key, self.header(key, "JWT", headers), body, fault)
+        try:
+            return self.sign(key, self.header(key, "JWT", headers), body, fault)
+        except (TypeError, ValueError) as exc:
+            raise _not_json(exc) from None
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a token this provider signed with a published key, checked for

@@ -111,3 +111,20 @@ def test_alg_without_active_key_says_how_to_fix(idp: MockIdP) -> None:
     idp.keys.add("ES384", activate=False)
     with pytest.raises(KeyStateError, match="staged or revoked"):
         idp.token(alg="ES384")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"expires_in": float("inf")}, "finite"),
+        ({"expires_in": float("nan")}, "finite"),
+        ({"expires_in": 1e300}, "finite"),
+        ({"claims": {"when": object()}}, "JSON values"),
+        ({"headers": {"x": {1, 2}}}, "JSON values"),
+    ],
+)
+def test_unrepresentable_values(idp: MockIdP, kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        idp.token(**kwargs)
+    with pytest.raises(ConfigurationError, match=message):
+        idp.id_token(**kwargs)
