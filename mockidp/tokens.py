@@ -64,12 +64,28 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any] | None, what: str) -> 
     return base
 
 
+def _text(name: str, value: Any) -> Any:
+    """``value`` if it is ``None`` or a string; a ConfigurationError naming ``name`` if not."""
+    if value is not None and not isinstance(value, str):
+        raise ConfigurationError(f"{name} must be a string, not {value!r}")
+    return value
+
+
+def _strings(name: str, value: Any) -> str | list[str]:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Sequence) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ConfigurationError(f"{name} must be a string or a list of strings, not {value!r}")
+
+
 def _scope(scope: str | Sequence[str]) -> str:
-    return scope if isinstance(scope, str) else " ".join(scope)
+    value = _strings("scope", scope)
+    return value if isinstance(value, str) else " ".join(value)
 
 
 def _audience(aud: Audience) -> str | list[str]:
-    return aud if isinstance(aud, str) else list(aud)
+    return _strings("aud", aud)
 
 
 def _not_json(exc: Exception) -> ConfigurationError:
@@ -145,6 +161,9 @@ class Minter:
         expires_in: float | timedelta = 3600,
         typ: str = "JWT",
     ) -> dict[str, Any]:
+        _text("typ", typ)
+        _text("sub", sub)
+        _text("client_id", client_id)
         now = int(self.clock.time())
         body: dict[str, Any] = {
             "iss": self._issuer(),
@@ -209,6 +228,13 @@ class Minter:
         code: str | None = None,
     ) -> dict[str, Any]:
         """OIDC Core §2 ID token claims, with the user's profile (§5.1)."""
+        for name, value in (("sub", sub), ("nonce", nonce), ("access_token", access_token),
+                            ("code", code)):
+            _text(name, value)
+        if auth_time is not None and (isinstance(auth_time, bool)
+                                      or not isinstance(auth_time, int | float)
+                                      or not math.isfinite(auth_time)):
+            raise ConfigurationError(f"auth_time must be a POSIX timestamp, not {auth_time!r}")
         user = self.users.default if sub is None else self.users.get(sub)
         now = int(self.clock.time())
         client_id = self.clients.default.client_id

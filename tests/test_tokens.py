@@ -128,3 +128,22 @@ def test_unrepresentable_values(idp: MockIdP, kwargs: dict, message: str) -> Non
         idp.token(**kwargs)
     with pytest.raises(ConfigurationError, match=message):
         idp.id_token(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("method", "kwargs", "message"),
+    [
+        ("token", {"typ": 60}, "typ must be a string"),
+        ("token", {"sub": 7}, "sub must be a string"),
+        ("token", {"client_id": []}, "client_id must be a string"),
+        ("token", {"aud": [1, 2]}, "aud must be a string or a list"),
+        ("token", {"scope": 5}, "scope must be a string or a list"),
+        ("id_token", {"access_token": []}, "access_token must be a string"),
+        ("id_token", {"nonce": 1}, "nonce must be a string"),
+        ("id_token", {"auth_time": "now"}, "auth_time must be a POSIX timestamp"),
+        ("id_token", {"auth_time": float("inf")}, "auth_time must be a POSIX timestamp"),
+    ],
+)
+def test_wrongly_typed_arguments(idp: MockIdP, method: str, kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        getattr(idp, method)(**kwargs)
