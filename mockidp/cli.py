@@ -68,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--control-token", metavar="SECRET",
                        help="require this bearer token on the control API (/_mockidp/); "
                             "one is generated when listening beyond loopback")
+    serve.add_argument("--control-origin", action="append", default=[], metavar="ORIGIN",
+                       help="a browser origin allowed to call the control API (repeatable)")
     serve.add_argument("--allow-remote", action="store_true",
                        help="allow listening on a non-loopback address")
     serve.add_argument("--quiet", action="store_true", help="do not log each request")
@@ -121,7 +123,7 @@ def _provider(args: argparse.Namespace) -> MockIdP:
     # A long-running server keeps the last 2,000 requests (the dashboard shows 50).
     provider = MockIdP(host=args.host, port=args.port, tls=args.tls,
                        control_token=args.control_token, trust_forwarded=args.trust_forwarded,
-                       log_limit=2000, **options)
+                       control_origins=args.control_origin, log_limit=2000, **options)
     if config is not None:
         config.apply(provider)
     return provider

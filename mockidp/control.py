@@ -171,9 +171,10 @@ class ControlAPI:
         """The bearer secret when one is set; and no cross-origin browser calls, which would
         let any web page a developer visits drive the provider."""
         origin = request.headers.get("Origin")
-        if origin is not None and origin != request.host_url.rstrip("/"):
+        if origin is not None and origin != request.host_url.rstrip("/") \
+                and origin not in self.provider.control_origins:
             raise OAuthError("access_denied", f"cross-origin control calls from {origin} are "
-                             "refused", 403)
+                             "refused; allow it with control_origins / --control-origin", 403)
         secret = self.provider.control_token
         if secret is None:
             return

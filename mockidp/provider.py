@@ -75,6 +75,7 @@ class MockIdP:
         control_token: str | None = None,
         trust_forwarded: bool = False,
         log_limit: int = LOG_LIMIT,
+        control_origins: Sequence[str] = (),
     ) -> None:
         alg = jwa.get(alg).name
         if login not in ("auto", "page"):
@@ -94,6 +95,13 @@ class MockIdP:
             raise ConfigurationError("control_token must be a string of at least 16 characters")
         #: When set, the control API under /_mockidp/ needs it as a bearer token.
         self.control_token = control_token
+        if isinstance(control_origins, str) or not all(
+                isinstance(o, str) and re.fullmatch(r"https?://[^/?#\s]+", o)
+                for o in control_origins):
+            raise ConfigurationError("control_origins takes a list of origins like "
+                                     f"'http://localhost:3000', not {control_origins!r}")
+        #: Browser origins (besides the provider's own) allowed to call the control API.
+        self.control_origins = frozenset(control_origins)
         #: Behind a proxy: during each request the issuer (and so every advertised URL and the
         #: iss of tokens issued over HTTP) follows X-Forwarded-Proto / -Host / -Prefix.
         self.trust_forwarded = bool(trust_forwarded)

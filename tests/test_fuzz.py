@@ -70,7 +70,7 @@ def provider() -> MockIdP:
 
 
 def send(client: Client, method: str, path: str, query: list, auth: str | None,
-         body: tuple | None) -> int:
+         body: tuple | None) -> tuple[int, str, bytes]:
     headers = {} if auth is None else {"Authorization": auth}
     kwargs: dict = {"query_string": urlencode(query), "headers": headers}
     if body is not None:
@@ -84,7 +84,8 @@ def send(client: Client, method: str, path: str, query: list, auth: str | None,
         else:
             kwargs["data"] = value
             kwargs["content_type"] = "application/octet-stream"
-    return client.open(path, method=method, **kwargs).status_code
+    response = client.open(path, method=method, **kwargs)
+    return response.status_code, response.mimetype, response.get_data()
 
 
 def fuzz(provider: MockIdP, paths: list[str]) -> None:
@@ -96,8 +97,11 @@ def fuzz(provider: MockIdP, paths: list[str]) -> None:
     @given(path=st.sampled_from(paths), method=METHODS, query=PAIRS, auth=AUTHORIZATION,
            body=BODIES)
     def one(path: str, method: str, query: list, auth: str | None, body: tuple | None) -> None:
-        status = send(client, method, path, query, auth, body)
+        status, mimetype, data = send(client, method, path, query, auth, body)
         assert status < 500, (method, path, query, auth, body)
+        if 400 <= status < 500 and method != "HEAD":  # a well-formed OAuth-style error
+            assert mimetype == "application/json", (method, path, status, data[:200])
+            assert isinstance(json.loads(data).get("error"), str), (method, path, data[:200])
 
     one()
     provider.check()  # no handler failed

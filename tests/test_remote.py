@@ -188,3 +188,19 @@ def test_serve_process_driven_remotely_with_a_consumer_process() -> None:
         server.terminate()
         server.communicate(timeout=10)
     assert server.returncode == 0
+
+
+def test_allowed_control_origins(idp: MockIdP) -> None:
+    idp.control_origins = frozenset({"http://localhost:3000"})
+    try:
+        request = urllib.request.Request(idp.issuer + "/_mockidp/state",
+                                         headers={"Origin": "http://localhost:3000"})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 200
+    finally:
+        idp.control_origins = frozenset()
+
+
+def test_bad_control_origins() -> None:
+    with pytest.raises(ValueError, match="control_origins"):
+        MockIdP(control_origins="http://localhost:3000")
