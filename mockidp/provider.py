@@ -362,7 +362,7 @@ class MockIdP:
         expires_in: float | timedelta = 3600,
         headers: Mapping[str, Any] | None = None,
         client_id: str | None = None,
-        typ: str = "JWT",
+        typ: str | None = "JWT",
         fault: str | None = None,
     ) -> str:
         """A signed JWT access token (compact serialization).
@@ -370,7 +370,8 @@ class MockIdP:
         Signed by the active key of ``alg`` (default: the provider's default algorithm; a key
         for another algorithm is made on first use) or by the key ``kid`` in any state, revoked
         included. ``claims`` and ``headers`` override or add members; a ``None`` value removes
-        one. ``expires_in`` may be negative. ``typ="at+jwt"`` gives the RFC 9068 profile.
+        one. ``expires_in`` may be negative. ``typ="at+jwt"`` gives the RFC 9068 profile,
+        ``typ=None`` a header without typ.
         ``fault`` names an entry of :data:`mockidp.FAULTS`: the token is then wrong in exactly
         that way and valid in every other.
         """

@@ -85,7 +85,11 @@ def _scope(scope: str | Sequence[str]) -> str:
 
 
 def _audience(aud: Audience) -> str | list[str]:
-    return _strings("aud", aud)
+    value = _strings("aud", aud)
+    if not value:
+        raise ConfigurationError("aud must name at least one audience; for a token without "
+                                 "aud, pass claims={'aud': None}")
+    return value
 
 
 def _not_json(exc: Exception) -> ConfigurationError:
@@ -120,7 +124,7 @@ class Minter:
         self._issuer = issuer
         self._audience = audience
         self._url_for = url_for
-        self._headers: dict[tuple[str, str, str], bytes] = {}
+        self._headers: dict[tuple[str, str, str | None], bytes] = {}
 
     def select_key(self, alg: str | None, kid: str | None) -> Key:
         """The key named by ``kid`` (in any state, revoked included), else the active key of
@@ -147,8 +151,12 @@ class Minter:
         draft = Draft(header, claims, key, self.keys, self.attacker, self._url_for)
         return faults.get(fault).build(draft)
 
-    def header(self, key: Key, typ: str, headers: Mapping[str, Any] | None) -> dict[str, Any]:
-        return _merge({"alg": key.alg, "kid": key.kid, "typ": typ}, headers, "headers")
+    def header(self, key: Key, typ: str | None, headers: Mapping[str, Any] | None
+               ) -> dict[str, Any]:
+        base = {"alg": key.alg, "kid": key.kid}
+        if typ is not None:  # typ=None: a header without typ
+            base["typ"] = typ
+        return _merge(base, headers, "headers")
 
     def access_claims(
         self,
@@ -159,7 +167,7 @@ class Minter:
         scope: str | Sequence[str] | None = None,
         client_id: str | None = None,
         expires_in: float | timedelta = 3600,
-        typ: str = "JWT",
+        typ: str | None = "JWT",
     ) -> dict[str, Any]:
         _text("typ", typ)
         _text("sub", sub)
@@ -174,7 +182,7 @@ class Minter:
             "nbf": now,
             "jti": os.urandom(16).hex(),
         }
-        if typ.lower() in ("at+jwt", "application/at+jwt") and client_id is None:
+        if (typ or "").lower() in ("at+jwt", "application/at+jwt") and client_id is None:
             client_id = self.clients.default.client_id  # RFC 9068 §2.2 requires it
         if client_id is not None:
             body["client_id"] = client_id
@@ -189,7 +197,7 @@ class Minter:
         alg: str | None = None,
         kid: str | None = None,
         headers: Mapping[str, Any] | None = None,
-        typ: str = "JWT",
+        typ: str | None = "JWT",
         fault: str | None = None,
         **options: Any,
     ) -> str:
@@ -205,7 +213,7 @@ class Minter:
         except (TypeError, ValueError) as exc:
             raise _not_json(exc) from None
 
-    def encoded_header(self, key: Key, typ: str) -> bytes:
+    def encoded_header(self, key: Key, typ: str | None) -> bytes:
         """BASE64URL of the default header of ``key``, built once per key and ``typ``."""
         cache_key = (key.kid, key.alg, typ)
         encoded = self._headers.get(cache_key)

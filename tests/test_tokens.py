@@ -138,6 +138,8 @@ def test_unrepresentable_values(idp: MockIdP, kwargs: dict, message: str) -> Non
         ("token", {"client_id": []}, "client_id must be a string"),
         ("token", {"aud": [1, 2]}, "aud must be a string or a list"),
         ("token", {"scope": 5}, "scope must be a string or a list"),
+        ("token", {"aud": []}, "at least one audience"),
+        ("id_token", {"aud": ""}, "at least one audience"),
         ("id_token", {"access_token": []}, "access_token must be a string"),
         ("id_token", {"nonce": 1}, "nonce must be a string"),
         ("id_token", {"auth_time": "now"}, "auth_time must be a POSIX timestamp"),
@@ -147,3 +149,8 @@ def test_unrepresentable_values(idp: MockIdP, kwargs: dict, message: str) -> Non
 def test_wrongly_typed_arguments(idp: MockIdP, method: str, kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         getattr(idp, method)(**kwargs)
+
+
+def test_typ_none_means_no_typ_header(idp: MockIdP) -> None:
+    assert "typ" not in jwt.get_unverified_header(idp.token(typ=None))
+    assert "typ" not in jwt.get_unverified_header(idp.token(typ=None, headers={"x": 1}))
