@@ -23,9 +23,10 @@ if TYPE_CHECKING:
         ServerError,
         UnknownAlgorithmError,
         UnknownCorruptionError,
+        UnknownFaultError,
         UnknownKeyError,
     )
-    from .faults import FAULTS, Fault, UnknownFaultError
+    from .faults import FAULTS, Fault
     from .jwa import ALGORITHMS
     from .keys import CORRUPTIONS, Key, KeyRing
     from .provider import MockIdP
@@ -69,7 +70,6 @@ _HOME = {
     "Clock": "clock",
     "FAULTS": "faults",
     "Fault": "faults",
-    "UnknownFaultError": "faults",
     "Key": "keys",
     "KeyRing": "keys",
     "MockIdP": "provider",
@@ -80,7 +80,7 @@ _HOME = {
     **{name: "errors" for name in (
         "BindError", "ConfigurationError", "KeyExistsError", "KeyStateError", "MockIdPError",
         "NotStartedError", "ServerError", "UnknownAlgorithmError", "UnknownCorruptionError",
-        "UnknownKeyError",
+        "UnknownFaultError", "UnknownKeyError",
     )},
 }
 

@@ -23,6 +23,7 @@ __all__ = [
     "ServerError",
     "UnknownAlgorithmError",
     "UnknownCorruptionError",
+    "UnknownFaultError",
     "UnknownKeyError",
 ]
 
@@ -54,6 +55,18 @@ class UnknownCorruptionError(ConfigurationError):
         self.supported = tuple(supported)
         super().__init__(
             f"unknown key corruption {how!r}; use one of: {', '.join(self.supported)}"
+        )
+
+
+class UnknownFaultError(ConfigurationError):
+    """``fault=...`` named no entry of ``mockidp.FAULTS``."""
+
+    def __init__(self, name: object, supported: Iterable[str]) -> None:
+        self.name = name
+        self.supported = tuple(supported)
+        super().__init__(
+            f"unknown token fault {name!r}; use one of: {', '.join(self.supported)} "
+            "(mockidp.FAULTS has a description of each)"
         )
 
 

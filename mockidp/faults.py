@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigurationError, KeyStateError
+from .errors import KeyStateError, UnknownFaultError
 from .jws import b64url_encode, dumps, sign_compact, signing_input
 
 if TYPE_CHECKING:
@@ -35,15 +35,6 @@ EVIL_ISSUER = "https://attacker.invalid"
 EVIL_AUDIENCE = "https://attacker.invalid/api"
 #: The HMAC secret the kid-injection payloads make a naive key lookup return.
 INJECTED_SECRET = b"mockidp-attacker-secret"
-
-
-class UnknownFaultError(ConfigurationError):
-    def __init__(self, name: object) -> None:
-        self.name = name
-        super().__init__(
-            f"unknown token fault {name!r}; use one of: {', '.join(FAULTS)} "
-            "(mockidp.FAULTS has a description of each)"
-        )
 
 
 class Attacker:
@@ -590,7 +581,7 @@ def get(name: object) -> Fault:
     try:
         return FAULTS[name]  # type: ignore[index]
     except (KeyError, TypeError):
-        raise UnknownFaultError(name) from None
+        raise UnknownFaultError(name, FAULTS) from None
 
 
 def categories() -> Iterator[tuple[str, list[Fault]]]:
