@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .clock import Clock
+    from .consumer_audit import AuditReport, audit
     from .directory import Client, User
     from .errors import (
         BindError,
@@ -39,6 +40,7 @@ __all__ = [
     "ALGORITHMS",
     "CORRUPTIONS",
     "FAULTS",
+    "AuditReport",
     "BindError",
     "Client",
     "Clock",
@@ -61,10 +63,13 @@ __all__ = [
     "UnknownKeyError",
     "User",
     "__version__",
+    "audit",
 ]
 
 _HOME = {
     "ALGORITHMS": "jwa",
+    "AuditReport": "consumer_audit",
+    "audit": "consumer_audit",  # not "audit": the module would shadow the function
     "CORRUPTIONS": "keys",
     "Client": "directory",
     "Clock": "clock",

@@ -1,0 +1,195 @@
+"""The consumer audit: every catalog fault, and valid baselines, through the user's own
+``verify(token)``; a verdict on each.
+
+``verify`` returning means the token was accepted, raising means it was rejected. A fault that
+was accepted is a vulnerability; a valid baseline that was rejected means the validator is
+broken (or configured for another issuer, audience or algorithm). Baselines are minted to match
+what the validator expects (``audience``, ``algorithms``, ``typ``), and one more comes after a
+staged rotation: its key is published before the first token, as real providers do, so a
+validator that caches the JWKS has had the chance to see it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+from xml.sax.saxutils import escape, quoteattr
+
+from .errors import ConfigurationError
+from .faults import FAULTS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
+    from .provider import MockIdP
+
+__all__ = ["AuditCase", "AuditReport", "audit"]
+
+Verdict = Literal["ok", "vulnerable", "broken"]
+
+
+@dataclass(frozen=True)
+class AuditCase:
+    """One token put to the validator, and what it did."""
+
+    name: str  # the fault's name, or "valid RS256", "valid after rotation"
+    kind: Literal["fault", "baseline"]
+    accepted: bool
+    error: str | None  # "ExceptionType: message" when rejected
+    description: str
+    reference: str = ""
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.kind == "fault":
+            return "vulnerable" if self.accepted else "ok"
+        return "ok" if self.accepted else "broken"
+
+    @property
+    def fault(self) -> str | None:
+        return self.name if self.kind == "fault" else None
+
+
+class AuditReport:
+    """The audit's results: iterable cases, a readable table, JSON and JUnit XML."""
+
+    def __init__(self, cases: Sequence[AuditCase]) -> None:
+        self.cases = tuple(cases)
+
+    def __iter__(self) -> Iterator[AuditCase]:
+        return iter(self.cases)
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    def __getitem__(self, name: str) -> AuditCase:
+        for case in self.cases:
+            if case.name == name:
+                return case
+        raise KeyError(name)
+
+    @property
+    def vulnerabilities(self) -> list[AuditCase]:
+        """Faults the validator accepted."""
+        return [c for c in self.cases if c.verdict == "vulnerable"]
+
+    @property
+    def broken(self) -> list[AuditCase]:
+        """Valid tokens the validator rejected."""
+        return [c for c in self.cases if c.verdict == "broken"]
+
+    @property
+    def safe(self) -> bool:
+        return not self.vulnerabilities and not self.broken
+
+    def assert_safe(self) -> None:
+        """Fail (``AssertionError`` with the table) when a fault got through or a valid token
+        did not."""
+        if not self.safe:
+            raise AssertionError(f"token validation audit failed:\n{self}")
+
+    def __str__(self) -> str:
+        width = max(len(c.name) for c in self.cases) if self.cases else 4
+        lines = [f"{'case':<{width}}  {'verdict':<10}  {'outcome':<8}  detail",
+                 f"{'-' * width}  {'-' * 10}  {'-' * 8}  {'-' * 30}"]
+        for case in self.cases:
+            outcome = "accepted" if case.accepted else "rejected"
+            detail = case.error if not case.accepted else case.description
+            verdict = case.verdict.upper() if case.verdict != "ok" else "ok"
+            lines.append(f"{case.name:<{width}}  {verdict:<10}  {outcome:<8}  "
+                         f"{(detail or '')[:120]}")
+        lines.append(f"{len(self.vulnerabilities)} fault(s) accepted, {len(self.broken)} valid "
+                     f"token(s) rejected, {len(self.cases)} cases")
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "safe": self.safe,
+            "cases": [{"name": c.name, "kind": c.kind, "accepted": c.accepted,
+                       "verdict": c.verdict, "error": c.error, "description": c.description,
+                       "reference": c.reference} for c in self.cases],
+        }, indent=2)
+
+    def to_junit_xml(self, suite: str = "mockidp token audit") -> str:
+        """JUnit XML: one testcase per case, a failure for each vulnerable or broken one."""
+        failures = len(self.vulnerabilities) + len(self.broken)
+        parts = [f'<?xml version="1.0" encoding="utf-8"?>\n<testsuite name={quoteattr(suite)} '
+                 f'tests="{len(self.cases)}" failures="{failures}">']
+        for case in self.cases:
+            parts.append(f"  <testcase classname=\"mockidp.audit\" name={quoteattr(case.name)}>")
+            if case.verdict == "vulnerable":
+                parts.append(f"    <failure message={quoteattr('accepted: ' + case.description)}"
+                             f">{escape(case.reference)}</failure>")
+            elif case.verdict == "broken":
+                parts.append(f"    <failure message={quoteattr('valid token rejected')}>"
+                             f"{escape(case.error or '')}</failure>")
+            parts.append("  </testcase>")
+        parts.append("</testsuite>")
+        return "\n".join(parts) + "\n"
+
+
+def _outcome(verify: Callable[[str], Any], token: str) -> tuple[bool, str | None]:
+    try:
+        verify(token)
+    except Exception as exc:  # any rejection counts; its type and message are the evidence
+        return False, f"{type(exc).__name__}: {exc}"
+    return True, None
+
+
+def audit(
+    verify: Callable[[str], Any],
+    idp: MockIdP | None = None,
+    *,
+    audience: str | Sequence[str] | None = None,
+    algorithms: Sequence[str] | None = None,
+    typ: str | None = "JWT",
+    faults: Sequence[str] | None = None,
+) -> AuditReport:
+    """Run the catalog (or ``faults``) and valid baselines through ``verify``.
+
+    ``idp`` is the provider the validator trusts (default: a provider started for the audit,
+    which is of use only when ``verify`` finds its keys through the tokens' issuer).
+    ``audience`` and ``algorithms`` are what the validator expects: baselines and faults are
+    minted with that audience, one valid baseline per algorithm, faults with the first.
+    The provider's keys are as they were when the audit returns.
+    """
+    if not callable(verify):
+        raise ConfigurationError("audit() takes the validator as a function of the token")
+    if idp is None:
+        from .provider import MockIdP
+
+        with MockIdP() as provider:
+            return audit(verify, provider, audience=audience, algorithms=algorithms, typ=typ,
+                         faults=faults)
+    names = list(FAULTS) if faults is None else list(faults)
+    algs = list(algorithms) if algorithms else [idp.keys.default_alg]
+    aud = audience if audience is not None else idp.audience
+    mint: dict[str, Any] = {"aud": aud, "typ": typ}
+    snapshot = idp.keys.snapshot()
+    cases: list[AuditCase] = []
+    try:
+        for alg in algs:
+            idp.keys.ensure_active(alg)
+        # Publish the next key before anything is verified (a staged rotation).
+        staged = idp.keys.add(algs[0], activate=False)
+        for alg in algs:
+            accepted, error = _outcome(verify, idp.token(alg=alg, **mint))
+            cases.append(AuditCase(f"valid {alg}", "baseline", accepted, error,
+                                   f"a valid {alg} token"))
+        for name in names:
+            fault = FAULTS.get(name)
+            if fault is None:
+                from .errors import UnknownFaultError
+
+                raise UnknownFaultError(name, FAULTS)
+            accepted, error = _outcome(verify, idp.token(alg=algs[0], fault=name, **mint))
+            cases.append(AuditCase(str(fault), "fault", accepted, error, fault.description,
+                                   fault.reference))
+        idp.keys.activate(staged.kid)
+        accepted, error = _outcome(verify, idp.token(alg=algs[0], **mint))
+        cases.append(AuditCase("valid after rotation", "baseline", accepted, error,
+                               "a valid token of the next key, published before the audit"))
+    finally:
+        idp.keys.restore(snapshot)
+    return AuditReport(cases)

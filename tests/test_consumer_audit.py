@@ -1,0 +1,144 @@
+"""The audit against validators built the right way and the wrong ways."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import jwt
+import pytest
+
+from mockidp import FAULTS, AuditReport, MockIdP, audit
+
+STRICT_B64 = re.compile(r"^[A-Za-z0-9_-]*$")
+
+
+def strict_pyjwt(idp: MockIdP):  # type: ignore[no-untyped-def]
+    """PyJWT plus the checks it leaves to its caller: size, base64url, duplicate members,
+    NumericDate types and typ."""
+    client = jwt.PyJWKClient(idp.jwks_uri, cache_jwk_set=False)
+
+    def no_duplicates(pairs: list) -> dict:  # type: ignore[type-arg]
+        keys = [k for k, _ in pairs]
+        if len(keys) != len(set(keys)):
+            raise ValueError("duplicate member")
+        return dict(pairs)
+
+    def verify(token: str) -> dict:  # type: ignore[type-arg]
+        if len(token) > 16 * 1024:
+            raise ValueError("token too large")
+        segments = token.split(".")
+        if len(segments) != 3 or not all(STRICT_B64.match(s) for s in segments):
+            raise ValueError("not strict base64url")
+        payload = base64.urlsafe_b64decode(segments[1] + "=" * (-len(segments[1]) % 4))
+        claims = json.loads(payload, object_pairs_hook=no_duplicates)
+        if not all(isinstance(claims.get(c), int) for c in ("exp", "iat", "nbf")):
+            raise ValueError("NumericDate claims must be numbers")
+        if jwt.get_unverified_header(token).get("typ") != "JWT":
+            raise ValueError("wrong typ")
+        key = client.get_signing_key_from_jwt(token)
+        return jwt.decode(token, key, algorithms=[key.algorithm_name], audience=idp.audience,
+                          issuer=idp.issuer, options={"require": ["exp", "iat", "nbf", "sub"]})
+
+    return verify
+
+
+def test_a_strict_validator_is_safe(idp: MockIdP) -> None:
+    before = idp.jwks()
+    report = audit(strict_pyjwt(idp), idp)
+    report.assert_safe()
+    assert {c.name for c in report if c.kind == "fault"} == set(FAULTS)
+    assert [c.name for c in report if c.kind == "baseline"] == ["valid RS256",
+                                                               "valid after rotation"]
+    assert idp.jwks() == before  # the audit leaves the keys as they were
+
+
+def test_plain_pyjwt_shows_its_known_weaknesses(idp: MockIdP) -> None:
+    client = jwt.PyJWKClient(idp.jwks_uri, cache_jwk_set=False)
+
+    def verify(token: str) -> dict:  # type: ignore[type-arg]
+        key = client.get_signing_key_from_jwt(token)
+        return jwt.decode(token, key, algorithms=[key.algorithm_name], audience=idp.audience,
+                          issuer=idp.issuer, options={"require": ["exp", "iat", "sub"]})
+
+    report = audit(verify, idp)
+    assert {c.name for c in report.vulnerabilities} == {
+        "string-exp", "duplicate-claims", "oversized", "wrong-typ"}
+    assert report.broken == []
+    with pytest.raises(AssertionError, match="string-exp"):
+        report.assert_safe()
+
+
+def naive(idp: MockIdP, **overrides: object):  # type: ignore[no-untyped-def]
+    def verify(token: str) -> dict:  # type: ignore[type-arg]
+        options = {"require": ["exp"], **overrides.get("options", {})}  # type: ignore[dict-item]
+        header = jwt.get_unverified_header(token)
+        key = idp.keys.active.public_key
+        algorithms = [header["alg"]] if overrides.get("alg_from_header") else ["RS256"]
+        return jwt.decode(token, key, algorithms=algorithms,
+                          audience=None if overrides.get("no_aud") else idp.audience,
+                          issuer=idp.issuer, options=options)
+    return verify
+
+
+@pytest.mark.parametrize(
+    ("validator", "flagged"),
+    [
+        ({"options": {"verify_signature": False}},
+         {"bad-signature", "tampered-payload", "stripped-signature", "alg-none",
+          "alg-confusion", "psychic-signature", "jwk-injection", "jku-injection"}),
+        ({"no_aud": True, "options": {"verify_aud": False}}, {"wrong-audience", "missing-aud"}),
+        ({"options": {"verify_exp": False, "require": []}}, {"expired", "missing-exp"}),
+    ],
+    ids=["no-signature-check", "no-audience-check", "no-exp-check"],
+)
+def test_broken_validators_are_caught(idp: MockIdP, validator: dict, flagged: set) -> None:
+    report = audit(naive(idp, **validator), idp)
+    found = {c.name for c in report.vulnerabilities}
+    assert flagged <= found, found
+    assert not report.safe
+
+
+def test_report_formats(idp: MockIdP) -> None:
+    report = audit(lambda token: None, idp, faults=["expired", "alg-none"])
+    assert isinstance(report, AuditReport) and len(report) == 4
+    assert report["expired"].verdict == "vulnerable" and report["valid RS256"].verdict == "ok"
+    table = str(report)
+    assert "VULNERABLE" in table and "2 fault(s) accepted" in table
+    document = json.loads(report.to_json())
+    assert document["safe"] is False and len(document["cases"]) == 4
+    suite = ET.fromstring(report.to_junit_xml())
+    assert suite.get("failures") == "2" and len(suite.findall("testcase")) == 4
+
+
+def test_a_validator_that_rejects_everything_is_broken(idp: MockIdP) -> None:
+    def reject(token: str) -> None:
+        raise PermissionError("no")
+
+    report = audit(reject, idp, faults=["expired"])
+    assert [c.name for c in report.broken] == ["valid RS256", "valid after rotation"]
+    assert "PermissionError: no" in str(report)
+
+
+def test_audience_and_algorithms_match_the_validator(idp: MockIdP) -> None:
+    seen: list[dict] = []
+
+    def verify(token: str) -> None:
+        header = jwt.get_unverified_header(token)
+        claims = jwt.decode(token, options={"verify_signature": False})
+        seen.append({"alg": header.get("alg"), "aud": claims.get("aud")})
+
+    audit(verify, idp, audience="orders", algorithms=["ES256", "EdDSA"], faults=["expired"])
+    assert {s["alg"] for s in seen} >= {"ES256", "EdDSA"}
+    assert {s["aud"] for s in seen} == {"orders"}
+
+
+def test_misuse(idp: MockIdP) -> None:
+    from mockidp import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="function of the token"):
+        audit("not callable", idp)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="unknown token fault"):
+        audit(lambda t: None, idp, faults=["nope"])
