@@ -87,6 +87,24 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--claim", action="append", default=[], metavar="NAME=VALUE",
                        help="add a claim (VALUE is JSON if it parses, else a string)")
 
+    audit = commands.add_parser(
+        "audit", help="send every token fault to a running service; exit 1 if any got through")
+    audit.add_argument("--url", required=True, help="a protected URL of the service")
+    audit.add_argument("--idp-port", type=int, default=8080,
+                       help="port of the provider this command starts, which the service must "
+                            "trust: http://127.0.0.1:PORT (default 8080)")
+    audit.add_argument("--audience", help="the aud the service expects (default mockidp-api)")
+    audit.add_argument("--alg", action="append", default=[], metavar="ALG",
+                       help="an algorithm the service accepts (repeatable; default RS256)")
+    audit.add_argument("--header", action="append", default=[], metavar="NAME:VALUE",
+                       help="an extra request header (repeatable)")
+    audit.add_argument("--expect-status", type=int, action="append", default=[],
+                       metavar="CODE", help="status of an accepted request (default any 2xx)")
+    audit.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    audit.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
+    audit.add_argument("--allow-remote", action="store_true",
+                       help="allow a --url beyond loopback")
+
     faults = commands.add_parser("faults", help="list the token fault catalog")
     faults.add_argument("--markdown", action="store_true",
                         help="print the catalog as the docs/faults.md page")
@@ -207,6 +225,52 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from urllib.parse import urlsplit
+
+    from .consumer_audit import audit, http_verifier
+    from .provider import MockIdP
+
+    host = urlsplit(args.url).hostname or ""
+    if urlsplit(args.url).scheme not in ("http", "https") or not host:
+        raise _Fail(f"--url {args.url!r} must be an http(s) URL")
+    if not _is_loopback(host) and not args.allow_remote:
+        raise _Fail(f"--url {args.url} is not on loopback; add --allow-remote to audit it anyway")
+    headers = {}
+    for header in args.header:
+        name, sep, value = header.partition(":")
+        if not sep or not name.strip():
+            raise _Fail(f"--header {header!r}: write NAME:VALUE")
+        headers[name.strip()] = value.strip()
+    options: dict[str, Any] = {"port": args.idp_port}
+    if args.audience:
+        options["audience"] = args.audience
+    if args.alg:
+        options["alg"] = args.alg[0]
+    verify = http_verifier(args.url, headers=headers, expect_status=args.expect_status)
+
+    def progress(case: Any) -> None:
+        mark = {"ok": ".", "vulnerable": "V", "broken": "B"}[case.verdict]
+        print(mark, end="", file=sys.stderr, flush=True)
+
+    with MockIdP(**options) as provider:
+        print(f"mockidp audit: provider {provider.issuer} -> {args.url}", file=sys.stderr)
+        report = audit(verify, provider, algorithms=args.alg or None, progress=progress)
+    print(file=sys.stderr)
+    if args.format == "json":
+        text = report.to_json()
+    elif args.format == "junit":
+        text = report.to_junit_xml()
+    else:
+        text = str(report)
+    if args.output:
+        with open(args.output, "w") as out:
+            out.write(text)
+    else:
+        print(text)
+    return 0 if report.safe else 1
+
+
 def _faults(args: argparse.Namespace) -> int:
     from . import faults
 
@@ -223,7 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .errors import MockIdPError
 
     args = _parser().parse_args(argv)
-    command = {"serve": _serve, "token": _token, "faults": _faults}[args.command]
+    command = {"serve": _serve, "token": _token, "audit": _audit, "faults": _faults}[
+        args.command]
     try:
         return command(args)
     except (_Fail, MockIdPError) as exc:

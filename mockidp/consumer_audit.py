@@ -20,11 +20,11 @@ from .errors import ConfigurationError
 from .faults import FAULTS
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from .provider import MockIdP
 
-__all__ = ["AuditCase", "AuditReport", "audit"]
+__all__ = ["AuditCase", "AuditReport", "audit", "http_verifier"]
 
 Verdict = Literal["ok", "vulnerable", "broken"]
 
@@ -145,6 +145,7 @@ def audit(
     algorithms: Sequence[str] | None = None,
     typ: str | None = "JWT",
     faults: Sequence[str] | None = None,
+    progress: Callable[[AuditCase], object] | None = None,
 ) -> AuditReport:
     """Run the catalog (or ``faults``) and valid baselines through ``verify``.
 
@@ -161,13 +162,19 @@ def audit(
 
         with MockIdP() as provider:
             return audit(verify, provider, audience=audience, algorithms=algorithms, typ=typ,
-                         faults=faults)
+                         faults=faults, progress=progress)
     names = list(FAULTS) if faults is None else list(faults)
     algs = list(algorithms) if algorithms else [idp.keys.default_alg]
     aud = audience if audience is not None else idp.audience
     mint: dict[str, Any] = {"aud": aud, "typ": typ}
     snapshot = idp.keys.snapshot()
     cases: list[AuditCase] = []
+
+    def record(case: AuditCase) -> None:
+        cases.append(case)
+        if progress is not None:
+            progress(case)
+
     try:
         for alg in algs:
             idp.keys.ensure_active(alg)
@@ -175,8 +182,8 @@ def audit(
         staged = idp.keys.add(algs[0], activate=False)
         for alg in algs:
             accepted, error = _outcome(verify, idp.token(alg=alg, **mint))
-            cases.append(AuditCase(f"valid {alg}", "baseline", accepted, error,
-                                   f"a valid {alg} token"))
+            record(AuditCase(f"valid {alg}", "baseline", accepted, error,
+                             f"a valid {alg} token"))
         for name in names:
             fault = FAULTS.get(name)
             if fault is None:
@@ -184,12 +191,36 @@ def audit(
 
                 raise UnknownFaultError(name, FAULTS)
             accepted, error = _outcome(verify, idp.token(alg=algs[0], fault=name, **mint))
-            cases.append(AuditCase(str(fault), "fault", accepted, error, fault.description,
-                                   fault.reference))
+            record(AuditCase(str(fault), "fault", accepted, error, fault.description,
+                             fault.reference))
         idp.keys.activate(staged.kid)
         accepted, error = _outcome(verify, idp.token(alg=algs[0], **mint))
-        cases.append(AuditCase("valid after rotation", "baseline", accepted, error,
-                               "a valid token of the next key, published before the audit"))
+        record(AuditCase("valid after rotation", "baseline", accepted, error,
+                         "a valid token of the next key, published before the audit"))
     finally:
         idp.keys.restore(snapshot)
     return AuditReport(cases)
+
+
+def http_verifier(url: str, *, headers: Mapping[str, str] | None = None,
+                  expect_status: Sequence[int] = (), timeout: float = 10.0
+                  ) -> Callable[[str], None]:
+    """A ``verify`` for :func:`audit` that sends each token as a bearer token to a running
+    service: accepted when it answers ``expect_status`` (default: any 2xx)."""
+    import urllib.error
+    import urllib.request
+
+    def verify(token: str) -> None:
+        request = urllib.request.Request(
+            url, headers={**(headers or {}), "Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                status = response.status
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            status = exc.code
+        accepted = status in expect_status if expect_status else 200 <= status < 300
+        if not accepted:
+            raise PermissionError(f"HTTP {status}")
+
+    return verify

@@ -44,6 +44,16 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes ``idp_fault`` runs once per catalog fault, with its name as the id
+    (``test_rejects[alg-confusion]``)."""
+    if "idp_fault" in metafunc.fixturenames:
+        from .faults import FAULTS
+
+        names = [str(fault) for fault in FAULTS]
+        metafunc.parametrize("idp_fault", names, ids=names)
+
+
 def _option(config: pytest.Config, name: str) -> str:
     value = config.getoption(f"mockidp_{name}")
     return str(value if value is not None else config.getini(f"mockidp_{name}"))

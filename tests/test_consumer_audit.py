@@ -142,3 +142,62 @@ def test_misuse(idp: MockIdP) -> None:
         audit("not callable", idp)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="unknown token fault"):
         audit(lambda t: None, idp, faults=["nope"])
+
+
+def test_idp_fault_fixture_parametrizes_over_the_catalog(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import jwt, pytest
+
+        def test_rejects(idp, idp_fault):
+            key = idp.keys.active.public_key
+            with pytest.raises(Exception):
+                jwt.decode(idp.token(fault=idp_fault), key, algorithms=["RS256"],
+                           audience=idp.audience, issuer=idp.issuer,
+                           options={"require": ["exp", "iat", "sub"]})
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-v")
+    result.stdout.fnmatch_lines(["*test_rejects[[]alg-confusion[]] PASSED*"])
+    outcomes = result.parseoutcomes()
+    assert outcomes["passed"] + outcomes.get("failed", 0) == len(FAULTS)
+
+
+def test_http_audit_of_a_service_in_a_subprocess(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from mockidp.cli import main
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        idp_port = sock.getsockname()[1]
+    service = Path(__file__).resolve().parent.parent / "examples" / "integration"
+    process = subprocess.Popen([sys.executable, str(service / "protected_service.py"),
+                                f"http://127.0.0.1:{idp_port}"], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        report_file = tmp_path / "report.json"
+        code = main(["audit", "--url", url, "--idp-port", str(idp_port), "--format", "json",
+                     "--output", str(report_file)])
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+    report = json.loads(report_file.read_text())
+    verdicts = {case["name"]: case["verdict"] for case in report["cases"]}
+    assert code == 1 and report["safe"] is False
+    assert verdicts["valid RS256"] == "ok" and verdicts["alg-none"] == "ok"
+    # the example service skips the audience check and takes PyJWT's defaults:
+    assert {"wrong-audience", "missing-aud", "string-exp"} <= {
+        name for name, verdict in verdicts.items() if verdict == "vulnerable"}
+
+
+def test_http_audit_refuses_remote_urls(capsys: pytest.CaptureFixture[str]) -> None:
+    from mockidp.cli import main
+
+    assert main(["audit", "--url", "http://example.com/api"]) == 2
+    assert "not on loopback" in capsys.readouterr().err

@@ -13,14 +13,22 @@ from werkzeug.wrappers import Request, Response
 
 
 def create_app(issuer: str) -> object:
-    with urllib.request.urlopen(issuer + "/.well-known/openid-configuration") as answer:
-        metadata = json.load(answer)
-    # A short cache lifespan bounds how long a revoked key keeps working here; cooldown 0
-    # refetches at once for a kid it has not seen (a rotation).
-    jwks = jwt.PyJWKClient(metadata["jwks_uri"], lifespan=2, cooldown_duration=0)
+    found: dict[str, object] = {}
+
+    def provider() -> tuple[dict, jwt.PyJWKClient]:  # type: ignore[type-arg]
+        # Discovery on the first request: the service may start before its provider.
+        if not found:
+            with urllib.request.urlopen(issuer + "/.well-known/openid-configuration") as answer:
+                found["metadata"] = json.load(answer)
+            # A short cache lifespan bounds how long a revoked key keeps working here;
+            # cooldown 0 refetches at once for a kid it has not seen (a rotation).
+            found["jwks"] = jwt.PyJWKClient(found["metadata"]["jwks_uri"],  # type: ignore[index]
+                                            lifespan=2, cooldown_duration=0)
+        return found["metadata"], found["jwks"]  # type: ignore[return-value]
 
     @Request.application
     def app(request: Request) -> Response:
+        metadata, jwks = provider()
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer":
             return Response("no token", 401)
