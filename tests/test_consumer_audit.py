@@ -201,3 +201,59 @@ def test_http_audit_refuses_remote_urls(capsys: pytest.CaptureFixture[str]) -> N
 
     assert main(["audit", "--url", "http://example.com/api"]) == 2
     assert "not on loopback" in capsys.readouterr().err
+
+
+def hardened(idp: MockIdP, library_verify, typ: str):  # type: ignore[no-untyped-def]
+    """A library's validator plus the checks every library here leaves to its caller."""
+    def no_duplicates(pairs: list) -> dict:  # type: ignore[type-arg]
+        keys = [k for k, _ in pairs]
+        if len(keys) != len(set(keys)):
+            raise ValueError("duplicate member")
+        return dict(pairs)
+
+    def verify(token: str) -> object:
+        segments = token.split(".")
+        if len(token) > 16 * 1024 or len(segments) != 3 or not all(
+                STRICT_B64.match(s) for s in segments):
+            raise ValueError("oversized or not strict base64url")
+        for segment in segments[:2]:
+            json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)),
+                       object_pairs_hook=no_duplicates)
+        if jwt.get_unverified_header(token).get("typ") != typ:
+            raise ValueError("wrong typ")
+        if "kid" not in jwt.get_unverified_header(token):
+            raise ValueError("kid required")
+        return library_verify(token)
+    return verify
+
+
+@pytest.mark.parametrize("library", ["joserfc", "jwcrypto"])
+def test_hardened_library_validators_are_safe(idp: MockIdP, library: str) -> None:
+    from verifiers import EXPECTED_TYP, VERIFIERS
+
+    verify = hardened(idp, VERIFIERS[library](idp), EXPECTED_TYP)
+    report = audit(verify, idp, typ=EXPECTED_TYP)
+    vulnerable = {c.name for c in report.vulnerabilities}
+    if library == "jwcrypto":  # jwcrypto never checks that iat is in the past
+        assert vulnerable <= {"issued-in-future"}
+    else:
+        assert vulnerable == set()
+    assert report.broken == []
+
+
+def test_a_validator_that_follows_jku_is_caught(idp: MockIdP) -> None:
+    def follows_jku(token: str) -> dict:  # type: ignore[type-arg]
+        header = jwt.get_unverified_header(token)
+        url = header.get("jku") or idp.jwks_uri
+        key = jwt.PyJWKClient(url, cache_jwk_set=False).get_signing_key_from_jwt(token)
+        return jwt.decode(token, key, algorithms=[key.algorithm_name], audience=idp.audience,
+                          issuer=idp.issuer)
+
+    report = audit(follows_jku, idp)
+    assert "jku-injection" in {c.name for c in report.vulnerabilities}
+    assert any("/attacker/" in r.path for r in idp.requests)
+
+
+def test_a_validator_that_trusts_the_header_alg_is_caught(idp: MockIdP) -> None:
+    report = audit(naive(idp, alg_from_header=True), idp)
+    assert {"alg-mismatch"} <= {c.name for c in report.vulnerabilities}
