@@ -83,6 +83,24 @@ def jwcrypto_verifier(idp: MockIdP) -> Verifier:
     return verify
 
 
+def python_jose_verifier(idp: MockIdP) -> Verifier:
+    from jose import jwt as jose_jwt
+
+    def verify(token: str) -> Any:
+        header = jose_jwt.get_unverified_header(token)
+        keys = [k for k in fetch_jwks(idp.jwks_uri)["keys"] if k.get("kid") == header.get("kid")]
+        if len(keys) != 1:  # python-jose would try every key; pick by kid first
+            raise ValueError(f"no single key for kid {header.get('kid')!r}")
+        check_typ(header)
+        return jose_jwt.decode(token, keys[0], algorithms=[keys[0]["alg"]],
+                               audience=idp.audience, issuer=idp.issuer,
+                               options={"require_exp": True, "require_iat": True,
+                                        "require_sub": True, "require_aud": True,
+                                        "require_iss": True, "require_nbf": True})
+
+    return verify
+
+
 VERIFIERS: dict[str, Callable[[MockIdP], Verifier]] = {
     "pyjwt": pyjwt_verifier,
     "joserfc": joserfc_verifier,
