@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--idp-port", type=int, default=8080,
                        help="port of the provider this command starts, which the service must "
                             "trust: http://127.0.0.1:PORT (default 8080)")
+    audit.add_argument("--issuer", help="a running mockidp the service already trusts, driven "
+                                        "through its control API instead of starting one")
+    audit.add_argument("--control-token", metavar="SECRET", help="for --issuer")
     audit.add_argument("--audience", help="the aud the service expects (default mockidp-api)")
     audit.add_argument("--alg", action="append", default=[], metavar="ALG",
                        help="an algorithm the service accepts (repeatable; default RS256)")
@@ -253,9 +256,17 @@ def _audit(args: argparse.Namespace) -> int:
         mark = {"ok": ".", "vulnerable": "V", "broken": "B"}[case.verdict]
         print(mark, end="", file=sys.stderr, flush=True)
 
-    with MockIdP(**options) as provider:
-        print(f"mockidp audit: provider {provider.issuer} -> {args.url}", file=sys.stderr)
-        report = audit(verify, provider, algorithms=args.alg or None, progress=progress)
+    if args.issuer:
+        from .remote import RemoteIdP
+
+        remote = RemoteIdP(args.issuer, control_token=args.control_token)
+        print(f"mockidp audit: provider {remote.issuer} -> {args.url}", file=sys.stderr)
+        report = audit(verify, remote, audience=args.audience, algorithms=args.alg or None,
+                       progress=progress)
+    else:
+        with MockIdP(**options) as provider:
+            print(f"mockidp audit: provider {provider.issuer} -> {args.url}", file=sys.stderr)
+            report = audit(verify, provider, algorithms=args.alg or None, progress=progress)
     print(file=sys.stderr)
     if args.format == "json":
         text = report.to_json()

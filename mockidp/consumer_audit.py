@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from .provider import MockIdP
+    from .remote import RemoteIdP
 
 __all__ = ["AuditCase", "AuditReport", "audit", "http_verifier"]
 
@@ -139,7 +140,7 @@ def _outcome(verify: Callable[[str], Any], token: str) -> tuple[bool, str | None
 
 def audit(
     verify: Callable[[str], Any],
-    idp: MockIdP | None = None,
+    idp: MockIdP | RemoteIdP | None = None,
     *,
     audience: str | Sequence[str] | None = None,
     algorithms: Sequence[str] | None = None,
@@ -149,7 +150,8 @@ def audit(
 ) -> AuditReport:
     """Run the catalog (or ``faults``) and valid baselines through ``verify``.
 
-    ``idp`` is the provider the validator trusts (default: a provider started for the audit,
+    ``idp`` is the provider the validator trusts, in-process or a running one through
+    :class:`~mockidp.RemoteIdP` (default: a provider started for the audit,
     which is of use only when ``verify`` finds its keys through the tokens' issuer).
     ``audience`` and ``algorithms`` are what the validator expects: baselines and faults are
     minted with that audience, one valid baseline per algorithm, faults with the first.

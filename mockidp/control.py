@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hmac
 import json
+import secrets
+import threading
 from dataclasses import dataclass
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -69,6 +71,11 @@ ROUTES: tuple[Route, ...] = (
     Route("/keys", "POST", "add_key", "Generate and publish a key", KEY_OPTIONS),
     Route("/keys/rotate", "POST", "rotate", "A new key signs; the old one stays published",
           ("alg",)),
+    Route("/keys/ensure_active", "POST", "ensure_active",
+          "The active key of alg, made if the provider has none", ("alg",)),
+    Route("/keys/snapshot", "POST", "snapshot_keys",
+          "Remember the key ring; answers an id for /keys/restore"),
+    Route("/keys/restore", "POST", "restore_keys", "Put back a remembered key ring", ("id",)),
     Route("/keys/<kid>", "GET", "key", "One key (public parts only)"),
     Route("/keys/<kid>/activate", "POST", "activate", "Make a published key sign"),
     Route("/keys/<kid>/revoke", "POST", "revoke", "Take a key out of the JWKS"),
@@ -137,6 +144,8 @@ class ControlAPI:
             Rule(PREFIX + "/ui/keys/<kid>/<action>", endpoint="ui_key", methods=["POST"]),
         ])
         self.routes = {r.name: r for r in ROUTES}
+        self.snapshots: dict[str, object] = {}
+        self._lock = threading.Lock()
 
     def __call__(self, request: Request) -> Response:
         try:
@@ -258,6 +267,26 @@ class ControlAPI:
 
     def do_rotate(self, body: dict[str, Any]) -> dict[str, Any]:
         return describe_key(self.provider, self.provider.keys.rotate(body.get("alg")))
+
+    def do_ensure_active(self, body: dict[str, Any]) -> dict[str, Any]:
+        return describe_key(self.provider, self.provider.keys.ensure_active(body.get("alg")
+                                                                          or "RS256"))
+
+    def do_snapshot_keys(self, body: dict[str, Any]) -> dict[str, Any]:
+        snapshot_id = secrets.token_hex(8)
+        with self._lock:
+            self.snapshots[snapshot_id] = self.provider.keys.snapshot()
+            while len(self.snapshots) > 16:  # the oldest go: a snapshot is for one audit
+                del self.snapshots[next(iter(self.snapshots))]
+        return {"id": snapshot_id}
+
+    def do_restore_keys(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            snapshot = self.snapshots.pop(str(body.get("id")), None)
+        if snapshot is None:
+            raise OAuthError("not_found", f"no key snapshot {body.get('id')!r}", 404)
+        self.provider.keys.restore(snapshot)
+        return {"restored": True}
 
     def do_key(self, body: dict[str, Any], kid: str) -> dict[str, Any]:
         return describe_key(self.provider, self.provider.keys[kid])

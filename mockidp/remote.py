@@ -257,6 +257,17 @@ class RemoteKeys:
         return RemoteKey(**self._remote.call("POST", "/keys", {"alg": alg, "kid": kid,
                                                                 **options}))
 
+    def ensure_active(self, alg: str) -> RemoteKey:
+        return RemoteKey(**self._remote.call("POST", "/keys/ensure_active", {"alg": alg}))
+
+    def snapshot(self) -> str:
+        """Remember the remote key ring (for :meth:`restore`), as ``MockIdP.keys`` can."""
+        snapshot_id: str = self._remote.call("POST", "/keys/snapshot", {})["id"]
+        return snapshot_id
+
+    def restore(self, snapshot: object) -> None:
+        self._remote.call("POST", "/keys/restore", {"id": snapshot})
+
     def rotate(self, alg: str | None = None) -> RemoteKey:
         return RemoteKey(**self._remote.call("POST", "/keys/rotate", {"alg": alg}))
 

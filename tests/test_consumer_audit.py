@@ -244,3 +244,39 @@ def test_hardened_library_validators_are_safe(idp: MockIdP, library: str) -> Non
     make = python_jose_verifier if library == "python-jose" else VERIFIERS[library]
     verify = hardened(idp, make(idp), EXPECTED_TYP)
     audit(verify, idp, typ=EXPECTED_TYP).assert_safe()
+
+
+def test_audit_through_remote_idp_restores_the_keys(idp: MockIdP) -> None:
+    from mockidp import RemoteIdP
+
+    before = idp.jwks()
+    report = audit(strict_pyjwt(idp), RemoteIdP(idp.issuer))
+    report.assert_safe()
+    assert idp.jwks() == before
+
+
+def test_http_audit_against_a_running_provider(idp: MockIdP, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from mockidp.cli import main
+
+    service = Path(__file__).resolve().parent.parent / "examples" / "integration"
+    process = subprocess.Popen([sys.executable, str(service / "protected_service.py"),
+                                idp.issuer], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        output = tmp_path / "report.xml"
+        code = main(["audit", "--url", url, "--issuer", idp.issuer, "--format", "junit",
+                     "--output", str(output)])
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+    suite = ET.fromstring(output.read_text())
+    failed = {case.get("name") for case in suite.findall("testcase")
+              if case.find("failure") is not None}
+    assert code == 1 and {"wrong-audience", "missing-aud"} <= failed
+    assert "valid RS256" not in failed
