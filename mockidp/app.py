@@ -27,6 +27,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from .control import ControlAPI
+from .endpoints import ENDPOINTS
 from .flows import PKCE_METHODS
 from .oauth import (
     CORS,
@@ -55,25 +56,6 @@ forwarded_issuer: ContextVar[str | None] = ContextVar("mockidp_forwarded_issuer"
 #: One INFO line per request served (method, path, status, ms); `mockidp serve` prints them.
 request_log = logging.getLogger("mockidp.requests")
 
-#: Endpoint name -> path below the issuer.
-ENDPOINTS: dict[str, str] = {
-    "discovery": "/.well-known/openid-configuration",
-    "oauth-metadata": "/.well-known/oauth-authorization-server",
-    "jwks": "/.well-known/jwks.json",
-    "authorize": "/authorize",
-    "token": "/token",
-    "userinfo": "/userinfo",
-    "introspect": "/introspect",
-    "revoke": "/revoke",
-    "end-session": "/logout",
-    "device": "/device_authorization",
-    "device-verification": "/device",
-    # Served for the jku / x5u faults: a consumer that fetches these trusted a token header.
-    "attacker-jwks": "/_mockidp/attacker/jwks.json",
-    "attacker-certificate": "/_mockidp/attacker/{kid}.pem",
-    "redirected": "/_mockidp/redirected/{name}",
-    "control": "/_mockidp/{rest:path}",
-}
 
 #: Request bodies larger than this are refused with 413.
 MAX_BODY = 1024 * 1024

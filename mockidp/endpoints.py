@@ -21,7 +21,34 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["DiscoveryControl", "EndpointControl", "Endpoints", "JwksControl", "Override"]
+__all__ = [
+    "ENDPOINTS",
+    "DiscoveryControl",
+    "EndpointControl",
+    "Endpoints",
+    "JwksControl",
+    "Override",
+]
+
+#: Endpoint name -> path below the issuer.
+ENDPOINTS: dict[str, str] = {
+    "discovery": "/.well-known/openid-configuration",
+    "oauth-metadata": "/.well-known/oauth-authorization-server",
+    "jwks": "/.well-known/jwks.json",
+    "authorize": "/authorize",
+    "token": "/token",
+    "userinfo": "/userinfo",
+    "introspect": "/introspect",
+    "revoke": "/revoke",
+    "end-session": "/logout",
+    "device": "/device_authorization",
+    "device-verification": "/device",
+    # Served for the jku / x5u faults: a consumer that fetches these trusted a token header.
+    "attacker-jwks": "/_mockidp/attacker/jwks.json",
+    "attacker-certificate": "/_mockidp/attacker/{kid}.pem",
+    "redirected": "/_mockidp/redirected/{name}",
+    "control": "/_mockidp/{rest:path}",
+}
 
 JSON = "application/json"
 Transform = Callable[[Any], Any]

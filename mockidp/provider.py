@@ -11,10 +11,10 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import jwa
-from .app import ENDPOINTS, App, forwarded_issuer
+from .app import App, forwarded_issuer
 from .clock import Clock
 from .directory import Clients, Users
-from .endpoints import EndpointControl, Endpoints
+from .endpoints import ENDPOINTS, EndpointControl, Endpoints
 from .errors import ConfigurationError, NotStartedError, ServerError
 from .keys import KeyRing
 from .recording import LOG_LIMIT, RecordedRequest, RequestLog

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .endpoints import DiscoveryControl, JwksControl
+from .endpoints import ENDPOINTS, DiscoveryControl, JwksControl
 from .errors import ConfigurationError, MockIdPError, UnknownKeyError
 from .recording import RecordedRequest, freeze
 
@@ -25,17 +25,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
 __all__ = ["RemoteError", "RemoteIdP", "RemoteKey"]
-
-#: Endpoint name -> path below the issuer (the same table the server routes with).
-_PATHS = {
-    "discovery": "/.well-known/openid-configuration",
-    "oauth-metadata": "/.well-known/oauth-authorization-server",
-    "jwks": "/.well-known/jwks.json", "authorize": "/authorize", "token": "/token",
-    "userinfo": "/userinfo", "introspect": "/introspect", "revoke": "/revoke",
-    "end-session": "/logout", "device": "/device_authorization",
-    "device-verification": "/device", "attacker-jwks": "/_mockidp/attacker/jwks.json",
-}
-
 
 class RemoteError(MockIdPError):
     """The control API refused a call; ``status`` and ``error`` are its answer."""
@@ -130,10 +119,10 @@ class RemoteIdP:
 
     def url_for(self, endpoint: str) -> str:
         try:
-            return self.issuer + _PATHS[endpoint]
+            return self.issuer + ENDPOINTS[endpoint]
         except KeyError:
             raise ConfigurationError(f"unknown endpoint {endpoint!r}; use one of: "
-                                     f"{', '.join(_PATHS)}") from None
+                                     f"{', '.join(ENDPOINTS)}") from None
 
     discovery_url = property(lambda self: self.url_for("discovery"))
     jwks_uri = property(lambda self: self.url_for("jwks"))
@@ -161,9 +150,9 @@ class RemoteIdP:
         return document
 
     def endpoint(self, name: str) -> RemoteEndpoint:
-        if name not in _PATHS:
+        if name not in ENDPOINTS:
             raise ConfigurationError(f"unknown endpoint {name!r}; use one of: "
-                                     f"{', '.join(_PATHS)}")
+                                     f"{', '.join(ENDPOINTS)}")
         return RemoteEndpoint(self, name)
 
     @property
