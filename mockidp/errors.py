@@ -36,38 +36,48 @@ class ConfigurationError(MockIdPError, ValueError):
     """An argument or option has a value mockidp cannot use."""
 
 
-class UnknownAlgorithmError(ConfigurationError):
+class _UnknownName(ConfigurationError):
+    """A name that is none of a fixed set of choices; the message lists them."""
+
+    what = "name"
+    hint = ""
+
+    def __init__(self, given: object, supported: Iterable[str]) -> None:
+        self.supported = tuple(supported)
+        super().__init__(
+            f"unknown {self.what} {given!r}; use one of: {', '.join(self.supported)}{self.hint}"
+        )
+
+
+class UnknownAlgorithmError(_UnknownName):
     """A JWS algorithm name is not one mockidp can generate keys for."""
+
+    what = "JWS algorithm"
 
     def __init__(self, alg: object, supported: Iterable[str]) -> None:
         self.alg = alg
-        self.supported = tuple(supported)
-        super().__init__(
-            f"unknown JWS algorithm {alg!r}; use one of: {', '.join(self.supported)}"
-        )
+        super().__init__(alg, supported)
 
 
-class UnknownCorruptionError(ConfigurationError):
+class UnknownCorruptionError(_UnknownName):
     """``keys.corrupt(how=...)`` was given a name that is not a known corruption."""
+
+    what = "key corruption"
 
     def __init__(self, how: object, supported: Iterable[str]) -> None:
         self.how = how
-        self.supported = tuple(supported)
-        super().__init__(
-            f"unknown key corruption {how!r}; use one of: {', '.join(self.supported)}"
-        )
+        super().__init__(how, supported)
 
 
-class UnknownFaultError(ConfigurationError):
+class UnknownFaultError(_UnknownName):
     """``fault=...`` named no entry of ``mockidp.FAULTS``."""
+
+    what = "token fault"
+    hint = " (mockidp.FAULTS has a description of each)"
 
     def __init__(self, name: object, supported: Iterable[str]) -> None:
         self.name = name
-        self.supported = tuple(supported)
-        super().__init__(
-            f"unknown token fault {name!r}; use one of: {', '.join(self.supported)} "
-            "(mockidp.FAULTS has a description of each)"
-        )
+        super().__init__(name, supported)
 
 
 class UnknownKeyError(MockIdPError, KeyError):
