@@ -18,6 +18,7 @@ import threading
 import time
 import traceback
 from contextvars import ContextVar
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -67,18 +68,34 @@ CLIENT_ASSERTION_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "
                          "ES384", "ES512", "EdDSA"]
 
 
+def _methods(name: str) -> Iterable[str]:
+    return {"control": ["GET", "POST", "DELETE"],
+            "token": ["POST"], "introspect": ["POST"], "revoke": ["POST"],
+            "device": ["POST"], "device-verification": ["GET", "POST"],
+            "authorize": ["GET", "POST"], "userinfo": ["GET", "POST"],
+            "end-session": ["GET", "POST"]}.get(name, ["GET"])
+
+
+@cache
+def _url_map(paths: tuple[tuple[str, str], ...]) -> Map:
+    """The routing map for a path layout, built once: compiling its rules takes milliseconds.
+
+    A ``Map`` is safe to share: matching binds a fresh adapter per request.
+    """
+    return Map(
+        [Rule(re.sub(r"\{(\w+)(?::(\w+))?\}",
+                     lambda m: f"<{m[2] + ':' if m[2] else ''}{m[1]}>", path), endpoint=name,
+              methods=[*_methods(name), "OPTIONS"])
+         for name, path in paths],
+        strict_slashes=False,
+    )
+
+
 class App(OAuthEndpoints):
     """The provider's HTTP face. Reads all state from the ``MockIdP`` it serves."""
 
     def __init__(self, provider: MockIdP) -> None:
         self.provider = provider
-        self.url_map = Map(
-            [Rule(re.sub(r"\{(\w+)(?::(\w+))?\}",
-                         lambda m: f"<{m[2] + ':' if m[2] else ''}{m[1]}>", path), endpoint=name,
-                  methods=[*self._methods(name), "OPTIONS"])
-             for name, path in ENDPOINTS.items()],
-            strict_slashes=False,
-        )
         self.errors: list[str] = []
         self.control = ControlAPI(provider)
         super().__init__()
@@ -86,13 +103,10 @@ class App(OAuthEndpoints):
         self._discovery: tuple[object, bytes] = (None, b"")
         self._date: tuple[int, str] = (-1, "")
 
-    @staticmethod
-    def _methods(name: str) -> Iterable[str]:
-        return {"control": ["GET", "POST", "DELETE"],
-                "token": ["POST"], "introspect": ["POST"], "revoke": ["POST"],
-                "device": ["POST"], "device-verification": ["GET", "POST"],
-                "authorize": ["GET", "POST"], "userinfo": ["GET", "POST"],
-                "end-session": ["GET", "POST"]}.get(name, ["GET"])
+    @cached_property
+    def url_map(self) -> Map:
+        # Built on the first request that needs routing: the fast path never does.
+        return _url_map(tuple(ENDPOINTS.items()))
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -181,7 +195,7 @@ class App(OAuthEndpoints):
 
     def preflight(self, name: str) -> Response:
         """A CORS preflight answer (Fetch standard), so a browser app can call any endpoint."""
-        methods = ", ".join(self._methods(name))
+        methods = ", ".join(_methods(name))
         return Response(status=204, headers={
             **CORS, "Access-Control-Allow-Methods": methods,
             "Access-Control-Allow-Headers": "Authorization, Content-Type, DPoP",
@@ -285,7 +299,7 @@ class App(OAuthEndpoints):
 
     def on_redirected(self, request: Request, name: str) -> Response:
         """Where ``endpoint(name).redirect()`` sends consumers: the endpoint's usual answer."""
-        if name not in ENDPOINTS or "GET" not in self._methods(name):
+        if name not in ENDPOINTS or "GET" not in _methods(name):
             raise NotFound()
         handler: Callable[[Request], Response] = getattr(self, "on_" + name.replace("-", "_"))
         return handler(request)

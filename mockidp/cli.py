@@ -130,12 +130,14 @@ def _claims(pairs: list[str]) -> dict[str, Any]:
 
 
 def _provider(args: argparse.Namespace) -> MockIdP:
-    from .config import Config
     from .provider import MockIdP
 
     options: dict[str, Any] = {}
-    config = Config.load(args.config) if args.config else None
-    if config is not None:
+    config = None
+    if args.config:
+        from .config import Config
+
+        config = Config.load(args.config)
         options.update(config.provider_options())
     for name in ("alg", "login", "issuer_url"):
         if getattr(args, name) is not None:
@@ -151,7 +153,6 @@ def _provider(args: argparse.Namespace) -> MockIdP:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .scenario import Scenario
     from .server import format_host
 
     if not _is_loopback(args.host):
@@ -162,7 +163,11 @@ def _serve(args: argparse.Namespace) -> int:
               "tests: anyone who reaches it can mint tokens it signs.", file=sys.stderr)
         if args.control_token is None:
             args.control_token = secrets.token_urlsafe(24)
-    scenario = Scenario.load(args.scenario) if args.scenario else None
+    scenario = None
+    if args.scenario:
+        from .scenario import Scenario
+
+        scenario = Scenario.load(args.scenario)
     provider = _provider(args)
     provider.start()
     if not args.quiet:

@@ -14,6 +14,7 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass
+from functools import cache
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -131,18 +132,22 @@ def _pick(body: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
     return body
 
 
+@cache
+def _url_map() -> Map:
+    """The control API's routes, compiled once per process (it takes milliseconds)."""
+    return Map([Rule(PREFIX + r.path, endpoint=r.name, methods=[r.method]) for r in ROUTES] + [
+        Rule(PREFIX + "/ui", endpoint="ui", methods=["GET"]),
+        Rule(PREFIX + "/ui/rotate", endpoint="ui_rotate", methods=["POST"]),
+        Rule(PREFIX + "/ui/decode", endpoint="ui_decode", methods=["POST"]),
+        Rule(PREFIX + "/ui/keys/<kid>/<action>", endpoint="ui_key", methods=["POST"]),
+    ])
+
+
 class ControlAPI:
     """Answers ``/_mockidp/...`` for one provider."""
 
     def __init__(self, provider: MockIdP) -> None:
         self.provider = provider
-        self.url_map = Map([Rule(PREFIX + r.path, endpoint=r.name, methods=[r.method])
-                            for r in ROUTES] + [
-            Rule(PREFIX + "/ui", endpoint="ui", methods=["GET"]),
-            Rule(PREFIX + "/ui/rotate", endpoint="ui_rotate", methods=["POST"]),
-            Rule(PREFIX + "/ui/decode", endpoint="ui_decode", methods=["POST"]),
-            Rule(PREFIX + "/ui/keys/<kid>/<action>", endpoint="ui_key", methods=["POST"]),
-        ])
         self.routes = {r.name: r for r in ROUTES}
         self.snapshots: dict[str, object] = {}
         self._lock = threading.Lock()
@@ -150,7 +155,7 @@ class ControlAPI:
     def __call__(self, request: Request) -> Response:
         try:
             self.authorize(request)
-            name, args = self.url_map.bind_to_environ(request.environ).match()
+            name, args = _url_map().bind_to_environ(request.environ).match()
             if name.startswith("ui"):
                 result = self.dashboard(request, name, **args)
             else:

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import ConfigurationError, UnknownAlgorithmError
+from .rsapool import RSA_POOL
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from jwt.algorithms import Algorithm as PyJWTAlgorithm
 
-__all__ = ["ALGORITHMS", "RSA_POOL", "Algorithm", "KeyType", "RsaPool", "get"]
+__all__ = ["ALGORITHMS", "Algorithm", "KeyType", "get"]
 
 KeyType = Literal["RSA", "EC", "OKP", "oct"]
 
@@ -103,69 +103,6 @@ class Algorithm:
                 f"{self.name} cannot use curve {crv!r}; use one of: {', '.join(self.curves)}"
             )
         return crv
-
-
-class RsaPool:
-    """RSA keys made ahead of need by a background thread.
-
-    An RSA-2048 key takes 7-75 ms to find (a random prime search); EC and EdDSA keys take
-    microseconds. So the first RSA key of a size is made on the spot, and each one taken is
-    replaced in the background, keeping ``spare`` ready: ``keys.rotate()`` then costs what an
-    EC rotation does. The thread ends once the pool is full. Set ``MOCKIDP_RSA_POOL=0`` (or
-    ``RSA_POOL.spare = 0``) to make every key on the spot instead.
-    """
-
-    def __init__(self, spare: int = 2) -> None:
-        self.spare = spare
-        self._lock = threading.Lock()
-        self._keys: dict[int, list[Any]] = {}
-        self._filling: set[int] = set()
-
-    def take(self, bits: int) -> Any:
-        with self._lock:
-            ready = self._keys.get(bits)
-            key = ready.pop() if ready else None
-        if key is None:
-            key = _rsa(bits)
-        self._refill(bits)
-        return key
-
-    def _refill(self, bits: int) -> None:
-        with self._lock:
-            if self.spare <= 0 or bits in self._filling or len(self._keys.get(bits, ())) >= \
-                    self.spare:
-                return
-            self._filling.add(bits)
-        threading.Thread(target=self._fill, args=(bits,), name=f"mockidp-rsa-{bits}",
-                         daemon=True).start()
-
-    def _fill(self, bits: int) -> None:
-        try:
-            while True:
-                with self._lock:
-                    if len(self._keys.setdefault(bits, [])) >= self.spare:
-                        return
-                key = _rsa(bits)
-                with self._lock:
-                    self._keys[bits].append(key)
-        finally:
-            with self._lock:
-                self._filling.discard(bits)
-
-    def ready(self, bits: int = RSA_DEFAULT_BITS) -> int:
-        """How many keys of ``bits`` wait in the pool."""
-        with self._lock:
-            return len(self._keys.get(bits, ()))
-
-
-def _rsa(bits: int) -> Any:
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
-
-
-#: The process's RSA key pool (see :class:`RsaPool`).
-RSA_POOL = RsaPool(0 if os.environ.get("MOCKIDP_RSA_POOL") == "0" else 2)
 
 
 def _ec(curve_name: str) -> Callable[[], Any]:
