@@ -26,10 +26,12 @@ if TYPE_CHECKING:
         UnknownCorruptionError,
         UnknownFaultError,
         UnknownKeyError,
+        UnknownProfileError,
     )
     from .faults import FAULTS, Fault
     from .jwa import ALGORITHMS
     from .keys import CORRUPTIONS, Key, KeyRing
+    from .profiles import PROFILES, Profile
     from .provider import MockIdP
     from .remote import RemoteError, RemoteIdP
     from .scenario import Scenario
@@ -40,6 +42,7 @@ __all__ = [
     "ALGORITHMS",
     "CORRUPTIONS",
     "FAULTS",
+    "PROFILES",
     "AuditReport",
     "BindError",
     "Client",
@@ -53,6 +56,7 @@ __all__ = [
     "MockIdP",
     "MockIdPError",
     "NotStartedError",
+    "Profile",
     "RemoteError",
     "RemoteIdP",
     "Scenario",
@@ -61,6 +65,7 @@ __all__ = [
     "UnknownCorruptionError",
     "UnknownFaultError",
     "UnknownKeyError",
+    "UnknownProfileError",
     "User",
     "__version__",
     "audit",
@@ -78,6 +83,8 @@ _HOME = {
     "Key": "keys",
     "KeyRing": "keys",
     "MockIdP": "provider",
+    "PROFILES": "profiles",
+    "Profile": "profiles",
     "RemoteError": "remote",
     "RemoteIdP": "remote",
     "Scenario": "scenario",
@@ -85,7 +92,7 @@ _HOME = {
     **{name: "errors" for name in (
         "BindError", "ConfigurationError", "KeyExistsError", "KeyStateError", "MockIdPError",
         "NotStartedError", "ServerError", "UnknownAlgorithmError", "UnknownCorruptionError",
-        "UnknownFaultError", "UnknownKeyError",
+        "UnknownFaultError", "UnknownKeyError", "UnknownProfileError",
     )},
 }
 

@@ -61,8 +61,8 @@ request_log = logging.getLogger("mockidp.requests")
 #: Request bodies larger than this are refused with 413.
 MAX_BODY = 1024 * 1024
 
-#: Paths the fast path answers, by endpoint name.
-_STATIC = {ENDPOINTS[name]: name for name in ("jwks", "discovery", "oauth-metadata")}
+#: The endpoints the fast path answers.
+_STATIC = ("jwks", "discovery", "oauth-metadata")
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 CLIENT_ASSERTION_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
                          "ES384", "ES512", "EdDSA"]
@@ -96,6 +96,9 @@ class App(OAuthEndpoints):
 
     def __init__(self, provider: MockIdP) -> None:
         self.provider = provider
+        paths = provider.layout.paths
+        #: Path -> name of the endpoints the fast path answers.
+        self.static = {paths[name]: name for name in _STATIC}
         self.errors: list[str] = []
         self.control = ControlAPI(provider)
         super().__init__()
@@ -106,7 +109,7 @@ class App(OAuthEndpoints):
     @cached_property
     def url_map(self) -> Map:
         # Built on the first request that needs routing: the fast path never does.
-        return _url_map(tuple(ENDPOINTS.items()))
+        return _url_map(tuple(self.provider.layout.paths.items()))
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -212,7 +215,7 @@ class App(OAuthEndpoints):
                  name: str | None) -> Response:
         """The answer an endpoint control asked for instead of (or on top of) ``response``."""
         if rule.redirect is not None:
-            location = rule.redirect or f"{self.provider.issuer}/_mockidp/redirected/{name}"
+            location = rule.redirect or f"{self.provider.base_url}/_mockidp/redirected/{name}"
             return Response(status=rule.status or 302, headers={"Location": location})
         if rule.body is not None:
             response = Response(rule.body, content_type=rule.content_type)
@@ -256,7 +259,7 @@ class App(OAuthEndpoints):
         """GET or HEAD of the JWKS or the metadata with no fault set on it: the cached bytes,
         without Werkzeug's request and response objects. This is what every consumer calls
         most; the answer is the same as the general path's (``tests/test_app.py`` checks)."""
-        name = _STATIC.get(environ.get("PATH_INFO", ""))
+        name = self.static.get(environ.get("PATH_INFO", ""))
         method = environ.get("REQUEST_METHOD")
         if name is None or method not in ("GET", "HEAD"):
             return None
@@ -339,6 +342,7 @@ class App(OAuthEndpoints):
                 "at_hash", "c_hash", "name", "given_name", "family_name", "preferred_username",
                 "email", "email_verified", "locale", "zoneinfo",
             ],
+            **provider.profile.metadata,
         }
 
     def metadata_bytes(self) -> bytes:
@@ -363,6 +367,13 @@ class App(OAuthEndpoints):
 
     def on_jwks(self, request: Request) -> Response:
         return json_response(self.provider.keys.jwks_bytes,
+                             headers=self.jwks_headers(self.provider.clock.time()))
+
+    def on_certs(self, request: Request) -> Response:
+        """The published keys' certificates as ``{kid: PEM}`` (Google's ``/oauth2/v1/certs``
+        format, read by google-auth and firebase-admin), with the JWKS's cache headers."""
+        certificates = {key.kid: key.certificate_pem for key in self.provider.keys.published()}
+        return json_response(json.dumps(certificates).encode(),
                              headers=self.jwks_headers(self.provider.clock.time()))
 
     def on_attacker_jwks(self, request: Request) -> Response:

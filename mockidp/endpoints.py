@@ -35,6 +35,9 @@ ENDPOINTS: dict[str, str] = {
     "discovery": "/.well-known/openid-configuration",
     "oauth-metadata": "/.well-known/oauth-authorization-server",
     "jwks": "/.well-known/jwks.json",
+    # The published keys' certificates as {kid: PEM}, the format google-auth and
+    # firebase-admin read (Google's /oauth2/v1/certs).
+    "certs": "/certs",
     "authorize": "/authorize",
     "token": "/token",
     "userinfo": "/userinfo",

@@ -25,6 +25,7 @@ __all__ = [
     "UnknownCorruptionError",
     "UnknownFaultError",
     "UnknownKeyError",
+    "UnknownProfileError",
 ]
 
 
@@ -57,6 +58,12 @@ class UnknownAlgorithmError(_UnknownName):
     def __init__(self, alg: object, supported: Iterable[str]) -> None:
         self.alg = alg
         super().__init__(alg, supported)
+
+
+class UnknownProfileError(_UnknownName):
+    """``MockIdP(profile=...)`` was given a name that is not in ``mockidp.PROFILES``."""
+
+    what = "profile"
 
 
 class UnknownCorruptionError(_UnknownName):

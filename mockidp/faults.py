@@ -47,7 +47,6 @@ class Attacker:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._keys: dict[str, Key] = {}
-        self._certificates: dict[str, bytes] = {}
 
     def key(self, alg: str) -> Key:
         from .keys import Key
@@ -66,34 +65,9 @@ class Attacker:
     def certificate_pem(self, kid: str) -> bytes | None:
         """A self-signed X.509 certificate for the attacker key ``kid`` (RFC 7515 §4.1.5)."""
         with self._lock:
-            pem = self._certificates.get(kid)
             key = next((k for k in self._keys.values() if k.kid == kid), None)
-            if pem is None and key is not None:
-                pem = self._certificates[kid] = _self_signed(key)
-        return pem
-
-
-def _self_signed(key: Key) -> bytes:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.x509.oid import NameOID
-
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mockidp attacker")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    hash_ = None if key.kty == "OKP" else hashes.SHA256()
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .sign(key.private_key, hash_)
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM)
+        pem = None if key is None else key.certificate_pem
+        return None if pem is None else pem.encode()
 
 
 @dataclass

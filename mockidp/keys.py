@@ -12,6 +12,8 @@ is generated twice: the provider's standard key for each algorithm is kept acros
 
 from __future__ import annotations
 
+import base64
+import datetime
 import hashlib
 import json
 import threading
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
 __all__ = ["CORRUPTIONS", "Corruption", "Key", "KeyRing", "KeyState"]
+
+_NOT_BEFORE = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
+_NOT_AFTER = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
 
 KeyState = Literal["next", "active", "previous", "revoked"]
 
@@ -128,6 +133,53 @@ class Key:
     def jwk_json(self) -> bytes:
         """The public JWK as compact JSON, as the JWKS serves it."""
         return _compact(self._jwk)
+
+    @cached_property
+    def certificate(self) -> Any:
+        """A self-signed X.509 certificate of the public key (``cryptography`` object; CN is
+        the kid), valid from 2000 to 9999 so that no clock move expires it. Made on first use;
+        ``None`` for HS* keys. It is what ``x5c`` carries and the ``{kid: PEM}`` map serves."""
+        if self.private_key is None:
+            return None
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.x509.oid import NameOID
+
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"mockidp {self.kid}")])
+        return (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(_NOT_BEFORE)
+            .not_valid_after(_NOT_AFTER)
+            .sign(self.private_key, None if self.kty == "OKP" else hashes.SHA256())
+        )
+
+    @cached_property
+    def certificate_pem(self) -> str | None:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        certificate = self.certificate
+        return None if certificate is None else certificate.public_bytes(Encoding.PEM).decode()
+
+    @cached_property
+    def jwk_with_certificate(self) -> dict[str, Any] | None:
+        """The public JWK with ``x5c``, ``x5t`` and ``x5t#S256`` (RFC 7517 §4.7-4.9), as
+        Entra ID, Keycloak and Auth0 publish keys."""
+        if self.certificate is None:
+            return None
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        der = self.certificate.public_bytes(Encoding.DER)
+        return {**self._jwk, "x5c": [base64.b64encode(der).decode()],
+                "x5t": b64url_encode(hashlib.sha1(der).digest()).decode(),
+                "x5t#S256": b64url_encode(hashlib.sha256(der).digest()).decode()}
+
+    @cached_property
+    def jwk_json_with_certificate(self) -> bytes:
+        return _compact(self.jwk_with_certificate or {})
 
     @property
     def signing_key(self) -> Any:
@@ -253,7 +305,9 @@ class _State(NamedTuple):
 class KeyRing:
     """The provider's keys, their states and the JWKS built from them. Thread-safe."""
 
-    def __init__(self, default_alg: str = "RS256") -> None:
+    def __init__(self, default_alg: str = "RS256", *, certificates: bool = False) -> None:
+        #: Publish each key with its certificate (``x5c``, ``x5t``, ``x5t#S256``).
+        self.certificates = certificates
         self._lock = threading.RLock()
         self._standard: dict[tuple[str, str], Key] = {}
         self._decoys: dict[tuple[str, str | None, int], Key] = {}
@@ -553,6 +607,10 @@ class KeyRing:
             if key.kty == "oct":
                 continue
             corrupted = state.corrupted.get(kid)
-            members.append(_compact(corrupted[1]) if corrupted else key.jwk_json)
+            if corrupted:
+                members.append(_compact(corrupted[1]))
+            else:
+                members.append(key.jwk_json_with_certificate if self.certificates
+                               else key.jwk_json)
         self._state = state._replace(jwks_bytes=b'{"keys":[' + b",".join(members) + b"]}")
         self._version += 1

@@ -10,7 +10,7 @@ import threading
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import jwa
+from . import jwa, profiles
 from .app import App, forwarded_issuer
 from .clock import Clock
 from .directory import Clients, Users
@@ -29,12 +29,10 @@ if TYPE_CHECKING:
 
     from .faults import Attacker
     from .flows import TokenContext
+    from .profiles import Profile
     from .scenario import Scenario, ScenarioRun
 
 __all__ = ["DEFAULT_AUDIENCE", "MockIdP"]
-
-#: First path segments the provider's own endpoints use: no tenant may take one.
-_RESERVED = frozenset(path.split("/")[1] for path in ENDPOINTS.values())
 
 #: The ``aud`` of access tokens minted without one.
 DEFAULT_AUDIENCE = "mockidp-api"
@@ -66,7 +64,7 @@ class MockIdP:
         host: str = "127.0.0.1",
         port: int = 0,
         alg: str = "RS256",
-        audience: Audience = DEFAULT_AUDIENCE,
+        audience: Audience | None = None,
         seed: int = 0,
         jwks_max_age: int = 300,
         tls: bool = False,
@@ -76,8 +74,24 @@ class MockIdP:
         trust_forwarded: bool = False,
         log_limit: int = LOG_LIMIT,
         control_origins: Sequence[str] = (),
+        profile: str | Profile = "generic",
+        certificates: bool | None = None,
+        **profile_options: str,
     ) -> None:
         alg = jwa.get(alg).name
+        #: The real provider this one is shaped like (:mod:`mockidp.profiles`).
+        self.profile = profiles.get(profile)
+        #: Where each endpoint is, below the root URL.
+        self.layout = self.profile.layout(profile_options)
+        if self.profile.algorithms and alg not in self.profile.algorithms:
+            raise ConfigurationError(
+                f"the {self.profile.name} profile signs with {', '.join(self.profile.algorithms)}"
+                f", not {alg}; drop alg= (keys.add() still makes any key on purpose)"
+            )
+        if certificates is None:
+            certificates = self.profile.certificates
+        if audience is None:
+            audience = self.profile.audience or DEFAULT_AUDIENCE
         if login not in ("auto", "page"):
             raise ConfigurationError(f"login must be 'auto' (sign in without a page, for "
                                      f"tests) or 'page' (a login page), not {login!r}")
@@ -123,12 +137,13 @@ class MockIdP:
         self.jwks_max_age = jwks_max_age
         self.audience = audience
         self.clock = Clock()
-        self.keys = KeyRing(alg)
+        self.keys = KeyRing(alg, certificates=bool(certificates))
         self.users = Users(seed)
         self.clients = Clients()
         self.minter = Minter(
             self.keys, self.clock, self.users, self.clients,
             issuer=lambda: self.issuer, audience=lambda: self.audience, url_for=self.url_for,
+            profile=self.profile, profile_options=self.layout.options,
         )
         self._issuer: str | None = None
         self._baseline: _Snapshot | None = None
@@ -137,7 +152,8 @@ class MockIdP:
         self._tenants: dict[str, MockIdP] = {}
         self._tenants_made: dict[str, MockIdP] = {}  # kept across resets: keys made once
         self._options = {"alg": alg, "audience": audience, "seed": seed,
-                         "jwks_max_age": jwks_max_age, "login": login}
+                         "jwks_max_age": jwks_max_age, "login": login, "profile": self.profile,
+                         "certificates": certificates, **profile_options}
         self.tls = bool(tls)
         self._authority: TestAuthority | None = None
         self._ca_bundle: str | None = None
@@ -221,10 +237,11 @@ class MockIdP:
         tenants are). Made on first use and kept until the provider is reset."""
         if self._parent is not None:
             raise ConfigurationError("tenants do not nest: call tenant() on the main provider")
-        if not isinstance(name, str) or not _TENANT_NAME.fullmatch(name) or name in _RESERVED:
+        reserved = self.layout.reserved
+        if not isinstance(name, str) or not _TENANT_NAME.fullmatch(name) or name in reserved:
             raise ConfigurationError(
                 f"tenant name {name!r} must be one URL path segment of letters, digits and "
-                f"._~- (and none of: {', '.join(sorted(_RESERVED))})"
+                f"._~- (and none of: {', '.join(sorted(reserved))})"
             )
         with self._lock:
             tenant = self._tenants.get(name)
@@ -291,18 +308,26 @@ class MockIdP:
     # -- URLs ---------------------------------------------------------------------------------
 
     @property
-    def issuer(self) -> str:
-        """The issuer URL (no trailing slash); the ``iss`` of every token."""
+    def base_url(self) -> str:
+        """The server's root URL as consumers reach it (a tenant's: its path below it); the
+        profile's paths are below it."""
         if self._issuer is None:
             raise NotStartedError("the issuer URL")
         if self._parent is not None:  # a tenant's _issuer is its path below the parent's
-            return self._parent.issuer + self._issuer
+            return self._parent.base_url + self._issuer
         return forwarded_issuer.get() or self._issuer
+
+    @property
+    def issuer(self) -> str:
+        """The issuer URL; the ``iss`` of every token. No trailing slash, except in profiles
+        of providers whose issuer has one (Auth0)."""
+        layout = self.layout
+        return self.base_url + layout.issuer + ("/" if layout.issuer_slash else "")
 
     def url_for(self, endpoint: str) -> str:
         """The absolute URL of an endpoint by name (``"jwks"``, ``"token"``, ...)."""
         try:
-            return self.issuer + ENDPOINTS[endpoint]
+            return self.base_url + self.layout.paths[endpoint]
         except KeyError:
             raise ConfigurationError(
                 f"unknown endpoint {endpoint!r}; use one of: {', '.join(ENDPOINTS)}"

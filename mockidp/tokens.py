@@ -25,11 +25,13 @@ from .jws import (
     sign_compact,
     sign_encoded,
 )
+from .profiles import ClaimContext
 
 if TYPE_CHECKING:
     from .clock import Clock
-    from .directory import Clients, Users
+    from .directory import Clients, User, Users
     from .keys import Key, KeyRing
+    from .profiles import Profile
 
 __all__ = ["InvalidTokenError", "Minter"]
 
@@ -115,8 +117,13 @@ class Minter:
         issuer: Callable[[], str],
         audience: Callable[[], Audience],
         url_for: Callable[[str], str],
+        profile: Profile | None = None,
+        profile_options: Mapping[str, str] | None = None,
     ) -> None:
         self.keys = keys
+        #: Default claims of the provider this one looks like (``None``: generic).
+        self.profile = profile if profile is not None and profile.name != "generic" else None
+        self._profile_options = profile_options or {}
         self.clock = clock
         self.users = users
         self.clients = clients
@@ -188,7 +195,20 @@ class Minter:
             body["client_id"] = client_id
         if scope is not None:
             body["scope"] = _scope(scope)
+        if self.profile is not None:
+            user = self.users.default if sub is None else self.users.get(sub)
+            body = self.profile.claims("access", body, self._context(client_id, scope, user))
+            if aud is not None:  # a profile may leave the default aud out, never a given one
+                body["aud"] = _audience(aud)
         return _merge(body, claims, "claims")
+
+    def _context(self, client_id: str | None, scope: str | Sequence[str] | None,
+                 user: User | None) -> ClaimContext:
+        return ClaimContext(
+            self._profile_options, self._issuer(),
+            client_id if client_id is not None else self.clients.default.client_id,
+            _scope(scope).split() if scope is not None else [], user,
+        )
 
     def access_token(
         self,
@@ -269,6 +289,10 @@ class Minter:
             body["c_hash"] = b64url_encode(half).decode()
         if user is not None:
             body.update(user.claims)
+        if self.profile is not None:
+            body = self.profile.claims("id", body, self._context(client_id, None, user))
+            if aud is not None:
+                body["aud"] = _audience(aud)
         return _merge(body, claims, "claims")
 
     def id_token(
