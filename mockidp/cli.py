@@ -40,6 +40,8 @@ class _Fail(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .profiles import PROFILES
+
     parser = argparse.ArgumentParser(
         prog="mockidp",
         description="A mock OAuth 2.0 / OpenID Connect provider for tests. Not a real IdP.",
@@ -58,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
                        help="behind a proxy: take the issuer from X-Forwarded-Proto/-Host/"
                             "-Prefix of each request")
     serve.add_argument("--alg", help="default signing algorithm (RS256)")
+    serve.add_argument("--profile", help="look like a real provider: " + ", ".join(PROFILES)
+                       + " (default generic)")
+    serve.add_argument("--profile-option", action="append", default=[], metavar="NAME=VALUE",
+                       help="an option of the profile, e.g. realm=demo (repeatable)")
+    serve.add_argument("--certificates", action="store_true", default=None,
+                       help="publish x5c/x5t/x5t#S256 with every key (on in profiles whose "
+                            "provider does)")
     serve.add_argument("--login", choices=("page", "auto"),
                        help="page: a login page to pick a user (default); auto: sign in the "
                             "default user without a page")
@@ -130,6 +139,7 @@ def _claims(pairs: list[str]) -> dict[str, Any]:
 
 
 def _provider(args: argparse.Namespace) -> MockIdP:
+    from . import profiles
     from .provider import MockIdP
 
     options: dict[str, Any] = {}
@@ -139,9 +149,17 @@ def _provider(args: argparse.Namespace) -> MockIdP:
 
         config = Config.load(args.config)
         options.update(config.provider_options())
-    for name in ("alg", "login", "issuer_url"):
+    for name in ("alg", "login", "issuer_url", "profile", "certificates"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
+    profile_options = {}
+    for option in args.profile_option:
+        name, equals, value = option.partition("=")
+        if not equals or not name:
+            raise _Fail(f"--profile-option takes NAME=VALUE, not {option!r}")
+        profile_options[name] = value
+    profiles.get(options.get("profile", "generic")).layout(profile_options)  # names checked
+    options.update(profile_options)
     options.setdefault("login", "page")
     # A long-running server keeps the last 2,000 requests (the dashboard shows 50).
     provider = MockIdP(host=args.host, port=args.port, tls=args.tls,

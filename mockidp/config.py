@@ -1,6 +1,8 @@
 """The TOML configuration of ``mockidp serve --config FILE``.
 
     alg = "RS256"                 # default signing algorithm
+    profile = "keycloak"          # look like a real provider (mockidp.PROFILES)
+    profile_options = { realm = "demo" }
     audience = "my-api"
     issuer_url = "http://localhost:8080"
     login = "page"                # or "auto"
@@ -47,7 +49,8 @@ _STRS = "list of strings"
 
 _TOP: dict[str, Any] = {
     "alg": _STR, "audience": _STR, "issuer_url": _STR, "login": _STR, "seed": _INT,
-    "jwks_max_age": _INT, "refresh_token_rotation": _BOOL,
+    "jwks_max_age": _INT, "refresh_token_rotation": _BOOL, "profile": _STR,
+    "profile_options": (dict,), "certificates": _BOOL,
     "keys": "keys", "clients": "clients", "users": "users", "tenants": "tenants",
 }
 _ENTRIES: dict[str, dict[str, Any]] = {
@@ -58,7 +61,8 @@ _ENTRIES: dict[str, dict[str, Any]] = {
     "users": {"sub": _STR, "password": _STR, "default": _BOOL, "claims": (dict,)},
 }
 _TENANT = {"keys": "keys", "clients": "clients", "users": "users"}
-_PROVIDER_OPTIONS = ("alg", "audience", "issuer_url", "login", "seed", "jwks_max_age")
+_PROVIDER_OPTIONS = ("alg", "audience", "issuer_url", "login", "seed", "jwks_max_age", "profile",
+                     "certificates")
 
 
 def _type_name(expected: Any) -> str:
@@ -129,7 +133,15 @@ class Config:
 
     def provider_options(self) -> dict[str, Any]:
         """The ``MockIdP(...)`` arguments the file sets."""
-        return {k: self.data[k] for k in _PROVIDER_OPTIONS if k in self.data}
+        from . import profiles
+
+        options = {k: self.data[k] for k in _PROVIDER_OPTIONS if k in self.data}
+        profile_options = self.data.get("profile_options", {})
+        try:  # names checked here: they are passed on as keyword arguments
+            profiles.get(options.get("profile", "generic")).layout(profile_options)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{self.source}: {exc}") from None
+        return {**options, **profile_options}
 
     def apply(self, provider: MockIdP) -> None:
         """Add the file's keys, clients, users and tenants (before the provider starts)."""

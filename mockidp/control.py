@@ -251,6 +251,8 @@ class ControlAPI:
         return {
             "issuer": provider.issuer, "discovery_url": provider.discovery_url,
             "jwks_uri": provider.jwks_uri, "default_alg": provider.keys.default_alg,
+            "profile": provider.profile.name,
+            "endpoints": {name: provider.url_for(name) for name in provider.layout.paths},
             "audience": provider.audience, "keys": self.do_keys(body)["keys"],
             "clock": self.do_clock(body),
         }

@@ -31,6 +31,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         group.addoption(f"--mockidp-{name}", dest=f"mockidp_{name}", default=None,
                         help=f"{help_text} (ini: mockidp_{name}; default {default})")
         parser.addini(f"mockidp_{name}", help_text, default=default)
+    group.addoption("--mockidp-profile", dest="mockidp_profile", default=None,
+                    help="make the session's provider look like keycloak, okta, entra, auth0, "
+                         "google or cognito (ini: mockidp_profile; default generic)")
+    parser.addini("mockidp_profile", "the session provider's profile", default="generic")
+    group.addoption("--mockidp-profile-option", dest="mockidp_profile_options", action="append",
+                    default=None, metavar="NAME=VALUE",
+                    help="an option of the profile, e.g. realm=demo (repeatable; ini: "
+                         "mockidp_profile_options, one per line)")
+    parser.addini("mockidp_profile_options", "options of the profile, NAME=VALUE per line",
+                  type="linelist", default=[])
     group.addoption("--mockidp-tls", dest="mockidp_tls", action="store_true", default=None,
                     help="serve the session's provider over HTTPS (ini: mockidp_tls)")
     parser.addini("mockidp_tls", "serve the session's provider over HTTPS", type="bool",
@@ -40,7 +50,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "idp(alg=None, audience=None): configure the mockidp provider for this test only",
+        "idp(alg=None, audience=None, profile=None, **profile_options): configure the mockidp "
+        "provider for this test only (a profile gets a provider of its own for the test)",
     )
 
 
@@ -63,35 +74,56 @@ def _option(config: pytest.Config, name: str) -> str:
 def idp_server(pytestconfig: pytest.Config) -> Iterator[MockIdP]:
     """The provider of this test session (one per xdist worker). Its state is shared by every
     test that uses it directly; use ``idp`` for a provider that resets around each test."""
-    from .provider import MockIdP
 
-    seed = _option(pytestconfig, "seed")
-    tls = pytestconfig.getoption("mockidp_tls") or pytestconfig.getini("mockidp_tls")
     try:
-        provider = MockIdP(
-            host=_option(pytestconfig, "host"), alg=_option(pytestconfig, "alg"), seed=int(seed),
-            tls=bool(tls),
-        )
+        provider = _provider(pytestconfig)
     except ValueError as exc:  # a ConfigurationError, or a seed that is not a number
         raise pytest.UsageError(f"mockidp: {exc}") from None
     with provider:
         yield provider
 
 
-def _configure(provider: MockIdP, marker: pytest.Mark) -> None:
+def _provider(config: pytest.Config, **options: Any) -> MockIdP:
+    """A provider made from the ``mockidp_*`` options; ``options`` override them."""
+    from .provider import MockIdP
+
+    tls = config.getoption("mockidp_tls") or config.getini("mockidp_tls")
+    profile_options = {}
+    for line in (config.getoption("mockidp_profile_options")
+                 or config.getini("mockidp_profile_options")):
+        name, equals, value = line.partition("=")
+        if not equals:
+            raise pytest.UsageError(f"mockidp: a profile option is NAME=VALUE, not {line!r}")
+        profile_options[name.strip()] = value.strip()
+    settings: dict[str, Any] = {
+        "host": _option(config, "host"), "alg": _option(config, "alg"),
+        "seed": int(_option(config, "seed")), "tls": bool(tls),
+        "profile": _option(config, "profile"), **profile_options,
+    }
+    if "profile" in options:  # another profile: none of the session's profile options
+        settings = {k: settings[k] for k in ("host", "seed", "tls")}
+    return MockIdP(**{**settings, **options})
+
+
+def _check(marker: pytest.Mark) -> dict[str, Any]:
     from .errors import ConfigurationError
 
     if marker.args:
         raise ConfigurationError(
-            f"@pytest.mark.idp takes keyword arguments only ({', '.join(_MARKER_OPTIONS)})"
+            f"@pytest.mark.idp takes keyword arguments only ({', '.join(_MARKER_OPTIONS)}, "
+            "and a profile's options with profile=)"
         )
     options: dict[str, Any] = dict(marker.kwargs)
     unknown = set(options) - set(_MARKER_OPTIONS)
-    if unknown:
+    if unknown and "profile" not in options:
         raise ConfigurationError(
             f"@pytest.mark.idp got unknown option(s) {', '.join(sorted(unknown))}; "
-            f"use {', '.join(_MARKER_OPTIONS)}"
+            f"use {', '.join(_MARKER_OPTIONS)} (profile options need profile=)"
         )
+    return options
+
+
+def _configure(provider: MockIdP, options: dict[str, Any]) -> None:
     if options.get("alg") is not None:
         provider.keys.default_alg = options["alg"]
     if options.get("audience") is not None:
@@ -101,12 +133,18 @@ def _configure(provider: MockIdP, marker: pytest.Mark) -> None:
 @pytest.fixture
 def idp(idp_server: MockIdP, request: pytest.FixtureRequest) -> Iterator[MockIdP]:
     """The session's provider, reset to its start-up state before and after this test, and
-    configured by the test's ``@pytest.mark.idp(...)``. A request handler that failed during
-    the test fails it at teardown."""
-    idp_server.reset()
+    configured by the test's ``@pytest.mark.idp(...)``. A marker naming a ``profile`` gets a
+    provider of that profile for this test alone (started and stopped around it). A request
+    handler that failed during the test fails it at teardown."""
     marker = request.node.get_closest_marker("idp")
-    if marker is not None:
-        _configure(idp_server, marker)
+    options = _check(marker) if marker is not None else {}
+    if "profile" in options:
+        with _provider(request.config, **options) as own:
+            yield own
+            own.check()
+        return
+    idp_server.reset()
+    _configure(idp_server, options)
     try:
         yield idp_server
         idp_server.check()

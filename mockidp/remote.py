@@ -78,6 +78,9 @@ class RemoteIdP:
         self.timeout = timeout
         state = self.call("GET", "/state")
         self.issuer: str = state["issuer"]
+        #: The name of the profile the server runs (``mockidp.PROFILES``).
+        self.profile: str = state["profile"]
+        self._urls: dict[str, str] = state["endpoints"]
         self.keys = RemoteKeys(self)
         self.clock = RemoteClock(self)
         self.users = RemoteDirectory(self, "/users")
@@ -119,7 +122,7 @@ class RemoteIdP:
 
     def url_for(self, endpoint: str) -> str:
         try:
-            return self.issuer + ENDPOINTS[endpoint]
+            return self._urls[endpoint]
         except KeyError:
             raise ConfigurationError(f"unknown endpoint {endpoint!r}; use one of: "
                                      f"{', '.join(ENDPOINTS)}") from None
