@@ -7,10 +7,12 @@ wrk when it is installed (Debian package "wrk").
 
 from __future__ import annotations
 
+import base64
 import http.client
 import shutil
 import statistics
 import subprocess
+import tempfile
 import time
 import urllib.parse
 
@@ -70,6 +72,22 @@ def with_wrk(url: str, script: str | None = None) -> float | None:
     return None
 
 
+def wrk_token(url: str, client: tuple[str, str]) -> float | None:
+    """wrk POSTing client_credentials requests (HTTP Basic client authentication)."""
+    credentials = base64.b64encode(":".join(client).encode()).decode()
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
+        script.write('wrk.method = "POST"\n'
+                     'wrk.body = "grant_type=client_credentials"\n'
+                     'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+                     f'wrk.headers["Authorization"] = "Basic {credentials}"\n')
+        script.flush()
+        return with_wrk(url, script.name)
+
+
+def _rate(wrk: float | None) -> str:
+    return "wrk not installed" if wrk is None else f"{wrk:,.0f}/s"
+
+
 def fmt(result: tuple[float, float, float]) -> str:
     return f"{result[0]:,.0f}/s (p50 {result[1]:.2f} ms, p99 {result[2]:.2f} ms)"
 
@@ -83,15 +101,16 @@ def main() -> None:
             for name, url in (("mockidp", jwks_uri), ("bare Werkzeug, same bytes", bare + "/")):
                 wrk = with_wrk(url)
                 rows.append([f"JWKS GET, {name}", fmt(with_session(url)),
-                             fmt(with_http_client(url)),
-                             "not installed" if wrk is None else f"{wrk:,.0f}/s"])
+                             fmt(with_http_client(url)), _rate(wrk)])
         form = {"grant_type": "client_credentials"}
         auth = ("mockidp-client", "mockidp-client-secret")
         rows.append(["token endpoint, client_credentials RS256",
-                     fmt(with_session(issuer + "/token", form, auth)), "", ""])
+                     fmt(with_session(issuer + "/token", form, auth)), "",
+                     _rate(wrk_token(issuer + "/token", auth))])
     with mockidp_serve("--alg", "ES256") as issuer:
         rows.append(["token endpoint, client_credentials ES256",
-                     fmt(with_session(issuer + "/token", form, auth)), "", ""])
+                     fmt(with_session(issuer + "/token", form, auth)), "",
+                     _rate(wrk_token(issuer + "/token", auth))])
     table(f"HTTP over loopback, one client, {SECONDS:.0f} s each",
           ["what", "requests.Session", "http.client keep-alive", "wrk -c1"], rows)
 

@@ -81,6 +81,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/keys/<kid>/activate", "POST", "activate", "Make a published key sign"),
     Route("/keys/<kid>/revoke", "POST", "revoke", "Take a key out of the JWKS"),
     Route("/keys/<kid>/publish", "POST", "publish", "Put a key back into the JWKS"),
+    Route("/keys/<kid>/replace", "POST", "replace", "New key material under the same kid"),
     Route("/keys/<kid>/corrupt", "POST", "corrupt", "Publish broken material under a kid",
           ("how",)),
     Route("/keys/<kid>/repair", "POST", "repair", "Publish a corrupted key's real JWK again"),
@@ -310,6 +311,9 @@ class ControlAPI:
 
     def do_publish(self, body: dict[str, Any], kid: str) -> dict[str, Any]:
         return self._key_action("publish", kid)
+
+    def do_replace(self, body: dict[str, Any], kid: str) -> dict[str, Any]:
+        return self._key_action("replace", kid)
 
     def do_corrupt(self, body: dict[str, Any], kid: str) -> dict[str, Any]:
         return self._key_action("corrupt", kid, **body)

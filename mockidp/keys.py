@@ -16,6 +16,7 @@ import base64
 import datetime
 import hashlib
 import json
+import os
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -476,6 +477,25 @@ class KeyRing:
             published.pop(key.kid, None)
             active = {a: k for a, k in state.active.items() if k != key.kid}
             self._set(state._replace(published=published, active=active))
+        return key
+
+    def replace(self, kid: str) -> Key:
+        """New key material under the same ``kid``, in the same state (a provider that re-keys
+        without changing the kid). From now on ``kid`` signs and is published with the new
+        material: a consumer that caches keys by kid keeps the old one and rejects new tokens.
+        """
+        with self._lock:
+            old = self[kid]
+            if old.kty == "oct":
+                material = os.urandom(len(old.secret or b""))
+            else:
+                size = old.size if old.kty == "RSA" else None
+                material = old.algorithm.generate(size=size, crv=old.crv)
+            key = Key.from_material(old.alg, material, old.kid)
+            state = self._state
+            corrupted = dict(state.corrupted)
+            corrupted.pop(key.kid, None)
+            self._set(state._replace(keys={**state.keys, key.kid: key}, corrupted=corrupted))
         return key
 
     def publish(self, kid: str) -> Key:

@@ -272,6 +272,9 @@ class RemoteKeys:
     def publish(self, kid: str) -> RemoteKey:
         return self._one("POST", kid, "/publish", {})
 
+    def replace(self, kid: str) -> RemoteKey:
+        return self._one("POST", kid, "/replace", {})
+
     def repair(self, kid: str) -> RemoteKey:
         return self._one("POST", kid, "/repair", {})
 

@@ -105,6 +105,7 @@ ACTIONS: dict[str, Callable[[MockIdP, dict[str, Any]], object]] = {
     "activate": _key_action("activate"),
     "revoke": _key_action("revoke"),
     "publish": _key_action("publish"),
+    "replace": _key_action("replace"),
     "corrupt": _key_action("corrupt"),
     "repair": _key_action("repair"),
     "reset": _reset,
