@@ -147,6 +147,7 @@ def audit(
     typ: str | None = "JWT",
     faults: Sequence[str] | None = None,
     progress: Callable[[AuditCase], object] | None = None,
+    claims: Mapping[str, Any] | None = None,
 ) -> AuditReport:
     """Run the catalog (or ``faults``) and valid baselines through ``verify``.
 
@@ -155,6 +156,7 @@ def audit(
     which is of use only when ``verify`` finds its keys through the tokens' issuer).
     ``audience`` and ``algorithms`` are what the validator expects: baselines and faults are
     minted with that audience, one valid baseline per algorithm, faults with the first.
+    ``claims`` go into every token (e.g. the ``nonce`` an OIDC client checks).
     The provider's keys are as they were when the audit returns.
     """
     if not callable(verify):
@@ -164,11 +166,11 @@ def audit(
 
         with MockIdP() as provider:
             return audit(verify, provider, audience=audience, algorithms=algorithms, typ=typ,
-                         faults=faults, progress=progress)
+                         faults=faults, progress=progress, claims=claims)
     names = list(FAULTS) if faults is None else list(faults)
     algs = list(algorithms) if algorithms else [idp.keys.default_alg]
     aud = audience if audience is not None else idp.audience
-    mint: dict[str, Any] = {"aud": aud, "typ": typ}
+    mint: dict[str, Any] = {"aud": aud, "typ": typ, "claims": dict(claims or {})}
     snapshot = idp.keys.snapshot()
     cases: list[AuditCase] = []
 
