@@ -4,11 +4,11 @@ The client reads discovery once (`server_metadata_url`) and keeps the JWKS in
 `server_metadata["jwks"]` for the life of the client object. It fetches the JWKS again only
 when a token's `kid` is unknown, every time, with no rate limit: rotation just works, but a
 key removed from the JWKS stays trusted as long as the client lives, and a flood of unknown
-kids becomes a flood of JWKS requests. Its default leeway is 120 s: a token that expired a
-minute ago passes (`parse_id_token(..., leeway=0)` is stricter). It accepts the algorithms discovery lists in
+kids becomes a flood of JWKS requests. It accepts the algorithms discovery lists in
 `id_token_signing_alg_values_supported`, which mockidp fills with exactly the algorithms it
-signs with. Make a new client (a new `OAuth()` registry) per test so no keys leak between
-tests.
+signs with. Its default leeway is 120 s: a token that expired a minute ago passes
+(`parse_id_token(..., leeway=0)` is stricter). Make a new client (a new `OAuth()` registry)
+per test so no keys leak between tests.
 """
 
 from __future__ import annotations
