@@ -4,11 +4,11 @@ okta-jwt-verifier insists on an `https://` issuer and finds the keys at `{issuer
 (no discovery), so the provider runs with `profile="okta", tls=True`, and the client trusts
 its CA through a `request_executor` that hands aiohttp `idp.ssl_context()` (aiohttp reads
 `SSL_CERT_FILE` once, at import). It accepts RS256 only and checks claims before the
-signature, with a 120 s leeway. The async path caches the JWKS per URL as `Cache-Control` allows (120 s by default) in
-**one cache shared by every verifier in the process**: a test that reuses a port can see the
-previous test's keys. A new provider per test (a new port) avoids that; an unknown `kid`
-clears the cache and fetches once more, so rotation works, but a revoked key stays trusted
-until the cache expires.
+signature, with a 120 s leeway. The async path caches the JWKS per URL as `Cache-Control`
+allows (120 s by default) in **one cache shared by every verifier in the process**: a test
+that reuses a port can see the previous test's keys. A new provider per test (a new port)
+avoids that. An unknown `kid` clears the cache and fetches once more, so rotation works, but
+a revoked key stays trusted until the cache expires.
 """
 
 from __future__ import annotations
