@@ -184,6 +184,7 @@ def audit(
             idp.keys.ensure_active(alg)
         # Publish the next key before anything is verified (a staged rotation).
         staged = idp.keys.add(algs[0], activate=False)
+        ready = idp.keys.snapshot()  # each fault starts from here, whatever the last one added
         for alg in algs:
             accepted, error = _outcome(verify, idp.token(alg=alg, **mint))
             record(AuditCase(f"valid {alg}", "baseline", accepted, error,
@@ -195,6 +196,7 @@ def audit(
 
                 raise UnknownFaultError(name, FAULTS)
             accepted, error = _outcome(verify, idp.token(alg=algs[0], fault=name, **mint))
+            idp.keys.restore(ready)
             record(AuditCase(str(fault), "fault", accepted, error, fault.description,
                              fault.reference))
         idp.keys.activate(staged.kid)

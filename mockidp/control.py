@@ -290,7 +290,7 @@ class ControlAPI:
 
     def do_restore_keys(self, body: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            snapshot = self.snapshots.pop(str(body.get("id")), None)
+            snapshot = self.snapshots.get(str(body.get("id")))
         if snapshot is None:
             raise OAuthError("not_found", f"no key snapshot {body.get('id')!r}", 404)
         self.provider.keys.restore(snapshot)

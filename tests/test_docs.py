@@ -15,11 +15,23 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 
+def is_recipe(code: str) -> bool:
+    """A block that is a recipe module as it stands in examples/recipes/ (docs/recipes.md):
+    it runs there, as a test module of the suite."""
+    first, _, rest = code.partition("\n")
+    if not first.startswith("# examples/recipes/"):
+        return False
+    path = ROOT / first.removeprefix("# ")
+    return path.is_file() and rest in path.read_text()
+
+
 def examples() -> list[pytest.param]:  # type: ignore[valid-type]
     found = []
     for doc in DOCS:
         text = doc.read_text()
         for match in BLOCK.finditer(text):
+            if is_recipe(match.group(1)):
+                continue
             line = text.count("\n", 0, match.start()) + 1
             found.append(pytest.param(match.group(1), id=f"{doc.name}:{line}"))
     return found
@@ -27,6 +39,13 @@ def examples() -> list[pytest.param]:  # type: ignore[valid-type]
 
 def test_there_are_examples() -> None:
     assert len(examples()) >= 4
+
+
+def test_recipe_blocks_are_the_recipe_files() -> None:
+    recipes = ROOT / "docs" / "recipes.md"
+    blocks = [m.group(1) for m in BLOCK.finditer(recipes.read_text())]
+    assert blocks and all(is_recipe(block) for block in blocks)
+    assert not is_recipe("# examples/recipes/test_recipe_pyjwt.py\nimport os\n")
 
 
 @pytest.mark.parametrize("code", examples())

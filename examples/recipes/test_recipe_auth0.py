@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mockidp import MockIdP
 
 PROFILE = "auth0"
+AUDIENCE = "client"  # ID tokens: the audience is the client id
 
 
 def make_verifier(idp: MockIdP) -> Any:

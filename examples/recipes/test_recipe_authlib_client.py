@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mockidp import MockIdP
 
 NONCE = "n-0S6_WzA2Mj"
+AUDIENCE = "client"  # ID tokens: the audience is the client id
 #: Claims every ID token put to this client carries (the nonce it sent with the request).
 CLAIMS = {"nonce": NONCE}
 
