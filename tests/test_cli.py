@@ -43,6 +43,11 @@ def test_bad_arguments_exit_2(argv: list[str], message: str,
         (["serve", "--host", "0.0.0.0"], "not a loopback address; add --allow-remote"),
         (["serve", "--alg", "XYZ"], "unknown JWS algorithm 'XYZ'"),
         (["serve", "--port", "-5"], "port must be an int from 0 to 65535"),
+        (["serve", "--profile", "kc"], "unknown profile 'kc'; use one of: generic, keycloak"),
+        (["serve", "--profile", "keycloak", "--profile-option", "server=x"],
+         "profile 'keycloak' has no option(s) server; its options: realm"),
+        (["serve", "--profile-option", "realm"], "--profile-option takes NAME=VALUE"),
+        (["serve", "--profile-option", "alg=ES256"], "profile 'generic' has no option(s) alg"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(argv: list[str], message: str,
@@ -82,6 +87,30 @@ def test_serve_as_a_process(sig: signal.Signals) -> None:
                 stream.close()
     assert process.returncode == 0
     assert "Traceback" not in err
+
+
+def test_serve_a_profile() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockidp", "serve", "--port", "0", "--quiet", "--profile",
+         "keycloak", "--profile-option", "realm=demo", "--certificates"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner = [process.stdout.readline() for _ in range(4)]
+        issuer, jwks = banner[1].split()[-1], banner[3].split()[-1]
+        assert issuer.endswith("/realms/demo")
+        assert banner[3].startswith("jwks:") and jwks.endswith(
+            "/realms/demo/protocol/openid-connect/certs")
+        with urllib.request.urlopen(jwks, timeout=5) as response:
+            assert "x5c" in json.load(response)["keys"][0]
+        process.terminate()
+        process.communicate(timeout=10)
+    finally:
+        process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def test_faults_lists_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:

@@ -64,6 +64,10 @@ def test_a_config_file_sets_up_the_provider(tmp_path: Path) -> None:
         ("keys = 3\n", "keys: expected an array of tables"),
         ("[tenants.a]\ncolour = 1\n", "tenants.a.colour: unknown field"),
         ("alg = \n", "not valid TOML"),
+        ('profile = "okta"\nprofile_options = { realm = "x" }\n',
+         r"profile 'okta' has no option\(s\) realm"),
+        ('profile = "nope"\n', "unknown profile 'nope'"),
+        ("profile_options = 3\n", "profile_options: expected a table"),
     ],
 )
 def test_bad_config_files(tmp_path: Path, text: str, message: str) -> None:
@@ -75,6 +79,14 @@ def test_bad_config_files(tmp_path: Path, text: str, message: str) -> None:
 
     with pytest.raises(ConfigurationError, match=message):
         load_and_apply()
+
+
+def test_a_config_file_picks_a_profile(tmp_path: Path) -> None:
+    path = tmp_path / "mockidp.toml"
+    path.write_text('profile = "okta"\ncertificates = true\n'
+                    'profile_options = { server = "aus1" }\n')
+    with MockIdP(**Config.load(path).provider_options()) as provider:
+        assert provider.issuer.endswith("/oauth2/aus1") and provider.keys.certificates
 
 
 def test_missing_file() -> None:

@@ -159,3 +159,61 @@ def test_tls_option(pytester: pytest.Pytester, how: str) -> None:
     else:
         args = ["--mockidp-tls"]
     pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("how", ["ini", "command line"])
+def test_profile_options(pytester: pytest.Pytester, how: str) -> None:
+    pytester.makepyfile(
+        """
+        def test_profile(idp, idp_server):
+            assert idp is idp_server and idp.profile.name == "keycloak"
+            assert idp.issuer.endswith("/realms/demo")
+        """
+    )
+    args = []
+    if how == "ini":
+        pytester.makeini("[pytest]\nmockidp_profile = keycloak\n"
+                         "mockidp_profile_options =\n    realm=demo\n")
+    else:
+        args = ["--mockidp-profile", "keycloak", "--mockidp-profile-option", "realm=demo"]
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+
+
+def test_bad_profile_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x(idp):\n    pass\n")
+    result = pytester.runpytest_subprocess("--mockidp-profile", "okta",
+                                           "--mockidp-profile-option", "realm=demo")
+    result.stdout.fnmatch_lines(["*mockidp: profile 'okta' has no option(s) realm*"])
+    assert result.ret != 0
+
+
+def test_marker_profile_gives_the_test_its_own_provider(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.idp(profile="okta", server="aus9", tls=True)
+        def test_okta(idp, idp_server):
+            assert idp is not idp_server and idp.issuer.startswith("https://")
+            assert idp.issuer.endswith("/oauth2/aus9")
+            pytest.shared = idp
+
+        def test_after(idp):
+            assert idp.profile.name == "generic" and not pytest.shared.running
+        """
+    )
+    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_marker_profile_options_need_the_profile(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.idp(realm="demo")
+        def test_x(idp):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess()
+    result.stdout.fnmatch_lines(["*unknown option(s) realm*profile options need profile=*"])
