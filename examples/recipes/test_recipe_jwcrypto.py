@@ -52,17 +52,17 @@ def test_a_token_without_kid_is_refused_by_the_recipe(idp: MockIdP) -> None:
         make_verifier(idp)(idp.token(fault="missing-kid"))
 
 
-def test_rotation_and_revocation_show_at_once(idp: MockIdP) -> None:
+def test_rotation_to_another_algorithm_and_revocation(idp: MockIdP) -> None:
     verify = make_verifier(idp)
     old = idp.keys.active
-    idp.keys.rotate()
-    verify(idp.token())
+    idp.keys.rotate("ES256")  # an EC key joins the set and signs from now on
+    assert verify(idp.token(alg="ES256"))["iss"] == idp.issuer
     idp.keys.revoke(old.kid)
     with pytest.raises(JWException):
         verify(idp.token(kid=old.kid))
 
 
-def test_an_outage_fails_every_request(idp: MockIdP) -> None:
-    idp.endpoint("jwks").fail(503)
-    with pytest.raises(requests.HTTPError):
+def test_a_jwks_that_is_not_json_fails_the_request(idp: MockIdP) -> None:
+    idp.endpoint("jwks").malformed_json()
+    with pytest.raises(jwk.InvalidJWKValue):  # wraps the JSONDecodeError
         make_verifier(idp)(idp.token())
