@@ -11,9 +11,13 @@ import pytest
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's headless Chromium driven by Playwright (no browser download)."""
+    """Debian's headless Chromium driven by Playwright (no browser download).
+
+    Module scope, not session: Playwright's sync API keeps an event loop marked as running in
+    the main thread while it lives, and ``asyncio.run()`` in a later test of the same worker
+    (the async consumers' recipes) would fail."""
     from playwright.sync_api import sync_playwright
 
     assert CHROMIUM, "the browser tests need Chromium (Debian package 'chromium')"
