@@ -152,12 +152,7 @@ def _provider(args: argparse.Namespace) -> MockIdP:
     for name in ("alg", "login", "issuer_url", "profile", "certificates"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
-    profile_options = {}
-    for option in args.profile_option:
-        name, equals, value = option.partition("=")
-        if not equals or not name:
-            raise _Fail(f"--profile-option takes NAME=VALUE, not {option!r}")
-        profile_options[name] = value
+    profile_options = profiles.parse_options(args.profile_option)
     profiles.get(options.get("profile", "generic")).layout(profile_options)  # names checked
     options.update(profile_options)
     options.setdefault("login", "page")

@@ -88,13 +88,10 @@ def _provider(config: pytest.Config, **options: Any) -> MockIdP:
     from .provider import MockIdP
 
     tls = config.getoption("mockidp_tls") or config.getini("mockidp_tls")
-    profile_options = {}
-    for line in (config.getoption("mockidp_profile_options")
-                 or config.getini("mockidp_profile_options")):
-        name, equals, value = line.partition("=")
-        if not equals:
-            raise pytest.UsageError(f"mockidp: a profile option is NAME=VALUE, not {line!r}")
-        profile_options[name.strip()] = value.strip()
+    from .profiles import parse_options
+
+    profile_options = parse_options(config.getoption("mockidp_profile_options")
+                                    or config.getini("mockidp_profile_options"))
     settings: dict[str, Any] = {
         "host": _option(config, "host"), "alg": _option(config, "alg"),
         "seed": int(_option(config, "seed")), "tls": bool(tls),

@@ -25,11 +25,11 @@ from .endpoints import ENDPOINTS
 from .errors import ConfigurationError, UnknownProfileError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from .directory import User
 
-__all__ = ["DROP", "PROFILES", "ClaimContext", "Layout", "Profile", "get"]
+__all__ = ["DROP", "PROFILES", "ClaimContext", "Layout", "Profile", "get", "parse_options"]
 
 #: Endpoints of mockidp itself: at the server's root in every profile.
 INTERNAL = ("attacker-jwks", "attacker-certificate", "redirected", "control")
@@ -244,6 +244,17 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({p.name: p for p in (
                    "cognito:username": lambda c: c.user.sub if c.user else None},
     ),
 )})
+
+
+def parse_options(pairs: Iterable[str]) -> dict[str, str]:
+    """``NAME=VALUE`` strings (command line, ini file) as profile options."""
+    options = {}
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name.strip():
+            raise ConfigurationError(f"a profile option is NAME=VALUE, not {pair!r}")
+        options[name.strip()] = value.strip()
+    return options
 
 
 def get(profile: str | Profile) -> Profile:

@@ -46,7 +46,7 @@ def test_bad_arguments_exit_2(argv: list[str], message: str,
         (["serve", "--profile", "kc"], "unknown profile 'kc'; use one of: generic, keycloak"),
         (["serve", "--profile", "keycloak", "--profile-option", "server=x"],
          "profile 'keycloak' has no option(s) server; its options: realm"),
-        (["serve", "--profile-option", "realm"], "--profile-option takes NAME=VALUE"),
+        (["serve", "--profile-option", "realm"], "a profile option is NAME=VALUE, not 'realm'"),
         (["serve", "--profile-option", "alg=ES256"], "profile 'generic' has no option(s) alg"),
     ],
 )
