@@ -198,3 +198,22 @@ def test_concurrent_readers_never_see_a_torn_jwks() -> None:
         thread.join()
     assert seen and max(seen) <= 301
     assert torn == []
+
+
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "HS256", "PS384"])
+def test_replace_keeps_kid_state_and_shape(alg: str) -> None:
+    ring = KeyRing("RS256")
+    old = ring.add(alg, kid="k", activate=False)
+    if old.kty != "oct":
+        ring.corrupt("k")
+    new = ring.replace("k")
+    assert new.kid == "k" and new.alg == old.alg and new.crv == old.crv
+    assert new.size == old.size and ring.state("k") == "next"
+    assert ring.corruption("k") is None  # a re-key publishes the real new material
+    if old.kty == "oct":
+        assert new.secret != old.secret and len(new.secret or b"") == len(old.secret or b"")
+    else:
+        assert new.public_jwk != old.public_jwk
+        assert ring.jwks()["keys"][-1] == new.public_jwk
+    with pytest.raises(KeyError):
+        ring.replace("nope")

@@ -65,6 +65,17 @@ def test_keys_rotate_revoke_corrupt(provider) -> None:  # type: ignore[no-untype
         provider.keys.revoke("no-such-kid")
 
 
+def test_keys_replace(provider) -> None:  # type: ignore[no-untyped-def]
+    old = provider.keys.active
+    old_token = provider.token()
+    new = provider.keys.replace(old.kid)
+    assert new.kid == old.kid and new.public_jwk != old.public_jwk
+    assert provider.keys.state(new.kid) == "active"
+    with pytest.raises(jwt.InvalidSignatureError):
+        verify(provider, old_token)  # the same kid now names other material
+    assert verify(provider, provider.token())
+
+
 def test_endpoint_faults_and_the_request_log(provider) -> None:  # type: ignore[no-untyped-def]
     provider.endpoint("jwks").fail(503, times=1)
     with pytest.raises(urllib.error.HTTPError):
