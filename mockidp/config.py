@@ -136,12 +136,11 @@ class Config:
         from . import profiles
 
         options = {k: self.data[k] for k in _PROVIDER_OPTIONS if k in self.data}
-        profile_options = self.data.get("profile_options", {})
-        try:  # names checked here: they are passed on as keyword arguments
-            profiles.get(options.get("profile", "generic")).layout(profile_options)
+        try:
+            return {**options, **profiles.checked_options(
+                options.get("profile", "generic"), self.data.get("profile_options", {}))}
         except ConfigurationError as exc:
             raise ConfigurationError(f"{self.source}: {exc}") from None
-        return {**options, **profile_options}
 
     def apply(self, provider: MockIdP) -> None:
         """Add the file's keys, clients, users and tenants (before the provider starts)."""

@@ -29,7 +29,16 @@ if TYPE_CHECKING:
 
     from .directory import User
 
-__all__ = ["DROP", "PROFILES", "ClaimContext", "Layout", "Profile", "get", "parse_options"]
+__all__ = [
+    "DROP",
+    "PROFILES",
+    "ClaimContext",
+    "Layout",
+    "Profile",
+    "checked_options",
+    "get",
+    "parse_options",
+]
 
 #: Endpoints of mockidp itself: at the server's root in every profile.
 INTERNAL = ("attacker-jwks", "attacker-certificate", "redirected", "control")
@@ -255,6 +264,13 @@ def parse_options(pairs: Iterable[str]) -> dict[str, str]:
             raise ConfigurationError(f"a profile option is NAME=VALUE, not {pair!r}")
         options[name.strip()] = value.strip()
     return options
+
+
+def checked_options(profile: str | Profile, options: Mapping[str, str]) -> dict[str, str]:
+    """``options`` once they are known to be ``profile``'s: callers that spread them into
+    ``MockIdP(**...)`` check first, so that no option name lands on another parameter."""
+    get(profile).layout(options)
+    return dict(options)
 
 
 def get(profile: str | Profile) -> Profile:
