@@ -13,7 +13,7 @@ import urllib.request
 from _harness import duration, table
 
 from mockidp import MockIdP
-from mockidp.rsapool import RSA_POOL
+from mockidp.core.rsapool import RSA_POOL
 
 
 def start_to_discovery(idp: MockIdP) -> float:

@@ -11,9 +11,15 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .clock import Clock
-    from .consumer_audit import AuditReport, audit
-    from .directory import Client, User
+    from .core.clock import Clock
+    from .core.directory import Client, User
+    from .core.faults import FAULTS, Fault
+    from .core.jwa import ALGORITHMS
+    from .core.keys import CORRUPTIONS, Key, KeyRing
+    from .core.profiles import PROFILES, Profile
+    from .drivers.consumer_audit import AuditReport, audit
+    from .drivers.remote import RemoteError, RemoteIdP
+    from .drivers.scenario import Scenario
     from .errors import (
         BindError,
         ConfigurationError,
@@ -28,13 +34,7 @@ if TYPE_CHECKING:
         UnknownKeyError,
         UnknownProfileError,
     )
-    from .faults import FAULTS, Fault
-    from .jwa import ALGORITHMS
-    from .keys import CORRUPTIONS, Key, KeyRing
-    from .profiles import PROFILES, Profile
     from .provider import MockIdP
-    from .remote import RemoteError, RemoteIdP
-    from .scenario import Scenario
 
 __version__ = "0.1.0"
 
@@ -72,23 +72,23 @@ __all__ = [
 ]
 
 _HOME = {
-    "ALGORITHMS": "jwa",
-    "AuditReport": "consumer_audit",
-    "audit": "consumer_audit",  # not "audit": the module would shadow the function
-    "CORRUPTIONS": "keys",
-    "Client": "directory",
-    "Clock": "clock",
-    "FAULTS": "faults",
-    "Fault": "faults",
-    "Key": "keys",
-    "KeyRing": "keys",
+    "ALGORITHMS": "core.jwa",
+    "AuditReport": "drivers.consumer_audit",
+    "audit": "drivers.consumer_audit",  # not "audit": the module would shadow the function
+    "CORRUPTIONS": "core.keys",
+    "Client": "core.directory",
+    "Clock": "core.clock",
+    "FAULTS": "core.faults",
+    "Fault": "core.faults",
+    "Key": "core.keys",
+    "KeyRing": "core.keys",
     "MockIdP": "provider",
-    "PROFILES": "profiles",
-    "Profile": "profiles",
-    "RemoteError": "remote",
-    "RemoteIdP": "remote",
-    "Scenario": "scenario",
-    "User": "directory",
+    "PROFILES": "core.profiles",
+    "Profile": "core.profiles",
+    "RemoteError": "drivers.remote",
+    "RemoteIdP": "drivers.remote",
+    "Scenario": "drivers.scenario",
+    "User": "core.directory",
     **{name: "errors" for name in (
         "BindError", "ConfigurationError", "KeyExistsError", "KeyStateError", "MockIdPError",
         "NotStartedError", "ServerError", "UnknownAlgorithmError", "UnknownCorruptionError",

@@ -40,7 +40,7 @@ class _Fail(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .profiles import PROFILES
+    from .core.profiles import PROFILES
 
     parser = argparse.ArgumentParser(
         prog="mockidp",
@@ -139,13 +139,13 @@ def _claims(pairs: list[str]) -> dict[str, Any]:
 
 
 def _provider(args: argparse.Namespace) -> MockIdP:
-    from . import profiles
+    from .core import profiles
     from .provider import MockIdP
 
     options: dict[str, Any] = {}
     config = None
     if args.config:
-        from .config import Config
+        from .drivers.config import Config
 
         config = Config.load(args.config)
         options.update(config.provider_options())
@@ -165,7 +165,7 @@ def _provider(args: argparse.Namespace) -> MockIdP:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from .server import format_host
+    from .web.server import format_host
 
     if not _is_loopback(args.host):
         if not args.allow_remote:
@@ -177,7 +177,7 @@ def _serve(args: argparse.Namespace) -> int:
             args.control_token = secrets.token_urlsafe(24)
     scenario = None
     if args.scenario:
-        from .scenario import Scenario
+        from .drivers.scenario import Scenario
 
         scenario = Scenario.load(args.scenario)
     provider = _provider(args)
@@ -232,7 +232,7 @@ def _token(args: argparse.Namespace) -> int:
                                "expires_in": args.expires_in, "fault": args.fault}
     options = {k: v for k, v in options.items() if v is not None}
     if args.url:
-        from .remote import RemoteIdP
+        from .drivers.remote import RemoteIdP
 
         remote = RemoteIdP(args.url, control_token=args.control_token)
         print(remote.id_token(**options) if args.id_token else remote.token(**options))
@@ -248,7 +248,7 @@ def _token(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     from urllib.parse import urlsplit
 
-    from .consumer_audit import audit, http_verifier
+    from .drivers.consumer_audit import audit, http_verifier
     from .provider import MockIdP
 
     host = urlsplit(args.url).hostname or ""
@@ -274,7 +274,7 @@ def _audit(args: argparse.Namespace) -> int:
         print(mark, end="", file=sys.stderr, flush=True)
 
     if args.issuer:
-        from .remote import RemoteIdP
+        from .drivers.remote import RemoteIdP
 
         remote = RemoteIdP(args.issuer, control_token=args.control_token)
         print(f"mockidp audit: provider {remote.issuer} -> {args.url}", file=sys.stderr)
@@ -300,7 +300,7 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _faults(args: argparse.Namespace) -> int:
-    from . import faults
+    from .core import faults
 
     if args.markdown:
         print(faults.markdown())

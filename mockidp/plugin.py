@@ -59,7 +59,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A test that takes ``idp_fault`` runs once per catalog fault, with its name as the id
     (``test_rejects[alg-confusion]``)."""
     if "idp_fault" in metafunc.fixturenames:
-        from .faults import FAULTS
+        from .core.faults import FAULTS
 
         names = [str(fault) for fault in FAULTS]
         metafunc.parametrize("idp_fault", names, ids=names)
@@ -88,7 +88,7 @@ def _provider(config: pytest.Config, **options: Any) -> MockIdP:
     from .provider import MockIdP
 
     tls = config.getoption("mockidp_tls") or config.getini("mockidp_tls")
-    from .profiles import parse_options
+    from .core.profiles import parse_options
 
     profile_options = parse_options(config.getoption("mockidp_profile_options")
                                     or config.getini("mockidp_profile_options"))

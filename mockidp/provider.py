@@ -10,27 +10,27 @@ import threading
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import jwa, profiles
-from .app import App, forwarded_issuer
-from .clock import Clock
-from .directory import Clients, Users
-from .endpoints import ENDPOINTS, EndpointControl, Endpoints
+from .core import jwa, profiles
+from .core.clock import Clock
+from .core.directory import Clients, Users
+from .core.endpoints import ENDPOINTS, EndpointControl, Endpoints
+from .core.keys import KeyRing
+from .core.recording import LOG_LIMIT, RecordedRequest, RequestLog
+from .core.tokens import Audience, Minter
 from .errors import ConfigurationError, NotStartedError, ServerError
-from .keys import KeyRing
-from .recording import LOG_LIMIT, RecordedRequest, RequestLog
-from .server import ServerThread, format_host
-from .tls import TestAuthority
-from .tokens import Audience, Minter
+from .web.app import App, forwarded_issuer
+from .web.server import ServerThread, format_host
+from .web.tls import TestAuthority
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from datetime import timedelta
     from types import TracebackType
 
-    from .faults import Attacker
-    from .flows import TokenContext
-    from .profiles import Profile
-    from .scenario import Scenario, ScenarioRun
+    from .core.faults import Attacker
+    from .core.flows import TokenContext
+    from .core.profiles import Profile
+    from .drivers.scenario import Scenario, ScenarioRun
 
 __all__ = ["DEFAULT_AUDIENCE", "MockIdP"]
 
@@ -79,7 +79,7 @@ class MockIdP:
         **profile_options: str,
     ) -> None:
         alg = jwa.get(alg).name
-        #: The real provider this one is shaped like (:mod:`mockidp.profiles`).
+        #: The real provider this one is shaped like (:mod:`mockidp.core.profiles`).
         self.profile = profiles.get(profile)
         #: Where each endpoint is, below the root URL.
         self.layout = self.profile.layout(profile_options)
@@ -433,7 +433,7 @@ class MockIdP:
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of ``token`` if this provider would accept it now (signed by a published
         key, right issuer, not expired on the provider's clock); raises
-        :class:`~mockidp.tokens.InvalidTokenError` otherwise."""
+        :class:`~mockidp.core.tokens.InvalidTokenError` otherwise."""
         return self.minter.verify(token)
 
     def on_token(self, hook: Callable[[TokenContext], object]) -> Callable[[TokenContext], object]:
@@ -464,10 +464,10 @@ class MockIdP:
         return record.user_code
 
     def run_scenario(self, scenario: Scenario | str | os.PathLike[str]) -> ScenarioRun:
-        """Start a scenario (a :class:`~mockidp.scenario.Scenario`, a TOML file or TOML text)
+        """Start a scenario (a :class:`~mockidp.Scenario`, a TOML file or TOML text)
         on the provider's clock: steps at "0s" apply now, later ones as ``idp.clock.advance``
         reaches them (``run.finish()`` applies the rest). A reset stops it."""
-        from .scenario import Scenario, ScenarioRun
+        from .drivers.scenario import Scenario, ScenarioRun
 
         if not isinstance(scenario, Scenario):
             scenario = Scenario.load(os.fspath(scenario))

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from mockidp import ConfigurationError, MockIdP
-from mockidp.config import Config
+from mockidp.drivers.config import Config
 
 GOOD = """
 alg = "ES256"

@@ -4,7 +4,7 @@ import json
 import urllib.request
 
 from mockidp import MockIdP
-from mockidp.control import ROUTES, ControlAPI, openapi
+from mockidp.web.control import ROUTES, ControlAPI, openapi
 
 
 def test_every_route_has_a_handler_and_is_documented() -> None:

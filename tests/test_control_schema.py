@@ -22,7 +22,7 @@ def control_provider() -> MockIdP:
 
 
 def operations() -> list[str]:
-    from mockidp.control import ROUTES
+    from mockidp.web.control import ROUTES
 
     return [route.name for route in ROUTES]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from mockidp import ConfigurationError
-from mockidp.directory import Clients, UnknownClientError, UnknownUserError, Users
+from mockidp.core.directory import Clients, UnknownClientError, UnknownUserError, Users
 
 
 def test_users_are_reproducible_per_seed() -> None:

@@ -69,8 +69,8 @@ TOML_BLOCK = re.compile(r"^```toml\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 def test_toml_examples_are_valid_configs() -> None:
     from mockidp import MockIdP
-    from mockidp._toml import loads
-    from mockidp.config import Config
+    from mockidp.drivers._toml import loads
+    from mockidp.drivers.config import Config
 
     blocks = [m.group(1) for doc in DOCS for m in TOML_BLOCK.finditer(doc.read_text())]
     assert blocks

@@ -12,8 +12,8 @@ import pytest
 from verifiers import EXPECTED_TYP, VERIFIERS
 
 from mockidp import FAULTS, ConfigurationError, Fault, MockIdP
-from mockidp.faults import UnknownFaultError
-from mockidp.jws import b64url_decode
+from mockidp.core.faults import UnknownFaultError
+from mockidp.core.jws import b64url_decode
 
 # The exception each library raises for each fault (its class name).
 REJECTED_WITH: dict[str, dict[str, str]] = {

@@ -14,7 +14,7 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from werkzeug.test import Client
 
-from mockidp.flows import Grant, TicketStore, pkce_matches
+from mockidp.core.flows import Grant, TicketStore, pkce_matches
 
 if TYPE_CHECKING:
     from mockidp import MockIdP
@@ -241,7 +241,7 @@ def test_discovery_advertises_what_is_served(idp: MockIdP) -> None:
         preflight = requests.options(metadata[name], timeout=5)
         assert preflight.status_code == 204, name
         assert preflight.headers["Access-Control-Allow-Origin"] == "*"
-    from mockidp.directory import GRANT_TYPES
+    from mockidp.core.directory import GRANT_TYPES
 
     assert set(metadata["grant_types_supported"]) <= set(GRANT_TYPES)
     assert metadata["response_types_supported"] == ["code"]

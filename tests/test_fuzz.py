@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from mockidp import MockIdP
-from mockidp.app import ENDPOINTS
+from mockidp.web.app import ENDPOINTS
 
 EXAMPLES = int(os.environ.get("MOCKIDP_FUZZ_EXAMPLES", "200"))
 PATHS = {name: path.replace("{kid}", "k1").replace("{name}", "jwks").replace("{rest}", "state")

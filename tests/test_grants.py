@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from werkzeug.test import Client
 
 from mockidp import MockIdP
-from mockidp.flows import TokenContext
-from mockidp.keys import Key
+from mockidp.core.flows import TokenContext
+from mockidp.core.keys import Key
 
 REDIRECT = "http://127.0.0.1:9/cb"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"

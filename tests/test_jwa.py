@@ -5,8 +5,8 @@ import time
 import pytest
 
 from mockidp import ALGORITHMS
-from mockidp.jwa import get
-from mockidp.rsapool import KeyCache, RsaPool
+from mockidp.core.jwa import get
+from mockidp.core.rsapool import KeyCache, RsaPool
 
 
 def test_every_algorithm_signs_and_verifies() -> None:

@@ -17,7 +17,7 @@ from mockidp import (
     UnknownCorruptionError,
     UnknownKeyError,
 )
-from mockidp.keys import Key, thumbprint
+from mockidp.core.keys import Key, thumbprint
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 

@@ -69,7 +69,7 @@ def test_a_request_released_by_reset_is_not_recorded_in_the_next_test(idp: MockI
 
 
 def test_the_log_keeps_the_most_recent_requests() -> None:
-    from mockidp.recording import RecordedRequest, RequestLog, freeze
+    from mockidp.core.recording import RecordedRequest, RequestLog, freeze
 
     log = RequestLog(limit=3)
     for n in range(5):

@@ -12,7 +12,7 @@ import jwt
 import requests
 
 from mockidp import MockIdP
-from mockidp.keys import thumbprint
+from mockidp.core.keys import thumbprint
 
 
 def open_fds() -> int:

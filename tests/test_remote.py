@@ -12,7 +12,7 @@ import jwt
 import pytest
 
 from mockidp import MockIdP, RemoteError, RemoteIdP
-from mockidp.remote import RemoteAuthError, RemoteConfigurationError
+from mockidp.drivers.remote import RemoteAuthError, RemoteConfigurationError
 
 
 @pytest.fixture(params=["local", "remote"])

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import jwt
 import pytest
 
-from mockidp.keys import thumbprint
+from mockidp.core.keys import thumbprint
 
 if TYPE_CHECKING:
     from mockidp import MockIdP

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from mockidp import ConfigurationError, MockIdP, Scenario
-from mockidp.scenario import parse_duration
+from mockidp.drivers.scenario import parse_duration
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "scenarios"
 

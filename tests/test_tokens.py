@@ -7,7 +7,7 @@ import jwt
 import pytest
 
 from mockidp import ConfigurationError, KeyStateError, MockIdP, UnknownKeyError
-from mockidp.jws import b64url_encode
+from mockidp.core.jws import b64url_encode
 
 
 def half_sha256(data: bytes) -> str:

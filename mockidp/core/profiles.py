@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..errors import ConfigurationError, UnknownProfileError
 from .endpoints import ENDPOINTS
-from .errors import ConfigurationError, UnknownProfileError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping

@@ -36,11 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ConfigurationError
 from . import _toml
-from .errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from .provider import MockIdP
+    from ..provider import MockIdP
 
 __all__ = ["Config"]
 
@@ -133,7 +133,7 @@ class Config:
 
     def provider_options(self) -> dict[str, Any]:
         """The ``MockIdP(...)`` arguments the file sets."""
-        from . import profiles
+        from ..core import profiles
 
         options = {k: self.data[k] for k in _PROVIDER_OPTIONS if k in self.data}
         try:

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from xml.sax.saxutils import escape, quoteattr
 
-from .errors import ConfigurationError
-from .faults import FAULTS
+from ..core.faults import FAULTS
+from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
-    from .provider import MockIdP
+    from ..provider import MockIdP
     from .remote import RemoteIdP
 
 __all__ = ["AuditCase", "AuditReport", "audit", "http_verifier"]
@@ -162,7 +162,7 @@ def audit(
     if not callable(verify):
         raise ConfigurationError("audit() takes the validator as a function of the token")
     if idp is None:
-        from .provider import MockIdP
+        from ..provider import MockIdP
 
         with MockIdP() as provider:
             return audit(verify, provider, audience=audience, algorithms=algorithms, typ=typ,
@@ -192,7 +192,7 @@ def audit(
         for name in names:
             fault = FAULTS.get(name)
             if fault is None:
-                from .errors import UnknownFaultError
+                from ..errors import UnknownFaultError
 
                 raise UnknownFaultError(name, FAULTS)
             accepted, error = _outcome(verify, idp.token(alg=algs[0], fault=name, **mint))

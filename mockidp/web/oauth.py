@@ -1,6 +1,6 @@
 """The OAuth 2.0 / OpenID Connect endpoints: authorization, token (with its grants), userinfo.
 
-A mixin of the WSGI :class:`~mockidp.app.App`: each ``on_<endpoint>`` method answers one
+A mixin of the WSGI :class:`~mockidp.web.app.App`: each ``on_<endpoint>`` method answers one
 endpoint, each ``grant_<type>`` one ``grant_type`` of the token endpoint. Errors are raised as
 :class:`OAuthError` and answered as the specs define (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3).
 """
@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 import jwt
 from werkzeug.wrappers import Request, Response
 
-from .flows import (
+from ..core.flows import (
     CODE_LIFETIME,
     PKCE_METHODS,
     REFRESH_LIFETIME,
@@ -32,14 +32,14 @@ from .flows import (
     TokenContext,
     pkce_matches,
 )
+from ..core.tokens import InvalidTokenError
 from .pages import device_page, login_page
-from .tokens import InvalidTokenError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from .directory import Client, User
-    from .provider import MockIdP
+    from ..core.directory import Client, User
+    from ..provider import MockIdP
 
 __all__ = ["CORS", "OAuthEndpoints", "OAuthError", "json_response"]
 

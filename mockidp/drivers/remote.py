@@ -17,9 +17,9 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .endpoints import ENDPOINTS, DiscoveryControl, JwksControl
-from .errors import ConfigurationError, MockIdPError, UnknownKeyError
-from .recording import RecordedRequest, freeze
+from ..core.endpoints import ENDPOINTS, DiscoveryControl, JwksControl
+from ..core.recording import RecordedRequest, freeze
+from ..errors import ConfigurationError, MockIdPError, UnknownKeyError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping

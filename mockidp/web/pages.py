@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from werkzeug.wrappers import Response
 
 if TYPE_CHECKING:
-    from .provider import MockIdP
+    from ..provider import MockIdP
 
 __all__ = ["dashboard_page", "device_page", "login_page"]
 
@@ -100,8 +100,8 @@ refresh(); setInterval(refresh, 1000);
 def dashboard_page(provider: MockIdP, base: str, decoded: str = "", token: str = "") -> Response:
     """The standalone server's dashboard: keys and their states with buttons, the live
     request log, and a token decoder."""
-    from .jwa import ALGORITHMS
-    from .keys import CORRUPTIONS
+    from ..core.jwa import ALGORITHMS
+    from ..core.keys import CORRUPTIONS
 
     rows = []
     for key in provider.keys:

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ConfigurationError, MockIdPError
 from . import faults
-from .errors import ConfigurationError, MockIdPError
 from .faults import Attacker, Draft
 from .jws import (
     MalformedJWS,

@@ -1,6 +1,6 @@
 """The server thread: bind, serve, stop.
 
-A threading ``socketserver`` accepts connections and :mod:`mockidp.http1` serves each. Three
+A threading ``socketserver`` accepts connections and :mod:`mockidp.web.http1` serves each. Three
 things differ from ``serve_forever()``, each for a measured reason:
 
 * The socket is bound here, so a port in use becomes a :class:`~mockidp.errors.BindError`
@@ -22,7 +22,7 @@ import socketserver
 import threading
 from typing import TYPE_CHECKING, Any
 
-from .errors import BindError, ConfigurationError
+from ..errors import BindError, ConfigurationError
 from .http1 import ConnectionHandler
 
 if TYPE_CHECKING:

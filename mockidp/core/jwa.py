@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import ConfigurationError, UnknownAlgorithmError
+from ..errors import ConfigurationError, UnknownAlgorithmError
 from .rsapool import RSA_POOL
 
 if TYPE_CHECKING:

@@ -22,15 +22,15 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from .errors import MockIdPError, UnknownKeyError
+from ..errors import MockIdPError, UnknownKeyError
 from .oauth import OAuthError, json_response
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from .keys import Key
-    from .provider import MockIdP
-    from .recording import RecordedRequest
+    from ..core.keys import Key
+    from ..core.recording import RecordedRequest
+    from ..provider import MockIdP
 
 __all__ = ["ROUTES", "ControlAPI", "describe_key", "describe_request"]
 
@@ -219,8 +219,8 @@ class ControlAPI:
     # -- the dashboard (HTML forms; each action redirects back to the page) -----------------
 
     def dashboard(self, request: Request, name: str, **args: str) -> Response:
+        from ..core.tokens import InvalidTokenError
         from .pages import dashboard_page
-        from .tokens import InvalidTokenError
 
         provider = self.provider
         base = escape(request.script_root + PREFIX)
@@ -373,7 +373,7 @@ class ControlAPI:
                 "grant_types": list(client.grant_types), "public": client.public}
 
     def do_scenario(self, body: dict[str, Any]) -> dict[str, Any]:
-        from .scenario import Scenario
+        from ..drivers.scenario import Scenario
 
         run = self.provider.run_scenario(Scenario.from_data({"step": body.get("steps", [])}))
         return {"steps": len(run.scenario.steps), "applied": run.applied}
@@ -383,7 +383,7 @@ class ControlAPI:
         return {"reset": True}
 
     def do_faults(self, body: dict[str, Any]) -> dict[str, Any]:
-        from .faults import FAULTS
+        from ..core.faults import FAULTS
 
         return {"faults": [{"name": str(f), "category": f.category,
                             "description": f.description, "reference": f.reference,
@@ -433,7 +433,7 @@ def openapi(server: str) -> dict[str, Any]:
 
 def decode_report(provider: MockIdP, token: str, invalid: type[Exception]) -> str:
     """What the dashboard's decoder shows: header, claims, which key, and the verdict."""
-    from .jws import MalformedJWS, parse_compact
+    from ..core.jws import MalformedJWS, parse_compact
 
     try:
         header, claims, _, _ = parse_compact(token)

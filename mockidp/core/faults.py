@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import KeyStateError, UnknownFaultError
+from ..errors import KeyStateError, UnknownFaultError
 from .jws import b64url_encode, dumps, sign_compact, signing_input
 
 if TYPE_CHECKING:

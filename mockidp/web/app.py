@@ -1,7 +1,7 @@
 """The WSGI application: routing, endpoint controls, recording, metadata and keys.
 
 Each endpoint is a small ``on_<name>`` method routed by a Werkzeug ``Map`` (the OAuth ones live
-in :mod:`mockidp.oauth`). Every failure becomes
+in :mod:`mockidp.web.oauth`). Every failure becomes
 a JSON error response with the status the specs define (RFC 6749 §5.2 for the token endpoint);
 an exception in a handler becomes a ``server_error`` answer and is kept so that the test thread
 can re-raise it (``MockIdP.check()``), instead of a traceback on a socket nobody reads.
@@ -27,9 +27,10 @@ from werkzeug.http import http_date
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from ..core.endpoints import ENDPOINTS
+from ..core.flows import PKCE_METHODS
+from ..core.recording import BODY_LIMIT, RecordedRequest, freeze
 from .control import ControlAPI
-from .endpoints import ENDPOINTS
-from .flows import PKCE_METHODS
 from .oauth import (
     CORS,
     FORM,
@@ -39,15 +40,14 @@ from .oauth import (
     OAuthError,
     json_response,
 )
-from .recording import BODY_LIMIT, RecordedRequest, freeze
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from .endpoints import Override
-    from .provider import MockIdP
+    from ..core.endpoints import Override
+    from ..provider import MockIdP
 
 __all__ = ["ENDPOINTS", "App", "OAuthError"]
 

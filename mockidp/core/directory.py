@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
-from .errors import ConfigurationError, MockIdPError
+from ..errors import ConfigurationError, MockIdPError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator

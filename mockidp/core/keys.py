@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from . import jwa
-from .errors import (
+from ..errors import (
     ConfigurationError,
     KeyExistsError,
     KeyStateError,
     UnknownCorruptionError,
     UnknownKeyError,
 )
+from . import jwa
 from .jws import b64url_decode, b64url_encode
 
 if TYPE_CHECKING:

@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import ConfigurationError
 from . import _toml
-from .errors import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from .provider import MockIdP
+    from ..provider import MockIdP
 
 __all__ = ["ACTIONS", "Scenario", "ScenarioRun", "Step", "parse_duration"]
 
