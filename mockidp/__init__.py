@@ -2,7 +2,7 @@
 
 Importing this package is cheap: the public names load their modules (and cryptography,
 Werkzeug, PyJWT) on first use, because the pytest plugin imports the package in every pytest
-run, used or not.
+run, used or not. Every type a public call returns or raises is importable from here.
 """
 
 from __future__ import annotations
@@ -12,29 +12,48 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .core.clock import Clock
-    from .core.directory import Client, User
-    from .core.faults import FAULTS, Fault
+    from .core.directory import Client, Clients, PlannedLogin, User, Users
+    from .core.endpoints import DiscoveryControl, EndpointControl, JwksControl
+    from .core.faults import FAULTS, Attacker, Fault
+    from .core.flows import TokenContext
+    from .core.issuer import Issuer
     from .core.jwa import ALGORITHMS
     from .core.keys import CORRUPTIONS, Key, KeyRing
-    from .core.profiles import PROFILES, Profile
-    from .drivers.consumer_audit import AuditReport, audit
-    from .drivers.remote import RemoteError, RemoteIdP
-    from .drivers.scenario import Scenario
+    from .core.profiles import PROFILES, Layout, Profile
+    from .core.recording import RecordedRequest
+    from .drivers.consumer_audit import AuditCase, AuditReport, audit
+    from .drivers.remote import (
+        RemoteClock,
+        RemoteDirectory,
+        RemoteEndpoint,
+        RemoteIdP,
+        RemoteKey,
+        RemoteKeys,
+    )
+    from .drivers.scenario import Scenario, ScenarioRun
     from .errors import (
         BindError,
         ConfigurationError,
+        InvalidTokenError,
         KeyExistsError,
         KeyStateError,
         MockIdPError,
         NotStartedError,
+        RemoteAuthError,
+        RemoteConfigurationError,
+        RemoteError,
         ServerError,
         UnknownAlgorithmError,
+        UnknownClientError,
         UnknownCorruptionError,
+        UnknownEndpointError,
         UnknownFaultError,
         UnknownKeyError,
         UnknownProfileError,
+        UnknownUserError,
+        UnreachableError,
     )
-    from .provider import MockIdP
+    from .provider import MockIdP, Tenant
 
 __version__ = "0.1.0"
 
@@ -43,58 +62,107 @@ __all__ = [
     "CORRUPTIONS",
     "FAULTS",
     "PROFILES",
+    "Attacker",
+    "AuditCase",
     "AuditReport",
     "BindError",
     "Client",
+    "Clients",
     "Clock",
     "ConfigurationError",
+    "DiscoveryControl",
+    "EndpointControl",
     "Fault",
+    "InvalidTokenError",
+    "Issuer",
+    "JwksControl",
     "Key",
     "KeyExistsError",
     "KeyRing",
     "KeyStateError",
+    "Layout",
     "MockIdP",
     "MockIdPError",
     "NotStartedError",
+    "PlannedLogin",
     "Profile",
+    "RecordedRequest",
+    "RemoteAuthError",
+    "RemoteClock",
+    "RemoteConfigurationError",
+    "RemoteDirectory",
+    "RemoteEndpoint",
     "RemoteError",
     "RemoteIdP",
+    "RemoteKey",
+    "RemoteKeys",
     "Scenario",
+    "ScenarioRun",
     "ServerError",
+    "Tenant",
+    "TokenContext",
     "UnknownAlgorithmError",
+    "UnknownClientError",
     "UnknownCorruptionError",
+    "UnknownEndpointError",
     "UnknownFaultError",
     "UnknownKeyError",
     "UnknownProfileError",
+    "UnknownUserError",
+    "UnreachableError",
     "User",
+    "Users",
     "__version__",
     "audit",
 ]
 
+#: Public name -> the module it lives in (below ``mockidp``).
 _HOME = {
     "ALGORITHMS": "core.jwa",
+    "Attacker": "core.faults",
+    "AuditCase": "drivers.consumer_audit",
     "AuditReport": "drivers.consumer_audit",
     "audit": "drivers.consumer_audit",  # not "audit": the module would shadow the function
     "CORRUPTIONS": "core.keys",
     "Client": "core.directory",
+    "Clients": "core.directory",
     "Clock": "core.clock",
+    "DiscoveryControl": "core.endpoints",
+    "EndpointControl": "core.endpoints",
     "FAULTS": "core.faults",
     "Fault": "core.faults",
+    "Issuer": "core.issuer",
+    "JwksControl": "core.endpoints",
     "Key": "core.keys",
     "KeyRing": "core.keys",
+    "Layout": "core.profiles",
     "MockIdP": "provider",
+    "PlannedLogin": "core.directory",
     "PROFILES": "core.profiles",
     "Profile": "core.profiles",
-    "RemoteError": "drivers.remote",
+    "RecordedRequest": "core.recording",
+    "RemoteClock": "drivers.remote",
+    "RemoteDirectory": "drivers.remote",
+    "RemoteEndpoint": "drivers.remote",
     "RemoteIdP": "drivers.remote",
+    "RemoteKey": "drivers.remote",
+    "RemoteKeys": "drivers.remote",
     "Scenario": "drivers.scenario",
+    "ScenarioRun": "drivers.scenario",
+    "Tenant": "provider",
+    "TokenContext": "core.flows",
     "User": "core.directory",
+    "Users": "core.directory",
     **{name: "errors" for name in (
-        "BindError", "ConfigurationError", "KeyExistsError", "KeyStateError", "MockIdPError",
-        "NotStartedError", "ServerError", "UnknownAlgorithmError", "UnknownCorruptionError",
-        "UnknownFaultError", "UnknownKeyError", "UnknownProfileError",
+        "BindError", "ConfigurationError", "InvalidTokenError", "KeyExistsError",
+        "KeyStateError", "MockIdPError", "NotStartedError", "RemoteAuthError",
+        "RemoteConfigurationError", "RemoteError", "ServerError", "UnknownAlgorithmError",
+        "UnknownClientError", "UnknownCorruptionError", "UnknownEndpointError",
+        "UnknownFaultError", "UnknownKeyError", "UnknownProfileError", "UnknownUserError",
+        "UnreachableError",
     )},
 }
+
 
 
 def __getattr__(name: str) -> Any:

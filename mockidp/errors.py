@@ -16,16 +16,24 @@ if TYPE_CHECKING:
 __all__ = [
     "BindError",
     "ConfigurationError",
+    "InvalidTokenError",
     "KeyExistsError",
     "KeyStateError",
     "MockIdPError",
     "NotStartedError",
+    "RemoteAuthError",
+    "RemoteConfigurationError",
+    "RemoteError",
     "ServerError",
     "UnknownAlgorithmError",
+    "UnknownClientError",
     "UnknownCorruptionError",
+    "UnknownEndpointError",
     "UnknownFaultError",
     "UnknownKeyError",
     "UnknownProfileError",
+    "UnknownUserError",
+    "UnreachableError",
 ]
 
 
@@ -148,3 +156,67 @@ class BindError(ServerError):
             f"cannot listen on {host}:{port}: {reason}; pick another port, "
             "or port=0 for any free one"
         )
+
+
+class UnknownEndpointError(_UnknownName):
+    """An endpoint name (``idp.endpoint(name)``, ``idp.url_for(name)``) that the provider does
+    not serve."""
+
+    what = "endpoint"
+
+    def __init__(self, name: object, supported: Iterable[str]) -> None:
+        self.name = name
+        super().__init__(name, supported)
+
+
+class UnknownUserError(MockIdPError, KeyError):
+    """No user with this ``sub`` is in the directory."""
+
+    def __init__(self, sub: object) -> None:
+        self.sub = sub
+        super().__init__(sub)
+
+    def __str__(self) -> str:
+        return f"no user with sub {self.sub!r}; add one with idp.users.add(sub=...)"
+
+
+class UnknownClientError(MockIdPError, KeyError):
+    """No client with this ``client_id`` is registered."""
+
+    def __init__(self, client_id: object) -> None:
+        self.client_id = client_id
+        super().__init__(client_id)
+
+    def __str__(self) -> str:
+        return f"no client {self.client_id!r}; add one with idp.clients.add(client_id=...)"
+
+
+class InvalidTokenError(MockIdPError, ValueError):
+    """A token presented to the provider (``idp.verify``, userinfo, introspection) is not one
+    it would accept; the message says why."""
+
+
+class RemoteError(MockIdPError):
+    """The control API of a running provider refused a call; ``status`` and ``error`` are its
+    answer."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        self.status, self.error, self.description = status, error, description
+        super().__init__(f"{status} {error}: {description}")
+
+
+class RemoteConfigurationError(RemoteError, ConfigurationError):
+    """A 400 answer: the call's arguments were wrong (as ``ConfigurationError`` locally)."""
+
+
+class RemoteAuthError(RemoteError, PermissionError):
+    """A 401/403 answer: the control token is missing or wrong, or the call was cross-origin."""
+
+
+class UnreachableError(MockIdPError, ConnectionError):
+    """A running provider could not be reached (refused, unresolvable, TLS failure, timeout);
+    the message names the URL and the reason."""
+
+    def __init__(self, url: str, reason: object) -> None:
+        self.url, self.reason = url, reason
+        super().__init__(f"cannot reach the mockidp control API at {url}: {reason}")

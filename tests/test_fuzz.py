@@ -20,11 +20,11 @@ from hypothesis import strategies as st
 from werkzeug.test import Client
 
 from mockidp import MockIdP
-from mockidp.web.app import ENDPOINTS
+from mockidp.core.endpoints import ENDPOINTS
 
 EXAMPLES = int(os.environ.get("MOCKIDP_FUZZ_EXAMPLES", "200"))
-PATHS = {name: path.replace("{kid}", "k1").replace("{name}", "jwks").replace("{rest}", "state")
-         for name, path in ENDPOINTS.items()}
+PATHS = {name: e.path.replace("{kid}", "k1").replace("{name}", "jwks").replace("{rest}", "state")
+         for name, e in ENDPOINTS.items()}
 CONTROL = ["/_mockidp/token", "/_mockidp/id_token", "/_mockidp/keys", "/_mockidp/keys/rotate",
            "/_mockidp/keys/nope/corrupt", "/_mockidp/endpoints/jwks", "/_mockidp/clock",
            "/_mockidp/users", "/_mockidp/clients", "/_mockidp/scenario",

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
-from ..errors import ConfigurationError, MockIdPError
+from ..errors import ConfigurationError, UnknownClientError, UnknownUserError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -31,24 +31,6 @@ __all__ = [
 
 DEFAULT_CLIENT_ID = "mockidp-client"
 DEFAULT_CLIENT_SECRET = "mockidp-client-secret"
-
-
-class UnknownUserError(MockIdPError, KeyError):
-    def __init__(self, sub: object) -> None:
-        self.sub = sub
-        super().__init__(sub)
-
-    def __str__(self) -> str:
-        return f"no user with sub {self.sub!r}; add one with idp.users.add(sub=...)"
-
-
-class UnknownClientError(MockIdPError, KeyError):
-    def __init__(self, client_id: object) -> None:
-        self.client_id = client_id
-        super().__init__(client_id)
-
-    def __str__(self) -> str:
-        return f"no client {self.client_id!r}; add one with idp.clients.add(client_id=...)"
 
 
 @dataclass(frozen=True)

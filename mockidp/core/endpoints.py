@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, UnknownEndpointError
+from .actions import action
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -24,34 +25,12 @@ if TYPE_CHECKING:
 __all__ = [
     "ENDPOINTS",
     "DiscoveryControl",
+    "Endpoint",
     "EndpointControl",
     "Endpoints",
     "JwksControl",
     "Override",
 ]
-
-#: Endpoint name -> path below the issuer.
-ENDPOINTS: dict[str, str] = {
-    "discovery": "/.well-known/openid-configuration",
-    "oauth-metadata": "/.well-known/oauth-authorization-server",
-    "jwks": "/.well-known/jwks.json",
-    # The published keys' certificates as {kid: PEM}, the format google-auth and
-    # firebase-admin read (Google's /oauth2/v1/certs).
-    "certs": "/certs",
-    "authorize": "/authorize",
-    "token": "/token",
-    "userinfo": "/userinfo",
-    "introspect": "/introspect",
-    "revoke": "/revoke",
-    "end-session": "/logout",
-    "device": "/device_authorization",
-    "device-verification": "/device",
-    # Served for the jku / x5u faults: a consumer that fetches these trusted a token header.
-    "attacker-jwks": "/_mockidp/attacker/jwks.json",
-    "attacker-certificate": "/_mockidp/attacker/{kid}.pem",
-    "redirected": "/_mockidp/redirected/{name}",
-    "control": "/_mockidp/{rest:path}",
-}
 
 JSON = "application/json"
 Transform = Callable[[Any], Any]
@@ -115,6 +94,7 @@ class EndpointControl:
 
     # -- overrides ----------------------------------------------------------------------------
 
+    @action("Answer with an error status and an OAuth-style JSON error body")
     def fail(self, status: int = 500, *, times: int | None = None, body: Any = None,
              headers: Mapping[str, str] | None = None) -> Self:
         """Answer with an error status and an OAuth-style JSON error body (or ``body``)."""
@@ -125,6 +105,7 @@ class EndpointControl:
         return self._add(Override(_times(times), status=status, body=raw, content_type=JSON,
                               headers=dict(headers or {})))
 
+    @action("Serve another body instead")
     def respond(self, body: Any, *, status: int = 200, content_type: str = JSON,
                 headers: Mapping[str, str] | None = None, times: int | None = None) -> Self:
         """Serve ``body`` (bytes, str, or anything JSON-serializable) instead."""
@@ -139,15 +120,18 @@ class EndpointControl:
         return self._add(Override(_times(times), status=None if status is None else _status(status),
                               transform=change, headers=dict(headers or {})))
 
+    @action("Serve the usual answer with these headers added or replaced")
     def headers(self, headers: Mapping[str, str], *, times: int | None = None) -> Self:
         """Serve the usual answer with these headers added or replaced (``Cache-Control``,
         ``ETag``, ``Content-Type``, ...)."""
         return self._add(Override(_times(times), headers=dict(headers)))
 
+    @action("Close the connection without answering")
     def drop(self, *, times: int | None = None) -> Self:
         """Close the connection without answering."""
         return self._add(Override(_times(times), drop=True))
 
+    @action("Redirect; by default to a URL that serves the usual answer")
     def redirect(self, location: str | None = None, *, status: int = 302,
                  times: int | None = None) -> Self:
         """Redirect; by default to a URL that serves this endpoint's usual answer."""
@@ -156,10 +140,12 @@ class EndpointControl:
                                      f"not {status!r}")
         return self._add(Override(_times(times), status=status, redirect=location or ""))
 
+    @action("Down for the next requests, then up again")
     def flap(self, down: int, *, status: int = 503) -> Self:
         """Down (``status``) for the next ``down`` requests, then up again."""
         return self.fail(status, times=down)
 
+    @action("Hold each answer before sending it")
     def delay(self, seconds: float, *, times: int | None = None) -> Self:
         """Hold each answer ``seconds`` (real time) before sending it. Other requests and the
         provider's shutdown are not held up."""
@@ -170,6 +156,7 @@ class EndpointControl:
             self._delays.append(rule)
         return self
 
+    @action("Back to normal service")
     def reset(self) -> None:
         """Back to normal service, and let any delayed answer go at once."""
         with self._lock:
@@ -239,19 +226,24 @@ def _pop(queue: deque[Override]) -> Override | None:
 class JwksControl(EndpointControl):
     """JWKS faults that consumers are known to mishandle (RFC 7517 §5)."""
 
+    @action("An empty key set")
     def empty(self, *, times: int | None = None) -> Self:
         return self.respond({"keys": []}, times=times)
 
+    @action("A key set that is not JSON")
     def malformed_json(self, *, times: int | None = None) -> Self:
         return self.respond(b'{"keys": [{"kty": "RSA", "kid": ', times=times)
 
+    @action("The keys as a bare JSON array")
     def json_array(self, *, times: int | None = None) -> Self:
         """The keys as a bare JSON array instead of ``{"keys": [...]}``."""
         return self.transform(lambda doc: doc["keys"], times=times)
 
+    @action("A JSON object without keys")
     def missing_keys(self, *, times: int | None = None) -> Self:
         return self.respond({}, times=times)
 
+    @action("The real keys plus many copies under other kids")
     def huge(self, count: int = 5000, *, times: int | None = None) -> Self:
         """The real keys plus ``count`` copies under other kids (a set of a megabyte or so)."""
         def grow(doc: Any) -> Any:
@@ -261,6 +253,7 @@ class JwksControl(EndpointControl):
             return {"keys": [*keys, *filler]}
         return self.transform(grow, times=times)
 
+    @action("Each key preceded by other material under the same kid")
     def duplicate_kids(self, *, times: int | None = None) -> Self:
         """Each key preceded by other key material under the same kid."""
         def duplicate(doc: Any) -> Any:
@@ -272,24 +265,29 @@ class JwksControl(EndpointControl):
             return {"keys": doubled}
         return self.transform(duplicate, times=times)
 
+    @action("An unparseable key first in the set")
     def poison_key(self, key: Mapping[str, Any] | None = None, *,
                    times: int | None = None) -> Self:
         """An unparseable key first in the set; several libraries then reject the whole set."""
         poison = dict(key or POISON_KEY)
         return self.transform(lambda doc: {"keys": [poison, *doc["keys"]]}, times=times)
 
+    @action("An error status carrying the real key set")
     def error_with_valid_body(self, status: int = 500, *, times: int | None = None) -> Self:
         """An error status carrying the real key set (catches consumers that skip the status)."""
         return self.transform(lambda doc: doc, status=status, times=times)
 
+    @action("The real key set under another Content-Type")
     def wrong_content_type(self, content_type: str = "text/html", *,
                            times: int | None = None) -> Self:
         return self.headers({"Content-Type": content_type}, times=times)
 
+    @action("429 Too Many Requests with Retry-After")
     def rate_limited(self, retry_after: int = 30, *, times: int | None = None) -> Self:
         """429 Too Many Requests with ``Retry-After`` (RFC 6585 §4)."""
         return self.fail(429, headers={"Retry-After": str(retry_after)}, times=times)
 
+    @action("Cache headers of the caller's choice")
     def cache(self, cache_control: str | None = None, *, etag: str | None = None,
               times: int | None = None) -> Self:
         """Cache headers of the caller's choice (RFC 9111)."""
@@ -302,19 +300,23 @@ class JwksControl(EndpointControl):
 class DiscoveryControl(EndpointControl):
     """Discovery-document faults (OIDC Discovery 1.0 §3, §4.3)."""
 
+    @action("An issuer that does not match the URL")
     def wrong_issuer(self, issuer: str = "https://attacker.invalid", *,
                      times: int | None = None) -> Self:
         """An ``issuer`` that does not match the URL the document is served from (§4.3)."""
         return self.transform(lambda doc: {**doc, "issuer": issuer}, times=times)
 
+    @action("A document without jwks_uri")
     def missing_jwks_uri(self, *, times: int | None = None) -> Self:
         return self.transform(lambda doc: {k: v for k, v in doc.items() if k != "jwks_uri"},
                               times=times)
 
+    @action("jwks_uri pointing elsewhere")
     def jwks_uri(self, url: str, *, times: int | None = None) -> Self:
         """Point ``jwks_uri`` elsewhere (e.g. ``idp.url_for("attacker-jwks")``)."""
         return self.transform(lambda doc: {**doc, "jwks_uri": url}, times=times)
 
+    @action("Advertise signing algorithms that differ from the keys")
     def algorithms(self, algs: list[str], *, times: int | None = None) -> Self:
         """Advertise signing algorithms that differ from the keys."""
         return self.transform(
@@ -322,24 +324,62 @@ class DiscoveryControl(EndpointControl):
         )
 
 
-_CONTROLS: dict[str, type[EndpointControl]] = {
-    "jwks": JwksControl, "discovery": DiscoveryControl, "oauth-metadata": DiscoveryControl,
-}
+@dataclass(frozen=True)
+class Endpoint:
+    """What the provider serves under one name: where (the generic profile's path, below the
+    issuer), for which methods, with which fault controls. The one declaration of an endpoint:
+    routing, CORS preflights, the fast path, profiles, ``idp.endpoint(name)`` and
+    ``RemoteIdP`` all read it; the web face binds each name to its handler."""
+
+    name: str
+    path: str
+    methods: tuple[str, ...] = ("GET",)
+    control: type[EndpointControl] = EndpointControl
+    #: mockidp's own: at the server's root in every profile, never below the issuer.
+    internal: bool = False
+    #: Answered from cached bytes (GET/HEAD) while no fault is set on it.
+    cached: bool = False
+
+
+_FORM_POST = ("GET", "POST")
+
+#: Every endpoint, by name, in the order discovery lists them.
+ENDPOINTS: Mapping[str, Endpoint] = {e.name: e for e in (
+    Endpoint("discovery", "/.well-known/openid-configuration", control=DiscoveryControl,
+             cached=True),
+    Endpoint("oauth-metadata", "/.well-known/oauth-authorization-server",
+             control=DiscoveryControl, cached=True),
+    Endpoint("jwks", "/.well-known/jwks.json", control=JwksControl, cached=True),
+    # The published keys' certificates as {kid: PEM}, the format google-auth and
+    # firebase-admin read (Google's /oauth2/v1/certs).
+    Endpoint("certs", "/certs"),
+    Endpoint("authorize", "/authorize", _FORM_POST),
+    Endpoint("token", "/token", ("POST",)),
+    Endpoint("userinfo", "/userinfo", _FORM_POST),
+    Endpoint("introspect", "/introspect", ("POST",)),
+    Endpoint("revoke", "/revoke", ("POST",)),
+    Endpoint("end-session", "/logout", _FORM_POST),
+    Endpoint("device", "/device_authorization", ("POST",)),
+    Endpoint("device-verification", "/device", _FORM_POST),
+    # Served for the jku / x5u faults: a consumer that fetches these trusted a token header.
+    Endpoint("attacker-jwks", "/_mockidp/attacker/jwks.json", internal=True),
+    Endpoint("attacker-certificate", "/_mockidp/attacker/{kid}.pem", internal=True),
+    Endpoint("redirected", "/_mockidp/redirected/{name}", internal=True),
+    Endpoint("control", "/_mockidp/{rest:path}", ("GET", "POST", "DELETE"), internal=True),
+)}
 
 
 class Endpoints:
     """The controls of every endpoint, by name."""
 
-    def __init__(self, names: list[str]) -> None:
-        self._controls = {name: _CONTROLS.get(name, EndpointControl)(name) for name in names}
+    def __init__(self, endpoints: Mapping[str, Endpoint]) -> None:
+        self._controls = {name: e.control(name) for name, e in endpoints.items()}
 
     def __getitem__(self, name: str) -> EndpointControl:
         try:
             return self._controls[name]
-        except KeyError:
-            raise ConfigurationError(
-                f"unknown endpoint {name!r}; use one of: {', '.join(self._controls)}"
-            ) from None
+        except (KeyError, TypeError):
+            raise UnknownEndpointError(name, self._controls) from None
 
     def get(self, name: str | None) -> EndpointControl | None:
         return self._controls.get(name) if name is not None else None

@@ -28,6 +28,7 @@ __all__ = [
     "REFRESH_LIFETIME",
     "DeviceAuthorization",
     "DeviceAuthorizations",
+    "FlowState",
     "Grant",
     "PendingLogin",
     "RevokedTokens",
@@ -132,12 +133,14 @@ class TokenContext:
     """What a token hook (``idp.on_token(hook)``) sees for each token an endpoint issues.
 
     The hook edits ``header`` and ``claims`` in place, or sets ``fault`` to a catalog name.
-    ``kind`` is ``"access_token"`` or ``"id_token"``; ``user`` is ``None`` when no user is
-    involved (client credentials).
+    ``kind`` is ``"access_token"`` or ``"id_token"``; ``grant_type`` is ``None`` for a token the
+    test minted itself (``idp.token()``, the control API, the CLI); ``client`` is the client the
+    token is for (the default client when none is named); ``user`` is ``None`` when no known
+    user is involved (client credentials).
     """
 
     kind: str
-    grant_type: str
+    grant_type: str | None
     client: Client
     user: User | None
     scope: str
@@ -225,3 +228,27 @@ class PendingLogin:
     response_mode: str
     state: str | None
     expires_at: float
+
+
+class FlowState:
+    """Everything the OAuth endpoints remember between requests, for one issuer: codes,
+    refresh tokens, revoked access tokens, device authorizations, sign-ins waiting on the login
+    page and the ``jti`` of client assertions already used (RFC 7523 §3). Owned by the core
+    :class:`~mockidp.core.issuer.Issuer`; the endpoints read and write it, and a reset clears
+    it."""
+
+    def __init__(self) -> None:
+        self.codes = TicketStore()
+        self.refresh_tokens = TicketStore()
+        self.revoked = RevokedTokens()
+        self.devices = DeviceAuthorizations()
+        self.pending_logins: dict[str, PendingLogin] = {}
+        self.used_assertions: set[str] = set()
+
+    def clear(self) -> None:
+        self.codes.clear()
+        self.refresh_tokens.clear()
+        self.revoked.clear()
+        self.devices.clear()
+        self.pending_logins.clear()
+        self.used_assertions.clear()

@@ -30,6 +30,7 @@ from ..errors import (
     UnknownKeyError,
 )
 from . import jwa
+from .actions import action
 from .jws import b64url_decode, b64url_encode
 
 if TYPE_CHECKING:
@@ -412,6 +413,7 @@ class KeyRing:
 
     # -- changing -----------------------------------------------------------------------------
 
+    @action("Generate and publish a key")
     def add(
         self,
         alg: str | None = None,
@@ -444,6 +446,7 @@ class KeyRing:
             self._insert(key, activate=activate, publish=publish)
         return key
 
+    @action("A new key signs; the old one stays published")
     def rotate(self, alg: str | None = None, **options: Any) -> Key:
         """A new key of ``alg`` (default: the default algorithm) signs from now on.
 
@@ -452,6 +455,7 @@ class KeyRing:
         """
         return self.add(alg, activate=True, **options)
 
+    @action("Make a published key sign", kid=True)
     def activate(self, kid: str) -> Key:
         """Make a published key the signing key of its algorithm (next -> active)."""
         with self._lock:
@@ -466,6 +470,7 @@ class KeyRing:
             self._set(self._activated(state, key))
         return key
 
+    @action("Take a key out of the JWKS", kid=True)
     def revoke(self, kid: str) -> Key:
         """Take a key out of the JWKS. It can still mint (``idp.token(kid=...)``) so tests can
         check that consumers reject what it signs. Revoking the active key leaves its algorithm
@@ -479,6 +484,7 @@ class KeyRing:
             self._set(state._replace(published=published, active=active))
         return key
 
+    @action("New key material under the same kid", kid=True)
     def replace(self, kid: str) -> Key:
         """New key material under the same ``kid``, in the same state (a provider that re-keys
         without changing the kid). From now on ``kid`` signs and is published with the new
@@ -498,6 +504,7 @@ class KeyRing:
             self._set(state._replace(keys={**state.keys, key.kid: key}, corrupted=corrupted))
         return key
 
+    @action("Put a key back into the JWKS", kid=True)
     def publish(self, kid: str) -> Key:
         """Put a revoked (or never published) key back into the JWKS."""
         with self._lock:
@@ -507,6 +514,7 @@ class KeyRing:
                 self._set(state._replace(published={**state.published, key.kid: None}))
         return key
 
+    @action("Publish broken material under a kid", kid=True)
     def corrupt(self, kid: str, how: str = "other-key") -> Key:
         """Publish broken or wrong material under ``kid`` (see :data:`CORRUPTIONS`).
 
@@ -528,6 +536,7 @@ class KeyRing:
             self._set(state._replace(corrupted={**state.corrupted, key.kid: (how, jwk)}))
         return key
 
+    @action("Publish a corrupted key's real JWK again", kid=True)
     def repair(self, kid: str) -> Key:
         """Publish the real JWK of a corrupted key again."""
         with self._lock:
@@ -539,6 +548,7 @@ class KeyRing:
                 self._set(state._replace(corrupted=corrupted))
         return key
 
+    @action("The active key of alg, made if the provider has none")
     def ensure_active(self, alg: str) -> Key:
         """The active key of ``alg``; the provider's standard key for it if it has none yet.
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..errors import ConfigurationError, UnknownProfileError
+from ..errors import ConfigurationError, UnknownEndpointError, UnknownProfileError
 from .endpoints import ENDPOINTS
 
 if TYPE_CHECKING:
@@ -39,10 +39,6 @@ __all__ = [
     "get",
     "parse_options",
 ]
-
-#: Endpoints of mockidp itself: at the server's root in every profile.
-INTERNAL = ("attacker-jwks", "attacker-certificate", "redirected", "control")
-
 
 class ClaimContext(NamedTuple):
     """What a profile's claim functions may read."""
@@ -83,6 +79,13 @@ class Layout:
     issuer_slash: bool = False
     #: The profile's options with the defaults filled in.
     options: Mapping[str, str] = field(default_factory=dict)
+
+    def path(self, endpoint: str) -> str:
+        """The path of ``endpoint`` below the root URL."""
+        try:
+            return self.paths[endpoint]
+        except (KeyError, TypeError):
+            raise UnknownEndpointError(endpoint, self.paths) from None
 
     @property
     def reserved(self) -> frozenset[str]:
@@ -136,12 +139,12 @@ class Profile:
                 )
         issuer = self.issuer.format(**values)
         paths = {}
-        for name, path in ENDPOINTS.items():
+        for name, endpoint in ENDPOINTS.items():
             template = self.paths.get(name)
             if template is not None:
                 paths[name] = template.format(issuer=issuer, **values)
             else:
-                paths[name] = path if name in INTERNAL else issuer + path
+                paths[name] = endpoint.path if endpoint.internal else issuer + endpoint.path
         return Layout(issuer, MappingProxyType(paths), self.issuer_slash,
                       MappingProxyType(values))
 

@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigurationError, MockIdPError
+from ..errors import ConfigurationError, InvalidTokenError
 from . import faults
 from .faults import Attacker, Draft
+from .flows import TokenContext
 from .jws import (
     MalformedJWS,
     b64url_encode,
@@ -29,7 +30,7 @@ from .profiles import ClaimContext
 
 if TYPE_CHECKING:
     from .clock import Clock
-    from .directory import Clients, User, Users
+    from .directory import Client, Clients, User, Users
     from .keys import Key, KeyRing
     from .profiles import Profile
 
@@ -101,10 +102,6 @@ def _not_json(exc: Exception) -> ConfigurationError:
                               f"None, lists and dicts of them): {exc}")
 
 
-class InvalidTokenError(MockIdPError, ValueError):
-    """A token presented to the provider (e.g. at userinfo) is not one it would accept."""
-
-
 class Minter:
     """Makes signed JWTs from the provider's keys, clock, users and clients."""
 
@@ -132,6 +129,8 @@ class Minter:
         self._audience = audience
         self._url_for = url_for
         self._headers: dict[tuple[str, str, str | None], bytes] = {}
+        #: Functions that shape each token before it is signed (``idp.on_token``).
+        self.hooks: list[Callable[[TokenContext], object]] = []
 
     def select_key(self, alg: str | None, kid: str | None) -> Key:
         """The key named by ``kid`` (in any state, revoked included), else the active key of
@@ -219,19 +218,51 @@ class Minter:
         headers: Mapping[str, Any] | None = None,
         typ: str | None = "JWT",
         fault: str | None = None,
+        grant_type: str | None = None,
+        client: Client | None = None,
         **options: Any,
     ) -> str:
+        """An access token: ``idp.token()``, the control API, the CLI and the token endpoint
+        (which names its ``grant_type`` and ``client``) all mint here."""
         if fault is not None:
             faults.get(fault)  # an unknown name fails before any key is made
         key = self.select_key(alg, kid)
         body = self.access_claims(claims, typ=typ, **options)
         try:
-            if headers is None and fault is None:  # the common case: one header per key
+            if headers is None and fault is None and not self.hooks:
+                # The common case: one header per key, serialized once.
                 return sign_encoded(self.encoded_header(key, typ), body, key.algorithm.signer,
                                     key.signing_key)
-            return self.sign(key, self.header(key, typ, headers), body, fault)
+            context = self._context_for("access_token", grant_type, client, body,
+                                        self.header(key, typ, headers), fault)
+            return self.finish(context, key)
         except (TypeError, ValueError) as exc:
             raise _not_json(exc) from None
+
+    def finish(self, context: TokenContext, key: Key) -> str:
+        """The end of every token's way: the test's hooks edit it, then it is signed — by the
+        key its header now names, if a hook changed the kid — or made into ``context.fault``."""
+        kid = context.header.get("kid")
+        for hook in list(self.hooks):
+            hook(context)
+        named = context.header.get("kid")
+        if named != kid and isinstance(named, str) and named in self.keys:
+            key = self.keys[named]
+        return self.sign(key, context.header, context.claims, context.fault)
+
+    def _context_for(self, kind: str, grant_type: str | None, client: Client | None,
+                     body: dict[str, Any], header: dict[str, Any], fault: str | None,
+                     scope: str | None = None) -> TokenContext:
+        if client is None:
+            named = body.get("client_id", body.get("azp"))
+            client = (self.clients.get(named) if isinstance(named, str) else None) \
+                or self.clients.default
+        sub = body.get("sub")
+        user = self.users.get(sub) if isinstance(sub, str) else None
+        if scope is None:
+            given = body.get("scope")
+            scope = given if isinstance(given, str) else ""
+        return TokenContext(kind, grant_type, client, user, scope, header, body, fault)
 
     def encoded_header(self, key: Key, typ: str | None) -> bytes:
         """BASE64URL of the default header of ``key``, built once per key and ``typ``."""
@@ -303,14 +334,21 @@ class Minter:
         kid: str | None = None,
         headers: Mapping[str, Any] | None = None,
         fault: str | None = None,
+        grant_type: str | None = None,
+        client: Client | None = None,
+        scope: str = "",
         **options: Any,
     ) -> str:
+        """An ID token, through the same hooks and faults as :meth:`access_token`; ``scope``
+        is the grant's, for the hooks."""
         if fault is not None:
             faults.get(fault)
         key = self.select_key(alg, kid)
         body = self.id_claims(key, claims, **options)
         try:
-            return self.sign(key, self.header(key, "JWT", headers), body, fault)
+            context = self._context_for("id_token", grant_type, client, body,
+                                        self.header(key, "JWT", headers), fault, scope)
+            return self.finish(context, key)
         except (TypeError, ValueError) as exc:
             raise _not_json(exc) from None
 

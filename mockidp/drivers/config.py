@@ -40,6 +40,7 @@ from ..errors import ConfigurationError
 from . import _toml
 
 if TYPE_CHECKING:
+    from ..core.issuer import Issuer
     from ..provider import MockIdP
 
 __all__ = ["Config"]
@@ -154,7 +155,7 @@ class Config:
             raise ConfigurationError(f"{self.source}: {exc}") from None
 
 
-def _populate(provider: MockIdP, data: dict[str, Any]) -> None:
+def _populate(provider: Issuer, data: dict[str, Any]) -> None:
     for key in data.get("keys", []):
         provider.keys.add(**key)
     for client in data.get("clients", []):

@@ -7,9 +7,9 @@ pays for no more than ``import mockidp``.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -17,30 +17,25 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from ..core.endpoints import ENDPOINTS, DiscoveryControl, JwksControl
+from ..core.endpoints import ENDPOINTS
 from ..core.recording import RecordedRequest, freeze
-from ..errors import ConfigurationError, MockIdPError, UnknownKeyError
+from ..errors import (
+    ConfigurationError,
+    RemoteAuthError,
+    RemoteConfigurationError,
+    RemoteError,
+    UnknownEndpointError,
+    UnknownKeyError,
+    UnreachableError,
+)
+from .surface import ENDPOINT_ACTIONS
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable, Iterator, Mapping
 
-__all__ = ["RemoteError", "RemoteIdP", "RemoteKey"]
-
-class RemoteError(MockIdPError):
-    """The control API refused a call; ``status`` and ``error`` are its answer."""
-
-    def __init__(self, status: int, error: str, description: str) -> None:
-        self.status, self.error, self.description = status, error, description
-        super().__init__(f"{status} {error}: {description}")
-
-
-class RemoteConfigurationError(RemoteError, ConfigurationError):
-    """A 400 answer: the call's arguments were wrong (as ``ConfigurationError`` locally)."""
-
-
-class RemoteAuthError(RemoteError, PermissionError):
-    """A 401/403 answer: the control token is missing or wrong, or the call was cross-origin."""
-
+__all__ = ["RemoteClock", "RemoteDirectory", "RemoteEndpoint", "RemoteIdP", "RemoteKey",
+           "RemoteKeys"]
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, timedelta):
@@ -71,10 +66,16 @@ class RemoteKey:
 class RemoteIdP:
     """Drive a running mockidp through ``/_mockidp/``: the same calls as ``MockIdP``."""
 
-    def __init__(self, url: str, control_token: str | None = None, *,
-                 timeout: float = 10.0) -> None:
+    def __init__(self, url: str, control_token: str | None = None,
+                 ssl_context: ssl.SSLContext | None = None, *, timeout: float = 10.0) -> None:
+        if not isinstance(url, str) or not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", url):
+            raise ConfigurationError(f"RemoteIdP takes the http(s) URL of a running mockidp "
+                                     f"(its issuer, e.g. http://127.0.0.1:8080), not {url!r}")
         self.url = url.rstrip("/")
         self.control_token = control_token
+        #: For a provider served over HTTPS (``mockidp serve --tls``): a context that trusts
+        #: its CA, e.g. ``ssl.create_default_context(cafile=...)``.
+        self.ssl_context = ssl_context
         self.timeout = timeout
         state = self.call("GET", "/state")
         self.issuer: str = state["issuer"]
@@ -101,7 +102,8 @@ class RemoteIdP:
             headers["Authorization"] = f"Bearer {self.control_token}"
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(request, timeout=self.timeout,
+                                        context=self.ssl_context) as response:
                 return json.load(response)
         except urllib.error.HTTPError as exc:
             with exc:
@@ -115,17 +117,20 @@ class RemoteIdP:
                     403: RemoteAuthError}.get(exc.code, RemoteError)
             raise kind(exc.code, error, description) from None
         except urllib.error.URLError as exc:
-            raise MockIdPError(f"cannot reach the mockidp control API at {self.url}: "
-                               f"{exc.reason}") from None
+            raise UnreachableError(self.url, exc.reason) from None
+        except (TimeoutError, OSError) as exc:  # a timeout or reset after connecting
+            raise UnreachableError(self.url, exc) from None
+        except ValueError as exc:  # an answer that is not JSON: not a mockidp
+            raise UnreachableError(self.url, f"the answer is not mockidp's JSON ({exc})"
+                                   ) from None
 
     # -- URLs ---------------------------------------------------------------------------------
 
     def url_for(self, endpoint: str) -> str:
         try:
             return self._urls[endpoint]
-        except KeyError:
-            raise ConfigurationError(f"unknown endpoint {endpoint!r}; use one of: "
-                                     f"{', '.join(ENDPOINTS)}") from None
+        except (KeyError, TypeError):
+            raise UnknownEndpointError(endpoint, self._urls) from None
 
     discovery_url = property(lambda self: self.url_for("discovery"))
     jwks_uri = property(lambda self: self.url_for("jwks"))
@@ -154,8 +159,7 @@ class RemoteIdP:
 
     def endpoint(self, name: str) -> RemoteEndpoint:
         if name not in ENDPOINTS:
-            raise ConfigurationError(f"unknown endpoint {name!r}; use one of: "
-                                     f"{', '.join(ENDPOINTS)}")
+            raise UnknownEndpointError(name, ENDPOINTS)
         return RemoteEndpoint(self, name)
 
     @property
@@ -292,15 +296,15 @@ class RemoteEndpoint:
         if action.startswith("_"):
             raise AttributeError(action)
 
-        local = getattr(JwksControl, action, None) or getattr(DiscoveryControl, action, None)
-        if local is None:
-            raise AttributeError(f"endpoint controls have no {action!r}")
-        signature = inspect.signature(local)
+        declared = ENDPOINT_ACTIONS.get(action)
+        if declared is None:
+            raise AttributeError(f"endpoint controls have no {action!r}; they have: "
+                                 f"{', '.join(ENDPOINT_ACTIONS)}")
+        signature = declared.signature
 
         def call(*args: Any, **options: Any) -> RemoteEndpoint:
             # Bind as the local method would, so positional arguments work the same.
-            bound = signature.bind(self, *args, **options)
-            body = {k: v for k, v in bound.arguments.items() if k != "self"}
+            body = dict(signature.bind(*args, **options).arguments)
             self._remote.call("POST", f"/endpoints/{self.name}", {"action": action, **body})
             return self
 

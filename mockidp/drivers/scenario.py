@@ -16,7 +16,7 @@
     action = "revoke"
     kid = "previous"
 
-In tests a scenario runs on the provider's clock (``idp.run_scenario(path)``, then
+In tests a scenario runs on the issuer's clock (``idp.run_scenario(path)``, then
 ``idp.clock.advance(...)``), so nobody waits real seconds; ``mockidp serve --scenario`` runs it
 on the wall clock.
 """
@@ -31,13 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
 from . import _toml
+from .surface import ENDPOINT_ACTIONS, KEY_ACTIONS, bind
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
-    from ..provider import MockIdP
+    from ..core.issuer import Issuer
 
-__all__ = ["ACTIONS", "Scenario", "ScenarioRun", "Step", "parse_duration"]
+__all__ = ["ACTIONS", "Scenario", "ScenarioRun", "Step", "parse_duration", "start"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -54,9 +55,9 @@ def parse_duration(value: object, where: str = "at") -> float:
     return float(match[1]) * _UNITS[match[2]]
 
 
-def _pick_key(provider: MockIdP, kid: str) -> str:
+def _pick_key(issuer: Issuer, kid: str) -> str:
     """A literal kid, or the key that is now "active", "previous" or "next"."""
-    keys = provider.keys
+    keys = issuer.keys
     if kid == "active":
         return keys.active.kid
     if kid in ("previous", "next"):
@@ -67,54 +68,50 @@ def _pick_key(provider: MockIdP, kid: str) -> str:
     return kid
 
 
-def _key_action(name: str) -> Callable[[MockIdP, dict[str, Any]], object]:
-    def act(provider: MockIdP, options: dict[str, Any]) -> object:
-        kid = _pick_key(provider, options.pop("kid", "active"))
-        return getattr(provider.keys, name)(kid, **options)
-    return act
+def _check(action: str, options: Mapping[str, Any], where: str) -> None:
+    """A step's options, checked at load against the action's parameters."""
+    options = dict(options)
+    if action == "reset":
+        unknown = set(options) - {"endpoint"}
+        if unknown:
+            raise ConfigurationError(f"{where}: reset takes only endpoint, not "
+                                     f"{', '.join(sorted(unknown))}")
+        return
+    if action in KEY_ACTIONS:
+        target = KEY_ACTIONS[action]
+        if target.kid:
+            kid = options.pop("kid", "active")
+            if not isinstance(kid, str):
+                raise ConfigurationError(f"{where}: kid must be a string, not {kid!r}")
+        bind(target, options, where)
+        return
+    endpoint = options.pop("endpoint", None)
+    if not isinstance(endpoint, str):
+        raise ConfigurationError(f"{where}: action {action!r} needs endpoint = 'jwks' "
+                                 "(or another)")
+    bind(ENDPOINT_ACTIONS[action], options, where)
 
 
-def _endpoint_action(name: str) -> Callable[[MockIdP, dict[str, Any]], object]:
-    def act(provider: MockIdP, options: dict[str, Any]) -> object:
-        endpoint = options.pop("endpoint", None)
-        if not isinstance(endpoint, str):
-            raise ConfigurationError(f"action {name!r} needs endpoint = 'jwks' (or another)")
-        return getattr(provider.endpoint(endpoint), name)(**options)
-    return act
+def _apply(issuer: Issuer, action: str, options: Mapping[str, Any]) -> object:
+    options = dict(options)
+    if action == "reset":
+        if "endpoint" in options:
+            issuer.endpoint(options["endpoint"]).reset()
+        else:
+            issuer.reset()
+        return None
+    if action in KEY_ACTIONS:
+        method = getattr(issuer.keys, action)
+        if KEY_ACTIONS[action].kid:
+            return method(_pick_key(issuer, options.pop("kid", "active")), **options)
+        return method(**options)
+    endpoint = options.pop("endpoint")
+    return getattr(issuer.endpoint(endpoint), action)(**options)
 
 
-def _add(provider: MockIdP, options: dict[str, Any]) -> object:
-    return provider.keys.add(**options)
-
-
-def _rotate(provider: MockIdP, options: dict[str, Any]) -> object:
-    return provider.keys.rotate(**options)
-
-
-def _reset(provider: MockIdP, options: dict[str, Any]) -> None:
-    if "endpoint" in options:
-        provider.endpoint(options["endpoint"]).reset()
-    else:
-        provider.reset()
-
-
-#: Step actions: what each does to the provider, with the step's other fields as options.
-ACTIONS: dict[str, Callable[[MockIdP, dict[str, Any]], object]] = {
-    "add": _add,
-    "rotate": _rotate,
-    "activate": _key_action("activate"),
-    "revoke": _key_action("revoke"),
-    "publish": _key_action("publish"),
-    "replace": _key_action("replace"),
-    "corrupt": _key_action("corrupt"),
-    "repair": _key_action("repair"),
-    "reset": _reset,
-    **{name: _endpoint_action(name) for name in (
-        "fail", "delay", "respond", "drop", "redirect", "headers", "flap", "empty",
-        "malformed_json", "poison_key", "rate_limited", "error_with_valid_body",
-        "wrong_content_type", "cache", "duplicate_kids", "huge",
-    )},
-}
+#: Step actions: every key and endpoint action of the control surface, and ``reset`` (of one
+#: endpoint with ``endpoint = ...``, else of the whole issuer).
+ACTIONS: tuple[str, ...] = (*KEY_ACTIONS, *(a for a in ENDPOINT_ACTIONS if a != "reset"), "reset")
 
 
 @dataclass(frozen=True)
@@ -123,8 +120,8 @@ class Step:
     action: str
     options: Mapping[str, Any] = field(default_factory=dict)
 
-    def apply(self, provider: MockIdP) -> object:
-        return ACTIONS[self.action](provider, dict(self.options))
+    def apply(self, issuer: Issuer) -> object:
+        return _apply(issuer, self.action, self.options)
 
 
 @dataclass(frozen=True)
@@ -166,15 +163,16 @@ class Scenario:
                 raise ConfigurationError(f"step {number}: action must be one of "
                                          f"{', '.join(ACTIONS)}, not {action!r}")
             at = parse_duration(options.pop("at", 0), f"step {number}: at")
+            _check(action, options, f"step {number}")
             steps.append(Step(at, action, options))
         return cls(tuple(sorted(steps, key=lambda s: s.at)))
 
 
 class ScenarioRun:
-    """A scenario in progress on one provider: steps apply once their time has come."""
+    """A scenario in progress on one issuer: steps apply once their time has come."""
 
-    def __init__(self, provider: MockIdP, scenario: Scenario, start: float) -> None:
-        self.provider = provider
+    def __init__(self, issuer: Issuer, scenario: Scenario, start: float) -> None:
+        self.issuer = issuer
         self.scenario = scenario
         self.start = start
         self.applied = 0
@@ -185,7 +183,7 @@ class ScenarioRun:
         return self.applied >= len(self.scenario.steps)
 
     def due(self) -> float | None:
-        """When (on the provider's clock) the next step applies, if any."""
+        """When (on the issuer's clock) the next step applies, if any."""
         if self.done:
             return None
         return self.start + self.scenario.steps[self.applied].at
@@ -196,22 +194,31 @@ class ScenarioRun:
             while not self.done and self.start + self.scenario.steps[self.applied].at <= now:
                 step = self.scenario.steps[self.applied]
                 self.applied += 1
-                step.apply(self.provider)
+                step.apply(self.issuer)
 
     def play(self, stop: threading.Event) -> None:
-        """Apply the steps as the provider's clock reaches them, sleeping in between (the
+        """Apply the steps as the issuer's clock reaches them, sleeping in between (the
         standalone server's way); returns when done or when ``stop`` is set."""
         while (due := self.due()) is not None:
-            if stop.wait(max(0.0, due - self.provider.clock.time())):
+            if stop.wait(max(0.0, due - self.issuer.clock.time())):
                 return
-            self.catch_up(self.provider.clock.time())
+            self.catch_up(self.issuer.clock.time())
 
     def finish(self) -> None:
-        """Apply the remaining steps at once, moving the provider's clock to each."""
+        """Apply the remaining steps at once, moving the issuer's clock to each."""
         while not self.done:
             due = self.due()
             assert due is not None
-            now = self.provider.clock.time()
+            now = self.issuer.clock.time()
             if due > now:
-                self.provider.clock.advance(due - now)
+                self.issuer.clock.advance(due - now)
             self.catch_up(max(due, now))
+
+
+def start(issuer: Issuer, scenario: Scenario) -> ScenarioRun:
+    """Start ``scenario`` on ``issuer``'s clock: steps at "0s" apply now, later ones as the
+    clock reaches them (``run.finish()`` applies the rest)."""
+    run = ScenarioRun(issuer, scenario, issuer.clock.time())
+    issuer.clock.listeners.append(run.catch_up)
+    run.catch_up(issuer.clock.time())
+    return run

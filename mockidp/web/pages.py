@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from werkzeug.wrappers import Response
 
 if TYPE_CHECKING:
-    from ..provider import MockIdP
+    from ..core.directory import Users
+    from ..core.issuer import Issuer
 
 __all__ = ["dashboard_page", "device_page", "login_page"]
 
@@ -40,19 +41,19 @@ def _page(title: str, body: str, status: int = 200) -> Response:
                     headers=_NO_STORE)
 
 
-def login_page(provider: MockIdP, ticket: str, hint: str | None = None, *,
+def login_page(users: Users, ticket: str, hint: str | None = None, *,
                error: str = "", status: int = 200) -> Response:
     """Pick a user (or type a new one), optionally add claims, approve or deny."""
     choices = []
-    default = provider.users.default.sub
-    for index, user in enumerate(provider.users):
+    default = users.default.sub
+    for index, user in enumerate(users):
         checked = " checked" if user.sub == (hint or default) else ""
         label = f"{user.claims.get('name', user.sub)} <{user.claims.get('email', '')}>"
         choices.append(
             f'<label><input type=radio name=sub id="user-{index}" value="{escape(user.sub)}"'
             f"{checked}> {escape(label)} <small>({escape(user.sub)})</small></label>"
         )
-    typed = hint if hint and provider.users.find(hint) is None else ""
+    typed = hint if hint and users.find(hint) is None else ""
     body = (
         (f'<p class=error id=error>{escape(error)}</p>' if error else "")
         + f'<form method=post><input type=hidden name=login_request value="{escape(ticket)}">'
@@ -97,43 +98,54 @@ refresh(); setInterval(refresh, 1000);
 """
 
 
-def dashboard_page(provider: MockIdP, base: str, decoded: str = "", token: str = "") -> Response:
-    """The standalone server's dashboard: keys and their states with buttons, the live
-    request log, and a token decoder."""
+def dashboard_page(issuer: Issuer, base: str, decoded: str = "", token: str = "") -> Response:
+    """The standalone server's dashboard: keys and their states with the key actions, the
+    endpoint actions, the live request log, and a token decoder. The actions offered are the
+    control surface's (:mod:`mockidp.drivers.surface`)."""
+    from ..core.endpoints import ENDPOINTS
     from ..core.jwa import ALGORITHMS
     from ..core.keys import CORRUPTIONS
+    from ..drivers.surface import ENDPOINT_ACTIONS, KEY_ACTIONS
 
+    keys = issuer.keys
     rows = []
-    for key in provider.keys:
-        state = provider.keys.state(key.kid)
-        corruption = provider.keys.corruption(key.kid) or ""
-        actions = {"next": ["activate", "revoke"], "active": ["revoke"],
-                   "previous": ["activate", "revoke"], "revoked": ["publish"]}[state]
-        if key.kty != "oct" and state != "revoked":
-            actions.append("repair" if corruption else "corrupt")
+    for key in keys:
+        state = keys.state(key.kid)
+        corruption = keys.corruption(key.kid) or ""
+        offered = [name for name, action in KEY_ACTIONS.items()
+                   if action.kid and _applies(name, state, corruption, key.kty)]
         buttons = "".join(
-            f'<form method=post action="{base}/ui/keys/{escape(key.kid)}/{action}">'
+            f'<form method=post action="{base}/ui/keys/{escape(key.kid)}/{name}">'
             + ("<select name=how>" + "".join(f"<option>{c}</option>" for c in CORRUPTIONS)
-               + "</select>" if action == "corrupt" else "")
-            + f'<button data-action="{action}">{action}</button></form>'
-            for action in actions
+               + "</select>" if name == "corrupt" else "")
+            + f'<button data-action="{name}">{name}</button></form>'
+            for name in offered
         )
         rows.append(
             f'<tr data-kid="{escape(key.kid)}" data-state="{state}"><td><code>'
             f"{escape(key.kid)}</code></td><td>{key.alg}</td><td class=state>{state}</td>"
             f"<td>{escape(corruption)}</td><td class=actions>{buttons}</td></tr>"
         )
-    algs = "".join(f"<option{' selected' if a == provider.keys.default_alg else ''}>{a}"
+    algs = "".join(f"<option{' selected' if a == keys.default_alg else ''}>{a}"
                    f"</option>" for a in ALGORITHMS)
+    endpoints = "".join(f"<option>{name}</option>" for name, e in ENDPOINTS.items()
+                        if not e.internal)
+    actions = "".join(f'<option title="{escape(a.summary)}">{name}</option>'
+                      for name, a in ENDPOINT_ACTIONS.items())
     body = (
-        f"<p>Issuer <code>{escape(provider.issuer)}</code> · "
-        f'<a href="{escape(provider.discovery_url)}">discovery</a> · '
-        f'<a href="{escape(provider.jwks_uri)}">JWKS</a> · <a href="{base}/openapi.json">'
+        f"<p>Issuer <code>{escape(issuer.issuer)}</code> · "
+        f'<a href="{escape(issuer.discovery_url)}">discovery</a> · '
+        f'<a href="{escape(issuer.jwks_uri)}">JWKS</a> · <a href="{base}/openapi.json">'
         "control API</a></p><h2>Keys</h2>"
         f'<form method=post action="{base}/ui/rotate"><select name=alg>' + algs + "</select>"
         "<button id=rotate>rotate</button></form>"
         "<table id=keys><tr><th>kid</th><th>alg</th><th>state</th><th>corruption</th>"
         "<th></th></tr>" + "".join(rows) + "</table>"
+        f'<h2>Endpoint faults</h2><form method=post action="{base}/ui/endpoint" id=faults>'
+        f"<select name=endpoint id=fault-endpoint>{endpoints}</select> "
+        f"<select name=action id=fault-action>{actions}</select> "
+        '<label>options (JSON) <input name=options id=fault-options value="{}"></label> '
+        "<button id=apply-fault>apply</button></form>"
         f'<h2>Token decoder</h2><form method=post action="{base}/ui/decode">'
         f"<textarea name=token id=token>{escape(token)}</textarea>"
         "<button id=decode>decode</button></form>"
@@ -143,3 +155,17 @@ def dashboard_page(provider: MockIdP, base: str, decoded: str = "", token: str =
         f'<script>document.body.dataset.base = "{base}";{_DASHBOARD_SCRIPT}</script>'
     )
     return _page("mockidp dashboard", body)
+
+
+def _applies(action: str, state: str, corruption: str, kty: str) -> bool:
+    """Whether a key action makes sense for a key in ``state`` (the dashboard offers only
+    those; the control API takes every one and says why one fails)."""
+    if action == "publish":
+        return state == "revoked"
+    if state == "revoked":
+        return action == "replace"
+    if action == "activate":
+        return state in ("next", "previous")
+    if action in ("corrupt", "repair"):
+        return kty != "oct" and (action == "repair") == bool(corruption)
+    return action in ("revoke", "replace")

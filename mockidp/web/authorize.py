@@ -1,0 +1,204 @@
+"""The authorization endpoint (OIDC Core §3.1.2, RFC 6749 §4.1) and the sign-in behind it: who
+signs in without a page in tests, the login page otherwise, and the authorization response with
+``iss`` (RFC 9207)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from werkzeug.wrappers import Response
+
+from ..core.flows import CODE_LIFETIME, PKCE_METHODS, Grant, PendingLogin
+from .pages import login_page
+from .responses import NO_STORE, OAuthError, form_post, redirect_uri, refuse_repeats
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from werkzeug.wrappers import Request
+
+    from ..core.directory import Client, User
+    from ..core.issuer import Issuer
+
+__all__ = ["RESPONSE_MODES", "SESSION_COOKIE", "authorize", "signed_in_user"]
+
+RESPONSE_MODES = ("query", "fragment", "form_post")
+SESSION_COOKIE = "mockidp_session"
+LOGIN_PAGE_LIFETIME = 600.0
+
+
+def authorize(issuer: Issuer, request: Request) -> Response:
+    """OIDC Core §3.1.2. In tests (``login="auto"``) it signs in the default user (or the
+    ``login_hint`` one, or what ``idp.users.next_login()`` planned) without a page; with
+    ``login="page"`` it asks on a login page. Errors about the client or redirect URI are
+    answered directly; all others go back to the redirect URI (RFC 6749 §4.1.2.1)."""
+    params = request.values
+    refuse_repeats(params)
+    if request.method == "POST" and "login_request" in request.form:
+        return _login_submitted(issuer, request)
+    client_id = params.get("client_id")
+    if not client_id:
+        raise OAuthError("invalid_request", "client_id is required")
+    client = issuer.clients.get(client_id)
+    if client is None:
+        raise OAuthError("invalid_request", f"unknown client {client_id!r}")
+    given_uri = params.get("redirect_uri")
+    target = redirect_uri(client, given_uri)
+    state = params.get("state")
+    response_mode = params.get("response_mode", "query")
+    if response_mode not in RESPONSE_MODES:
+        return _respond(issuer, target, "query", state, error=(
+            "invalid_request", f"response_mode must be one of {', '.join(RESPONSE_MODES)}"))
+    try:
+        grant = _authorization_grant(issuer, params, client, given_uri)
+        login = _who_signs_in(issuer, params, request)
+    except OAuthError as exc:
+        return _respond(issuer, target, response_mode, state, error=(exc.error, exc.description))
+    if login is None:  # ask on the login page
+        pending = PendingLogin(grant, target, response_mode, state,
+                               grant.expires_at + LOGIN_PAGE_LIFETIME)
+        ticket = secrets.token_urlsafe(24)
+        issuer.flows.pending_logins[ticket] = pending
+        return login_page(issuer.users, ticket, params.get("login_hint"))
+    user, claims = login
+    return _approved(issuer, grant, user, claims, target, response_mode, state)
+
+
+def _approved(issuer: Issuer, grant: Grant, user: User, claims: Mapping[str, Any] | None,
+              target: str, response_mode: str, state: str | None) -> Response:
+    now = issuer.clock.time()
+    grant = replace(grant, sub=user.sub, auth_time=now, expires_at=now + CODE_LIFETIME,
+                    claims=dict(claims) if claims else None)
+    return _respond(issuer, target, response_mode, state, code=issuer.flows.codes.issue(grant))
+
+
+def _authorization_grant(issuer: Issuer, params: Mapping[str, str], client: Client,
+                         given_uri: str | None) -> Grant:
+    """The validated request, as a grant still missing its user."""
+    response_type = params.get("response_type")
+    if not response_type:
+        raise OAuthError("invalid_request", "response_type is required")
+    if response_type != "code":
+        raise OAuthError("unsupported_response_type",
+                         f"response_type {response_type!r} is not served; use code")
+    if "authorization_code" not in client.grant_types:
+        raise OAuthError("unauthorized_client",
+                         f"client {client.client_id!r} may not use authorization_code")
+    challenge = params.get("code_challenge")
+    method = params.get("code_challenge_method", "plain")
+    if challenge is None:
+        if client.public:
+            raise OAuthError("invalid_request", "public clients must send a code_challenge "
+                             "(PKCE, RFC 7636)")
+    elif method not in PKCE_METHODS:
+        raise OAuthError("invalid_request", f"code_challenge_method {method!r} is not "
+                         f"supported; use {' or '.join(PKCE_METHODS)}")
+    elif not 43 <= len(challenge) <= 128:
+        raise OAuthError("invalid_request", "code_challenge must be 43 to 128 characters")
+    now = issuer.clock.time()
+    return Grant(
+        client_id=client.client_id, redirect_uri=given_uri,
+        scope=params.get("scope", ""), sub="", auth_time=now,
+        expires_at=now + CODE_LIFETIME, nonce=params.get("nonce"),
+        code_challenge=challenge, code_challenge_method=method,
+    )
+
+
+def _who_signs_in(issuer: Issuer, params: Mapping[str, str], request: Request
+                  ) -> tuple[User, Mapping[str, Any] | None] | None:
+    """Who signs in, and with which extra claims; ``None`` to ask on the login page.
+    OIDC Core §3.1.2.1 ``prompt``: ``none`` must not show a page (``login_required``),
+    ``login`` must not reuse the page's session."""
+    prompt = set(params.get("prompt", "").split())
+    if "none" in prompt and len(prompt) > 1:
+        raise OAuthError("invalid_request", "prompt=none cannot be combined")
+    users = issuer.users
+    planned = users.take_login()
+    if planned is not None:
+        if planned.deny:
+            raise OAuthError("access_denied", "the user refused (idp.users.next_login)")
+        if planned.sub is None:
+            raise OAuthError("login_required", "nobody is signed in "
+                             "(idp.users.next_login(None))")
+        return users[planned.sub], planned.claims
+    hint = params.get("login_hint")
+    if issuer.login == "auto":
+        return signed_in_user(issuer, hint), None
+    session = users.get(request.cookies.get(SESSION_COOKIE, ""))
+    if session is not None and "login" not in prompt and hint in (
+            None, session.sub, session.claims.get("email"),
+            session.claims.get("preferred_username")):
+        return session, None
+    if "none" in prompt:
+        raise OAuthError("login_required", "nobody is signed in on the login page")
+    return None
+
+
+def _login_submitted(issuer: Issuer, request: Request) -> Response:
+    """The login page's form: approve as the chosen (or a new) user, or deny."""
+    form = request.form
+    pending_logins = issuer.flows.pending_logins
+    pending = pending_logins.pop(form.get("login_request", ""), None)
+    now = issuer.clock.time()
+    if pending is None or pending.expires_at <= now:
+        raise OAuthError("invalid_request", "this sign-in expired or was used; start again "
+                         "from the application")
+    if form.get("action") == "deny":
+        return _respond(issuer, pending.redirect_uri, pending.response_mode, pending.state,
+                        error=("access_denied", "the user refused"))
+    sub = (form.get("new_sub") or form.get("sub") or "").strip()
+    try:
+        claims = json.loads(form.get("claims") or "{}")
+        if not isinstance(claims, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        pending_logins[form["login_request"]] = pending
+        return login_page(issuer.users, form["login_request"], sub or None,
+                          error=f"Extra claims must be a JSON object: {exc}", status=400)
+    users = issuer.users
+    user = users.find(sub) if sub else users.default
+    if user is None:
+        user = users.add(sub)
+    response = _approved(issuer, pending.grant, user, claims, pending.redirect_uri,
+                         pending.response_mode, pending.state)
+    response.set_cookie(SESSION_COOKIE, user.sub, httponly=True, samesite="Lax",
+                        path=request.script_root or "/")
+    return response
+
+
+def signed_in_user(issuer: Issuer, login_hint: str | None) -> User:
+    """The user a sign-in without a page is for: the default one, or who ``login_hint``
+    names (sub, email or username)."""
+    users = issuer.users
+    if login_hint is None:
+        return users.default
+    user = users.find(login_hint)
+    if user is not None:
+        return user
+    raise OAuthError("login_required", f"no user matches login_hint {login_hint!r}")
+
+
+def _respond(issuer: Issuer, target: str, response_mode: str, state: str | None, *,
+             code: str | None = None, error: tuple[str, str] | None = None) -> Response:
+    """The authorization response (RFC 6749 §4.1.2), with ``iss`` (RFC 9207)."""
+    params: dict[str, str] = {}
+    if code is not None:
+        params["code"] = code
+    if error is not None:
+        params["error"], params["error_description"] = error
+    if state is not None:
+        params["state"] = state
+    params["iss"] = issuer.issuer
+    if response_mode == "form_post":
+        return form_post(target, params)
+    parts = urlsplit(target)
+    if response_mode == "fragment":
+        location = urlunsplit(parts._replace(fragment=urlencode(params)))
+    else:
+        query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
+        location = urlunsplit(parts._replace(query=query))
+    return Response(status=302, headers={"Location": location, **NO_STORE})

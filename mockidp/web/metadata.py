@@ -1,0 +1,127 @@
+"""What consumers fetch to learn about the provider: the metadata document (OIDC Discovery 1.0
+§3, RFC 8414 §2), the JWKS (RFC 7517 §5), the certificate map, and the attacker's keys that the
+jku / x5u faults point at.
+
+The metadata and the JWKS are served as ready bytes: the JWKS is the key ring's own, and the
+metadata is serialized again only when the keys or the issuer change.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import NotFound
+from werkzeug.http import http_date as _format_date
+from werkzeug.wrappers import Response
+
+from ..core.flows import PKCE_METHODS
+from .authorize import RESPONSE_MODES
+from .responses import CORS, json_response
+from .sessions import SCOPE_CLAIMS
+from .token import GRANTS
+
+if TYPE_CHECKING:
+    from werkzeug.wrappers import Request
+
+    from ..core.issuer import Issuer
+
+__all__ = ["AUTH_METHODS", "http_date", "jwks_headers", "metadata", "metadata_bytes"]
+
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+CLIENT_ASSERTION_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+                         "ES384", "ES512", "EdDSA"]
+
+_documents: weakref.WeakKeyDictionary[Issuer, tuple[object, bytes]] = \
+    weakref.WeakKeyDictionary()
+_date: tuple[int, str] = (-1, "")
+
+
+def http_date(now: float) -> str:
+    """An HTTP date (RFC 9110 §5.6.7) for the provider's clock, formatted once per second."""
+    global _date
+    second = int(now)
+    cached = _date
+    if cached[0] != second:
+        cached = _date = (second, _format_date(second))
+    return cached[1]
+
+
+def metadata(issuer: Issuer) -> dict[str, Any]:
+    """Provider metadata (OIDC Discovery 1.0 §3, RFC 8414 §2), advertising only what is
+    served and exactly the algorithms the key ring signs with."""
+    return {
+        "issuer": issuer.issuer,
+        "authorization_endpoint": issuer.url_for("authorize"),
+        "token_endpoint": issuer.token_endpoint,
+        "userinfo_endpoint": issuer.url_for("userinfo"),
+        "introspection_endpoint": issuer.url_for("introspect"),
+        "revocation_endpoint": issuer.url_for("revoke"),
+        "end_session_endpoint": issuer.url_for("end-session"),
+        "device_authorization_endpoint": issuer.url_for("device"),
+        "jwks_uri": issuer.jwks_uri,
+        "scopes_supported": ["openid", *SCOPE_CLAIMS],
+        "response_types_supported": ["code"],
+        "response_modes_supported": list(RESPONSE_MODES),
+        "grant_types_supported": list(GRANTS),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": issuer.keys.algorithms(),
+        "userinfo_signing_alg_values_supported": ["none"],
+        "code_challenge_methods_supported": list(PKCE_METHODS),
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
+        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "authorization_response_iss_parameter_supported": True,
+        "claims_supported": [
+            "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "azp",
+            "at_hash", "c_hash", "name", "given_name", "family_name", "preferred_username",
+            "email", "email_verified", "locale", "zoneinfo",
+        ],
+        **issuer.profile.metadata,
+    }
+
+
+def metadata_bytes(issuer: Issuer) -> bytes:
+    """The serialized metadata, rebuilt only when the keys or the issuer change."""
+    cache_key = (issuer.keys.version, issuer.issuer)
+    cached_key, body = _documents.get(issuer, (None, b""))
+    if cached_key != cache_key:
+        body = json.dumps(metadata(issuer), separators=(",", ":")).encode()
+        _documents[issuer] = (cache_key, body)
+    return body
+
+
+def jwks_headers(issuer: Issuer, now: float) -> dict[str, str]:
+    max_age = issuer.jwks_max_age
+    return {**CORS, "Cache-Control": f"public, max-age={max_age}",
+            "Expires": http_date(now + max_age)}
+
+
+def discovery(issuer: Issuer, request: Request) -> Response:
+    return json_response(metadata_bytes(issuer), headers=CORS)
+
+
+def jwks(issuer: Issuer, request: Request) -> Response:
+    return json_response(issuer.keys.jwks_bytes,
+                         headers=jwks_headers(issuer, issuer.clock.time()))
+
+
+def certs(issuer: Issuer, request: Request) -> Response:
+    """The published keys' certificates as ``{kid: PEM}`` (Google's ``/oauth2/v1/certs``
+    format, read by google-auth and firebase-admin), with the JWKS's cache headers."""
+    certificates = {key.kid: key.certificate_pem for key in issuer.keys.published()}
+    return json_response(json.dumps(certificates).encode(),
+                         headers=jwks_headers(issuer, issuer.clock.time()))
+
+
+def attacker_jwks(issuer: Issuer, request: Request) -> Response:
+    return json_response(issuer.attacker.jwks_bytes())
+
+
+def attacker_certificate(issuer: Issuer, request: Request, kid: str) -> Response:
+    pem = issuer.attacker.certificate_pem(kid)
+    if pem is None:
+        raise NotFound()
+    return Response(pem, content_type="application/x-pem-file")

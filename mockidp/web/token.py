@@ -1,0 +1,245 @@
+"""The token endpoint (RFC 6749 §3.2) and its grants, one function each, and the token
+response they share (§5.1). Tokens are minted by the core's one pipeline
+(:meth:`~mockidp.core.tokens.Minter.access_token` / ``id_token``), so hooks and faults apply as
+they do to ``idp.token()``."""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING, Any
+
+from ..core.flows import CODE_LIFETIME, REFRESH_LIFETIME, Grant, pkce_matches
+from ..errors import InvalidTokenError
+from .clientauth import authenticate_client, verify_assertion
+from .responses import CORS, NO_STORE, OAuthError, check_form, json_response, scope_set
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from werkzeug.wrappers import Request, Response
+
+    from ..core.directory import Client
+    from ..core.issuer import Issuer
+
+__all__ = ["DEVICE_CODE", "GRANTS", "TOKEN_LIFETIME", "issue", "token", "verified"]
+
+#: Lifetime of tokens the token endpoint issues, in seconds.
+TOKEN_LIFETIME = 3600
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+#: RFC 8693 §3 token types a subject_token may have (all are JWTs of this provider).
+EXCHANGEABLE = (ACCESS_TOKEN_TYPE, "urn:ietf:params:oauth:token-type:id_token",
+                "urn:ietf:params:oauth:token-type:jwt")
+
+
+def token(issuer: Issuer, request: Request) -> Response:
+    check_form(request)
+    grant_type = request.form.get("grant_type")
+    if not grant_type:
+        raise OAuthError("invalid_request", "grant_type is required")
+    client = authenticate_client(issuer, request)
+    grant = GRANTS.get(grant_type)
+    if grant is None:
+        raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not served")
+    if grant_type not in client.grant_types:
+        raise OAuthError("unauthorized_client",
+                         f"client {client.client_id!r} may not use {grant_type}")
+    return json_response(grant(issuer, request, client), headers={**NO_STORE, **CORS})
+
+
+def issue(issuer: Issuer, client: Client, grant_type: str, sub: str, scope: str, *,
+          grant: Grant | None = None, refresh: bool = False,
+          claims: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The token response (RFC 6749 §5.1): an access token; an ID token when a user signed
+    in with ``openid`` in scope (OIDC Core §3.1.3.3, §12.2); a refresh token if asked."""
+    minter = issuer.minter
+    extra = {**(grant.claims or {})} if grant is not None else {}
+    extra.update(claims or {})
+    access = minter.access_token(extra, sub=sub, client_id=client.client_id,
+                                 scope=scope or None, expires_in=TOKEN_LIFETIME,
+                                 grant_type=grant_type, client=client)
+    body: dict[str, Any] = {
+        "access_token": access, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME,
+    }
+    if scope:
+        body["scope"] = scope
+    if grant is not None and "openid" in scope_set(scope):
+        body["id_token"] = minter.id_token(
+            grant.claims, sub=sub, aud=client.client_id, nonce=grant.nonce,
+            access_token=access, auth_time=grant.auth_time, expires_in=TOKEN_LIFETIME,
+            grant_type=grant_type, client=client, scope=scope,
+        )
+    if refresh and grant is not None:
+        expires_at = issuer.clock.time() + REFRESH_LIFETIME
+        body["refresh_token"] = issuer.flows.refresh_tokens.issue(grant.renewed(expires_at,
+                                                                                scope))
+    return body
+
+
+def verified(issuer: Issuer, token: str, name: str) -> dict[str, Any]:
+    """The claims of a token of this provider that a grant presents, not revoked."""
+    try:
+        claims = issuer.verify(token)
+    except InvalidTokenError as exc:
+        raise OAuthError("invalid_request", f"{name} rejected: {exc}") from None
+    if claims.get("jti") in issuer.flows.revoked:
+        raise OAuthError("invalid_request", f"{name} was revoked")
+    return claims
+
+
+def _client_credentials(issuer: Issuer, request: Request, client: Client) -> dict[str, Any]:
+    if client.public:
+        raise OAuthError("unauthorized_client", "a public client cannot use "
+                         "client_credentials (RFC 6749 §4.4)")
+    return issue(issuer, client, "client_credentials", client.client_id,
+                 request.form.get("scope", ""))
+
+
+def _refresh_token(issuer: Issuer, request: Request, client: Client) -> dict[str, Any]:
+    """RFC 6749 §6; with ``idp.refresh_token_rotation`` each refresh token works once."""
+    ticket = request.form.get("refresh_token")
+    if not ticket:
+        raise OAuthError("invalid_request", "refresh_token is required")
+    now = issuer.clock.time()
+    rotate = issuer.refresh_token_rotation
+    tickets = issuer.flows.refresh_tokens
+    grant = (tickets.redeem if rotate else tickets.peek)(ticket, now)
+    if grant is None:
+        raise OAuthError("invalid_grant", "the refresh token is unknown, revoked, expired"
+                         + (" or used (rotation is on)" if rotate else ""))
+    if grant.client_id != client.client_id:
+        raise OAuthError("invalid_grant", "the refresh token was issued to another client")
+    scope = request.form.get("scope", grant.scope)
+    if not scope_set(scope) <= scope_set(grant.scope):
+        raise OAuthError("invalid_scope", f"scope {scope!r} exceeds the original "
+                         f"{grant.scope!r} (RFC 6749 §6)")
+    body = issue(issuer, client, "refresh_token", grant.sub, scope, grant=grant, refresh=rotate)
+    if not rotate:
+        body["refresh_token"] = ticket
+    return body
+
+
+def _password(issuer: Issuer, request: Request, client: Client) -> dict[str, Any]:
+    """RFC 6749 §4.3 (legacy, still asked for): a user's username and password."""
+    username, password = request.form.get("username"), request.form.get("password")
+    if not username or password is None:
+        raise OAuthError("invalid_request", "username and password are required")
+    user = issuer.users.find(username)
+    if user is None or not hmac.compare_digest(password.encode(), user.password.encode()):
+        raise OAuthError("invalid_grant", "wrong username or password")
+    scope = request.form.get("scope", "")
+    now = issuer.clock.time()
+    grant = Grant(client.client_id, user.sub, scope, now, now + CODE_LIFETIME)
+    return issue(issuer, client, "password", user.sub, scope, grant=grant, refresh=True)
+
+
+def _token_exchange(issuer: Issuer, request: Request, client: Client) -> dict[str, Any]:
+    """RFC 8693: a token of this provider exchanged for an access token for another
+    audience; an ``actor_token`` adds the ``act`` claim (§4.1)."""
+    form = request.form
+    subject_token, subject_type = form.get("subject_token"), form.get("subject_token_type")
+    if not subject_token or not subject_type:
+        raise OAuthError("invalid_request", "subject_token and subject_token_type are required")
+    if subject_type not in EXCHANGEABLE:
+        raise OAuthError("invalid_request", f"subject_token_type {subject_type!r} is not "
+                         f"supported; use one of: {', '.join(EXCHANGEABLE)}")
+    requested = form.get("requested_token_type", ACCESS_TOKEN_TYPE)
+    if requested != ACCESS_TOKEN_TYPE:
+        raise OAuthError("invalid_request", f"requested_token_type must be {ACCESS_TOKEN_TYPE}")
+    subject = verified(issuer, subject_token, "subject_token")
+    extra: dict[str, Any] = {}
+    audience = form.get("audience") or form.get("resource")
+    if audience:
+        extra["aud"] = audience
+    if form.get("actor_token"):
+        actor = verified(issuer, form["actor_token"], "actor_token")
+        extra["act"] = {"sub": actor.get("sub")}
+    scope = form.get("scope", subject.get("scope", ""))
+    body = issue(issuer, client, TOKEN_EXCHANGE, str(subject.get("sub")), scope, claims=extra)
+    body["issued_token_type"] = ACCESS_TOKEN_TYPE
+    return body
+
+
+def _jwt_bearer(issuer: Issuer, request: Request, client: Client) -> dict[str, Any]:
+    """RFC 7523 §2.1: an assertion the client signed (``iss`` = client id, ``sub`` = the
+    subject), or a token this provider issued, exchanged for an access token."""
+    assertion = request.form.get("assertion")
+    if not assertion:
+        raise OAuthError("invalid_request", "assertion is required")
+    if client.jwks is not None:
+        claims = verify_assertion(issuer, assertion, client, subject=None, error="invalid_grant")
+    else:
+        try:
+            claims = issuer.verify(assertion)
+        except InvalidTokenError as exc:
+            raise OAuthError("invalid_grant", f"assertion rejected: {exc}") from None
+    return issue(issuer, client, JWT_BEARER, str(claims["sub"]), request.form.get("scope", ""))
+
+
+def _authorization_code(issuer: Issuer, request: Request, client: Client) -> dict[str, Any]:
+    """RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5-4.6)."""
+    code = request.form.get("code")
+    if not code:
+        raise OAuthError("invalid_request", "code is required")
+    grant = issuer.flows.codes.redeem(code, issuer.clock.time())
+    if grant is None:
+        raise OAuthError("invalid_grant", "the code is unknown, used or expired")
+    if grant.client_id != client.client_id:
+        raise OAuthError("invalid_grant", "the code was issued to another client")
+    expected_uri = grant.redirect_uri
+    if expected_uri is not None and request.form.get("redirect_uri") != expected_uri:
+        raise OAuthError("invalid_grant", "redirect_uri differs from the authorization "
+                         "request's")
+    verifier = request.form.get("code_verifier")
+    if grant.code_challenge is None:
+        if verifier is not None:
+            raise OAuthError("invalid_grant", "code_verifier given, but the authorization "
+                             "request had no code_challenge")
+    elif verifier is None:
+        raise OAuthError("invalid_grant", "code_verifier is required (PKCE)")
+    elif not pkce_matches(verifier, grant.code_challenge, grant.code_challenge_method):
+        raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
+    return issue(issuer, client, "authorization_code", grant.sub, grant.scope, grant=grant,
+                 refresh=True)
+
+
+def _device_code(issuer: Issuer, request: Request, client: Client) -> dict[str, Any]:
+    """RFC 8628 §3.4-3.5: pending, slow down, denied, expired, or the tokens."""
+    device_code = request.form.get("device_code")
+    if not device_code:
+        raise OAuthError("invalid_request", "device_code is required")
+    devices = issuer.flows.devices
+    record = devices.by_device_code(device_code)
+    if record is None or record.client_id != client.client_id:
+        raise OAuthError("invalid_grant", "unknown device_code for this client")
+    now = issuer.clock.time()
+    if now >= record.expires_at:
+        raise OAuthError("expired_token", "the device code expired; start again")
+    if record.status == "denied":
+        raise OAuthError("access_denied", "the user denied the request")
+    last, record.last_poll = record.last_poll, now
+    if record.status == "pending":
+        if last is not None and now - last < record.interval:
+            record.interval += 5  # §3.5: and the client must slow down by 5 seconds
+            raise OAuthError("slow_down", f"poll at most every {record.interval} s")
+        raise OAuthError("authorization_pending", "the user has not decided yet")
+    devices.finish(record)
+    assert record.sub is not None
+    grant = Grant(client.client_id, record.sub, record.scope, record.auth_time,
+                  now + CODE_LIFETIME)
+    return issue(issuer, client, DEVICE_CODE, record.sub, record.scope, grant=grant,
+                 refresh=True)
+
+
+#: Every grant type the token endpoint serves (``grant_types_supported``), and its handler.
+GRANTS: dict[str, Callable[[Issuer, Request, Client], dict[str, Any]]] = {
+    "authorization_code": _authorization_code,
+    "client_credentials": _client_credentials,
+    "refresh_token": _refresh_token,
+    "password": _password,
+    TOKEN_EXCHANGE: _token_exchange,
+    JWT_BEARER: _jwt_bearer,
+    DEVICE_CODE: _device_code,
+}
