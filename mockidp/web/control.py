@@ -312,6 +312,7 @@ def _url_map() -> Map:
         Rule(PREFIX + "/ui/rotate", endpoint="ui_rotate", methods=["POST"]),
         Rule(PREFIX + "/ui/decode", endpoint="ui_decode", methods=["POST"]),
         Rule(PREFIX + "/ui/endpoint", endpoint="ui_endpoint", methods=["POST"]),
+        Rule(PREFIX + "/ui/keyring", endpoint="ui_keyring", methods=["POST"]),
         Rule(PREFIX + "/ui/keys/<kid>/<action>", endpoint="ui_key", methods=["POST"]),
     ])
 
@@ -398,23 +399,34 @@ class ControlAPI:
         if name == "ui_decode":
             token = request.form.get("token", "").strip()
             return dashboard_page(issuer, base, decode_report(issuer, token), token)
+        form = request.form
         if name == "ui_rotate":
-            issuer.keys.rotate(request.form.get("alg") or None)
+            issuer.keys.rotate(form.get("alg") or None)
+        elif name == "ui_keyring":  # add, rotate, ensure_active: an alg, a kid, staged or not
+            action = KEY_ACTIONS.get(form.get("action", ""))
+            if action is None or action.kid:
+                raise NotFound()
+            options: dict[str, Any] = {"alg": form.get("alg") or None}
+            if form.get("kid") and "kid" in action.options:
+                options["kid"] = form["kid"]
+            if "activate" in action.options:
+                options["activate"] = "staged" not in form
+            act_on_keys(issuer, action, options, None, "form")
         elif name == "ui_endpoint":
             try:
-                options = json.loads(request.form.get("options") or "{}")
+                options = json.loads(form.get("options") or "{}")
             except ValueError as exc:
                 raise OAuthError("invalid_request", f"options are not JSON: {exc}") from None
             if not isinstance(options, dict):
                 raise OAuthError("invalid_request", "options must be a JSON object")
-            act_on_endpoint(issuer, request.form.get("endpoint", ""),
-                            {**options, "action": request.form.get("action")}, "options")
+            act_on_endpoint(issuer, form.get("endpoint", ""),
+                            {**options, "action": form.get("action")}, "options")
         else:
             action = KEY_ACTIONS.get(args["action"])
             if action is None or not action.kid:
                 raise NotFound()
-            options = {"how": request.form["how"]} if "how" in request.form else {}
-            act_on_keys(issuer, action, options, args["kid"])
+            act_on_keys(issuer, action, {"how": form["how"]} if "how" in form else {},
+                        args["kid"], "form")
         return Response(status=303, headers={"Location": f"{request.script_root}{PREFIX}/ui"})
 
 

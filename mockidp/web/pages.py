@@ -139,6 +139,13 @@ def dashboard_page(issuer: Issuer, base: str, decoded: str = "", token: str = ""
         "control API</a></p><h2>Keys</h2>"
         f'<form method=post action="{base}/ui/rotate"><select name=alg>' + algs + "</select>"
         "<button id=rotate>rotate</button></form>"
+        f'<form method=post action="{base}/ui/keyring" id=keyring><select name=action>'
+        + "".join(f'<option title="{escape(a.summary)}">{name}</option>'
+                  for name, a in KEY_ACTIONS.items() if not a.kid)
+        + f"</select> <select name=alg>{algs}</select> "
+        '<label>kid <input name=kid placeholder="thumbprint"></label> '
+        "<label><input type=checkbox name=staged> staged (next)</label> "
+        "<button id=keyring-apply>apply</button></form>"
         "<table id=keys><tr><th>kid</th><th>alg</th><th>state</th><th>corruption</th>"
         "<th></th></tr>" + "".join(rows) + "</table>"
         f'<h2>Endpoint faults</h2><form method=post action="{base}/ui/endpoint" id=faults>'
