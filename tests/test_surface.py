@@ -237,3 +237,9 @@ def test_a_bad_step_is_refused_when_the_scenario_is_loaded(step: dict[str, Any],
 
     with pytest.raises(ConfigurationError, match=message):
         Scenario.from_data({"step": [step]})
+
+
+def test_the_config_file_takes_what_keys_add_takes() -> None:
+    from mockidp.drivers.config import _ENTRIES
+
+    assert set(_ENTRIES["keys"]) == set(KEY_ACTIONS["add"].options)

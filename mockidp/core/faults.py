@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import KeyStateError, UnknownFaultError
-from .jws import b64url_encode, dumps, sign_compact, signing_input
+from .jws import b64url_decode, b64url_encode, dumps, sign_compact, signing_input
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -197,7 +197,7 @@ def _wrong_typ(d: Draft) -> str:
 
 def _bad_signature(d: Draft) -> str:
     head, body, sig = d.signed_parts()
-    raw = bytearray(base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4)))
+    raw = bytearray(b64url_decode(sig))
     raw[len(raw) // 2] ^= 0x01
     return f"{head}.{body}.{b64url_encode(bytes(raw)).decode()}"
 
@@ -233,20 +233,25 @@ def _alg_confusion(form: str) -> Callable[[Draft], str]:
             )
         else:
             secret = json.dumps(key.public_jwk).encode()
-        d.header.update(alg="HS256", kid=key.kid)
-        message = signing_input(d.header, d.claims)
-        signature = hmac.new(secret, message, "sha256").digest()
-        return f"{message.decode()}.{b64url_encode(signature).decode()}"
+        return _hs256(d, secret, key.kid)
 
     return build
+
+
+def _hs256(d: Draft, secret: bytes, kid: str) -> str:
+    """The draft signed HS256 with ``secret`` under ``kid``, by hand: PyJWT refuses to use a
+    PEM or an empty string as an HMAC key, which is exactly what these faults need."""
+    d.header.update(alg="HS256", kid=kid)
+    message = signing_input(d.header, d.claims)
+    signature = hmac.new(secret, message, "sha256").digest()
+    return f"{message.decode()}.{b64url_encode(signature).decode()}"
 
 
 def _ec_signature(mangle: Callable[[bytes, Key], bytes]) -> Callable[[Draft], str]:
     def build(d: Draft) -> str:
         d.use_key(d.asymmetric("EC"))
         head, body, sig = d.signed_parts()
-        raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
-        return f"{head}.{body}.{b64url_encode(mangle(raw, d.key)).decode()}"
+        return f"{head}.{body}.{b64url_encode(mangle(b64url_decode(sig), d.key)).decode()}"
 
     return build
 
@@ -314,10 +319,7 @@ def _kid_injection(kid: str) -> Callable[[Draft], str]:
     secret = b"" if "dev/null" in kid else INJECTED_SECRET
 
     def build(d: Draft) -> str:
-        d.header.update(alg="HS256", kid=kid)
-        message = signing_input(d.header, d.claims)
-        signature = hmac.new(secret, message, "sha256").digest()
-        return f"{message.decode()}.{b64url_encode(signature).decode()}"
+        return _hs256(d, secret, kid)
 
     return build
 
@@ -351,9 +353,8 @@ def _malformed(d: Draft) -> str:
 
 def _bad_base64(d: Draft) -> str:
     head, body, sig = d.signed_parts()
-    raw = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
     # The standard alphabet with padding: base64, not base64url (RFC 7515 §2).
-    standard = base64.b64encode(raw).decode()
+    standard = base64.b64encode(b64url_decode(sig)).decode()
     if "=" not in standard:
         standard += "=="
     return f"{head}.{body}.{standard}"

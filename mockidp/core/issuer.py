@@ -27,12 +27,14 @@ from .recording import LOG_LIMIT, RecordedRequest, RequestLog
 from .tokens import Audience, Minter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
-    from datetime import timedelta
+    from collections.abc import Callable, Mapping
+
+    from typing_extensions import Unpack
 
     from .endpoints import DiscoveryControl, JwksControl
     from .faults import Attacker
     from .profiles import Layout, Profile
+    from .tokens import IdTokenOptions, TokenOptions
 
 __all__ = ["DEFAULT_AUDIENCE", "TENANT_NAME", "Issuer"]
 
@@ -176,61 +178,32 @@ class Issuer:
 
     # -- minting ------------------------------------------------------------------------------
 
-    def token(
-        self,
-        claims: Mapping[str, Any] | None = None,
-        *,
-        sub: str | None = None,
-        aud: Audience | None = None,
-        scope: str | Sequence[str] | None = None,
-        alg: str | None = None,
-        kid: str | None = None,
-        expires_in: float | timedelta = 3600,
-        headers: Mapping[str, Any] | None = None,
-        client_id: str | None = None,
-        typ: str | None = "JWT",
-        fault: str | None = None,
-    ) -> str:
+    def token(self, claims: Mapping[str, Any] | None = None,
+              **options: Unpack[TokenOptions]) -> str:
         """A signed JWT access token (compact serialization).
 
-        Signed by the active key of ``alg`` (default: the provider's default algorithm; a key
-        for another algorithm is made on first use) or by the key ``kid`` in any state, revoked
-        included. ``claims`` and ``headers`` override or add members; a ``None`` value removes
-        one. ``expires_in`` may be negative. ``typ="at+jwt"`` gives the RFC 9068 profile,
-        ``typ=None`` a header without typ.
-        ``fault`` names an entry of :data:`mockidp.FAULTS`: the token is then wrong in exactly
-        that way and valid in every other. Token hooks (:meth:`on_token`) see it first, with
-        ``grant_type`` ``None``.
+        ``idp.token(claims=None, *, sub=None, aud=None, scope=None, alg=None, kid=None,
+        expires_in=3600, headers=None, client_id=None, typ="JWT", fault=None)``
+        (:class:`~mockidp.core.tokens.TokenOptions`). Signed by the active key of ``alg``
+        (default: the provider's default algorithm; a key for another algorithm is made on
+        first use) or by the key ``kid`` in any state, revoked included. ``claims`` and
+        ``headers`` override or add members; a ``None`` value removes one. ``expires_in`` may
+        be negative. ``typ="at+jwt"`` gives the RFC 9068 profile, ``typ=None`` a header
+        without typ. ``fault`` names an entry of :data:`mockidp.FAULTS`: the token is then
+        wrong in exactly that way and valid in every other. Token hooks (:meth:`on_token`) see
+        it first, with ``grant_type`` ``None``.
         """
-        return self.minter.access_token(
-            claims, sub=sub, aud=aud, scope=scope, alg=alg, kid=kid, expires_in=expires_in,
-            headers=headers, client_id=client_id, typ=typ, fault=fault,
-        )
+        return self.minter.access_token(claims, **options)
 
-    def id_token(
-        self,
-        claims: Mapping[str, Any] | None = None,
-        *,
-        sub: str | None = None,
-        aud: Audience | None = None,
-        nonce: str | None = None,
-        alg: str | None = None,
-        kid: str | None = None,
-        expires_in: float | timedelta = 3600,
-        headers: Mapping[str, Any] | None = None,
-        access_token: str | None = None,
-        code: str | None = None,
-        auth_time: float | None = None,
-        fault: str | None = None,
-    ) -> str:
+    def id_token(self, claims: Mapping[str, Any] | None = None,
+                 **options: Unpack[IdTokenOptions]) -> str:
         """An OpenID Connect ID token for ``sub`` (default: the default user) with the user's
-        profile claims. ``aud`` defaults to the default client's id; ``access_token`` and
-        ``code`` add ``at_hash`` and ``c_hash``."""
-        return self.minter.id_token(
-            claims, sub=sub, aud=aud, nonce=nonce, alg=alg, kid=kid, expires_in=expires_in,
-            headers=headers, access_token=access_token, code=code, auth_time=auth_time,
-            fault=fault,
-        )
+        profile claims: ``idp.id_token(claims=None, *, sub=None, aud=None, nonce=None,
+        alg=None, kid=None, expires_in=3600, headers=None, access_token=None, code=None,
+        auth_time=None, fault=None)`` (:class:`~mockidp.core.tokens.IdTokenOptions`).
+        ``aud`` defaults to the default client's id; ``access_token`` and ``code`` add
+        ``at_hash`` and ``c_hash``."""
+        return self.minter.id_token(claims, **options)
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of ``token`` if this provider would accept it now (signed by a published

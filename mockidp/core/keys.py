@@ -314,8 +314,7 @@ class KeyRing:
         self._standard: dict[tuple[str, str], Key] = {}
         self._decoys: dict[tuple[str, str | None, int], Key] = {}
         self._version = 0
-        self._state = _State({}, {}, {}, frozenset(), {}, jwa.get(default_alg).name, b"")
-        self._rebuild()
+        self._set(_State({}, {}, {}, frozenset(), {}, jwa.get(default_alg).name, b""))
         self.ensure_active(self.default_alg)
 
     # -- reading ------------------------------------------------------------------------------
@@ -624,13 +623,13 @@ class KeyRing:
         return decoy
 
     def _set(self, state: _State) -> None:
-        """Install a new state with its JWKS rebuilt; readers see the old or the new, whole."""
-        self._state = state
-        self._rebuild()
+        """Install a new state with its JWKS already built, in one assignment: readers see the
+        old state or the new one, whole, never keys that disagree with the served bytes."""
+        self._state = state._replace(jwks_bytes=self._serialize(state))
+        self._version += 1
 
-    def _rebuild(self) -> None:
+    def _serialize(self, state: _State) -> bytes:
         # Each key's JSON is made once (Key.jwk_json); a rebuild only joins them.
-        state = self._state
         members = []
         for kid in state.published:
             key = state.keys[kid]
@@ -642,5 +641,4 @@ class KeyRing:
             else:
                 members.append(key.jwk_json_with_certificate if self.certificates
                                else key.jwk_json)
-        self._state = state._replace(jwks_bytes=b'{"keys":[' + b",".join(members) + b"]}")
-        self._version += 1
+        return b'{"keys":[' + b",".join(members) + b"]}"

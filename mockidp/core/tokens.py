@@ -12,7 +12,7 @@ import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ..errors import ConfigurationError, InvalidTokenError
 from . import faults
@@ -34,9 +34,45 @@ if TYPE_CHECKING:
     from .keys import Key, KeyRing
     from .profiles import Profile
 
-__all__ = ["InvalidTokenError", "Minter"]
+__all__ = ["Audience", "IdTokenOptions", "Minter", "TokenOptions"]
 
 Audience = str | Sequence[str]
+
+
+class TokenOptions(TypedDict, total=False):
+    """The keyword options of an access token: ``idp.token()``, ``RemoteIdP.token()`` and the
+    control API's ``POST /token`` all take exactly these (with ``claims``). Defaults: ``sub``
+    the default user, ``aud`` the provider's audience, ``alg`` the default algorithm,
+    ``expires_in`` 3600 seconds, ``typ`` ``"JWT"``."""
+
+    sub: str | None
+    aud: Audience | None
+    scope: str | Sequence[str] | None
+    alg: str | None
+    kid: str | None
+    expires_in: float | timedelta
+    headers: Mapping[str, Any] | None
+    client_id: str | None
+    typ: str | None
+    fault: str | None
+
+
+class IdTokenOptions(TypedDict, total=False):
+    """The keyword options of an ID token (``idp.id_token()`` and its drivers). ``aud``
+    defaults to the default client's id; ``access_token`` and ``code`` add ``at_hash`` and
+    ``c_hash``; ``auth_time`` defaults to now."""
+
+    sub: str | None
+    aud: Audience | None
+    nonce: str | None
+    alg: str | None
+    kid: str | None
+    expires_in: float | timedelta
+    headers: Mapping[str, Any] | None
+    access_token: str | None
+    code: str | None
+    auth_time: float | None
+    fault: str | None
 
 #: A token lifetime beyond a century either way is a mistake, not a test case.
 MAX_LIFETIME = 100 * 365.25 * 24 * 3600

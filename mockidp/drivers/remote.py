@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     import ssl
     from collections.abc import Callable, Iterator, Mapping
 
+    from typing_extensions import Unpack
+
+    from ..core.tokens import IdTokenOptions, TokenOptions
+
 __all__ = ["RemoteClock", "RemoteDirectory", "RemoteEndpoint", "RemoteIdP", "RemoteKey",
            "RemoteKeys"]
 
@@ -144,11 +148,15 @@ class RemoteIdP:
 
     # -- the provider's calls -----------------------------------------------------------------
 
-    def token(self, claims: Mapping[str, Any] | None = None, **options: Any) -> str:
+    def token(self, claims: Mapping[str, Any] | None = None,
+              **options: Unpack[TokenOptions]) -> str:
+        """``idp.token()`` of the remote provider: the same options, minted there."""
         token: str = self.call("POST", "/token", {"claims": claims, **options})["token"]
         return token
 
-    def id_token(self, claims: Mapping[str, Any] | None = None, **options: Any) -> str:
+    def id_token(self, claims: Mapping[str, Any] | None = None,
+                 **options: Unpack[IdTokenOptions]) -> str:
+        """``idp.id_token()`` of the remote provider."""
         token: str = self.call("POST", "/id_token", {"claims": claims, **options})["token"]
         return token
 

@@ -27,6 +27,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..core.faults import FAULTS
 from ..core.jws import MalformedJWS, parse_compact
+from ..core.tokens import IdTokenOptions, TokenOptions
 from ..drivers.scenario import Scenario, start
 from ..drivers.surface import ENDPOINT_ACTIONS, KEY_ACTIONS, Action, bind
 from ..errors import ConfigurationError, InvalidTokenError, MockIdPError, UnknownKeyError
@@ -46,10 +47,8 @@ __all__ = ["ROUTES", "ControlAPI", "ControlSettings", "describe_key", "describe_
 PREFIX = "/_mockidp"
 CONTROL_COOKIE = "mockidp_control"
 
-TOKEN_OPTIONS = ("claims", "sub", "aud", "scope", "alg", "kid", "expires_in", "headers",
-                 "client_id", "typ", "fault")
-ID_TOKEN_OPTIONS = ("claims", "sub", "aud", "nonce", "alg", "kid", "expires_in", "headers",
-                    "access_token", "code", "auth_time", "fault")
+TOKEN_OPTIONS = ("claims", *TokenOptions.__annotations__)
+ID_TOKEN_OPTIONS = ("claims", *IdTokenOptions.__annotations__)
 
 
 @dataclass
