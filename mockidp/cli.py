@@ -152,8 +152,8 @@ def _provider(args: argparse.Namespace) -> MockIdP:
     for name in ("alg", "login", "issuer_url", "profile", "certificates"):
         if getattr(args, name) is not None:
             options[name] = getattr(args, name)
-    options.update(profiles.checked_options(options.get("profile", "generic"),
-                                            profiles.parse_options(args.profile_option)))
+    options["profile_options"] = {**options.get("profile_options", {}),
+                                  **profiles.parse_options(args.profile_option)}
     options.setdefault("login", "page")
     # A long-running server keeps the last 2,000 requests (the dashboard shows 50).
     provider = MockIdP(host=args.host, port=args.port, tls=args.tls,

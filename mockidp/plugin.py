@@ -95,7 +95,7 @@ def _provider(config: pytest.Config, **options: Any) -> MockIdP:
     settings: dict[str, Any] = {
         "host": _option(config, "host"), "alg": _option(config, "alg"),
         "seed": int(_option(config, "seed")), "tls": bool(tls),
-        "profile": _option(config, "profile"), **profile_options,
+        "profile": _option(config, "profile"), "profile_options": profile_options,
     }
     if "profile" in options:  # another profile: none of the session's profile options
         settings = {k: settings[k] for k in ("host", "seed", "tls")}

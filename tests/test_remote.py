@@ -5,14 +5,22 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import socket
 import textwrap
 import urllib.request
 
 import jwt
 import pytest
 
-from mockidp import MockIdP, RemoteError, RemoteIdP
-from mockidp.drivers.remote import RemoteAuthError, RemoteConfigurationError
+from mockidp import (
+    ConfigurationError,
+    MockIdP,
+    RemoteAuthError,
+    RemoteConfigurationError,
+    RemoteError,
+    RemoteIdP,
+    UnreachableError,
+)
 
 
 @pytest.fixture(params=["local", "remote"])
@@ -215,3 +223,37 @@ def test_allowed_control_origins(idp: MockIdP) -> None:
 def test_bad_control_origins() -> None:
     with pytest.raises(ValueError, match="control_origins"):
         MockIdP(control_origins="http://localhost:3000")
+
+
+def test_a_provider_over_https_with_its_ssl_context() -> None:
+    with MockIdP(tls=True) as server:
+        with pytest.raises(UnreachableError, match="CERTIFICATE_VERIFY_FAILED"):
+            RemoteIdP(server.issuer)  # the machine does not trust the test CA
+        remote = RemoteIdP(server.issuer, ssl_context=server.ssl_context())
+        assert remote.issuer == server.issuer and remote.keys.active.kid
+
+
+def test_what_cannot_be_reached_is_a_mockidp_error() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    with pytest.raises(UnreachableError, match=f"127.0.0.1:{port}.*refused"):
+        RemoteIdP(f"http://127.0.0.1:{port}")
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        with pytest.raises(UnreachableError, match="timed out"):
+            RemoteIdP(f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=0.2)
+    with pytest.raises(ConfigurationError, match="http\\(s\\) URL of a running mockidp"):
+        RemoteIdP("notaurl")
+
+
+@pytest.mark.parametrize("argv", [["token", "--url", "notaurl"],
+                                  ["token", "--url", "http://127.0.0.1:1"]])
+def test_the_cli_says_in_one_line_what_it_cannot_reach(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from mockidp.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mockidp: error:") and err.count("\n") == 1

@@ -35,7 +35,6 @@ __all__ = [
     "ClaimContext",
     "Layout",
     "Profile",
-    "checked_options",
     "get",
     "parse_options",
 ]
@@ -267,13 +266,6 @@ def parse_options(pairs: Iterable[str]) -> dict[str, str]:
             raise ConfigurationError(f"a profile option is NAME=VALUE, not {pair!r}")
         options[name.strip()] = value.strip()
     return options
-
-
-def checked_options(profile: str | Profile, options: Mapping[str, str]) -> dict[str, str]:
-    """``options`` once they are known to be ``profile``'s: callers that spread them into
-    ``MockIdP(**...)`` check first, so that no option name lands on another parameter."""
-    get(profile).layout(options)
-    return dict(options)
 
 
 def get(profile: str | Profile) -> Profile:

@@ -137,11 +137,12 @@ class Config:
         from ..core import profiles
 
         options = {k: self.data[k] for k in _PROVIDER_OPTIONS if k in self.data}
-        try:
-            return {**options, **profiles.checked_options(
-                options.get("profile", "generic"), self.data.get("profile_options", {}))}
+        try:  # checked here, so that an error names the file
+            profile = profiles.get(options.get("profile", "generic"))
+            layout = profile.layout(self.data.get("profile_options", {}))
         except ConfigurationError as exc:
             raise ConfigurationError(f"{self.source}: {exc}") from None
+        return {**options, "profile_options": dict(layout.options)}
 
     def apply(self, provider: MockIdP) -> None:
         """Add the file's keys, clients, users and tenants (before the provider starts)."""
