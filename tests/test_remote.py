@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
-import socket
 import textwrap
 import urllib.request
 

@@ -314,7 +314,8 @@ class KeyRing:
         self._standard: dict[tuple[str, str], Key] = {}
         self._decoys: dict[tuple[str, str | None, int], Key] = {}
         self._version = 0
-        self._set(_State({}, {}, {}, frozenset(), {}, jwa.get(default_alg).name, b""))
+        self._state: _State = _State({}, {}, {}, frozenset(), {}, jwa.get(default_alg).name, b"")
+        self._set(self._state)
         self.ensure_active(self.default_alg)
 
     # -- reading ------------------------------------------------------------------------------
