@@ -6,13 +6,13 @@ them to the state they had after start-up."""
 from __future__ import annotations
 
 import os
-import re
 import ssl
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from .core.checks import http_url
 from .core.issuer import TENANT_NAME, Issuer
 from .core.recording import LOG_LIMIT
 from .drivers.scenario import Scenario, ScenarioRun, start
@@ -137,10 +137,8 @@ class MockIdP(_Served):
             login=login, log_limit=log_limit, profile=profile, certificates=certificates,
             profile_options={**(profile_options or {}), **options},
         )
-        if issuer_url is not None and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?",
-                                                       issuer_url):
-            raise ConfigurationError(f"issuer_url must be an absolute http(s) URL without query "
-                                     f"or fragment, not {issuer_url!r}")
+        if issuer_url is not None:
+            issuer_url = http_url("issuer_url", issuer_url)
         #: The public URL, when consumers reach the provider through a proxy or a container
         #: name: the issuer and every advertised URL use it instead of the bound address.
         self.issuer_url = issuer_url.rstrip("/") if issuer_url else None

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 from ..errors import ConfigurationError, NotStartedError, ServerError
 from . import jwa, profiles
+from .checks import whole_number
 from .clock import Clock
 from .directory import Clients, Users
 from .endpoints import ENDPOINTS, EndpointControl, Endpoints
@@ -51,12 +52,6 @@ class _Baseline(NamedTuple):
     audience: Audience
     login: str
     refresh_token_rotation: bool
-
-
-def _whole(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigurationError(f"{name} must be a whole number >= {minimum}, not {value!r}")
-    return value
 
 
 class Issuer:
@@ -99,7 +94,7 @@ class Issuer:
         #: "auto": the authorization endpoint signs users in without a page; "page": it asks.
         self.login = login
         #: ``Cache-Control: max-age`` of the JWKS, in seconds.
-        self.jwks_max_age = _whole("jwks_max_age", jwks_max_age, 0)
+        self.jwks_max_age = whole_number("jwks_max_age", jwks_max_age)
         #: The ``aud`` of access tokens minted without one.
         self.audience = audience
         #: When true, each refresh token works once and its use returns a new one.
@@ -110,7 +105,7 @@ class Issuer:
         self.clients = Clients()
         #: The fault controls of every endpoint (``idp.endpoint(name)``).
         self.endpoints = Endpoints(ENDPOINTS)
-        self.requests_log = RequestLog(_whole("log_limit", log_limit, 1))
+        self.requests_log = RequestLog(whole_number("log_limit", log_limit, 1))
         #: Codes, refresh tokens, revocations, device and login-page flows in progress.
         self.flows = FlowState()
         self.minter = Minter(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from ..core.checks import http_url
 from ..core.endpoints import ENDPOINTS
 from ..core.recording import RecordedRequest, freeze
 from ..errors import (
@@ -72,10 +72,7 @@ class RemoteIdP:
 
     def __init__(self, url: str, control_token: str | None = None,
                  ssl_context: ssl.SSLContext | None = None, *, timeout: float = 10.0) -> None:
-        if not isinstance(url, str) or not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", url):
-            raise ConfigurationError(f"RemoteIdP takes the http(s) URL of a running mockidp "
-                                     f"(its issuer, e.g. http://127.0.0.1:8080), not {url!r}")
-        self.url = url.rstrip("/")
+        self.url = http_url("the URL of a running mockidp (its issuer)", url).rstrip("/")
         self.control_token = control_token
         #: For a provider served over HTTPS (``mockidp serve --tls``): a context that trusts
         #: its CA, e.g. ``ssl.create_default_context(cafile=...)``.

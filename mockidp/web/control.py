@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import re
 import secrets
 import threading
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from ..core.checks import http_url
 from ..core.faults import FAULTS
 from ..core.jws import MalformedJWS, parse_compact
 from ..core.tokens import IdTokenOptions, TokenOptions
@@ -63,11 +63,11 @@ class ControlSettings:
         token, origins = self.token, self.origins
         if token is not None and (not isinstance(token, str) or len(token) < 16):
             raise ConfigurationError("control_token must be a string of at least 16 characters")
-        if isinstance(origins, str) or not all(
-                isinstance(o, str) and re.fullmatch(r"https?://[^/?#\s]+", o) for o in origins):
+        if isinstance(origins, str):
             raise ConfigurationError("control_origins takes a list of origins like "
                                      f"'http://localhost:3000', not {origins!r}")
-        self.origins = frozenset(origins)
+        self.origins = frozenset(http_url("each of control_origins", o, origin=True)
+                                 for o in origins)
 
 
 @dataclass(frozen=True)
