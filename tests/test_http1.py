@@ -18,6 +18,7 @@ import pytest
 
 from mockidp import MockIdP
 from mockidp.web.http1 import ConnectionHandler
+from mockidp.web.server import ServerThread
 
 JWKS = b"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n"
 JWKS_CLOSE = b"GET /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
@@ -242,6 +243,27 @@ def test_idle_keep_alive_outlives_the_request_deadline(idp: MockIdP,
         assert select.select([sock], [], [], 3 * short_deadline)[0] == []  # still open, quiet
         sock.sendall(JWKS_CLOSE)
         assert [a.status for a in parse(read_all(sock))] == [200]
+
+
+def test_connections_beyond_the_cap_get_503_and_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 9110 §15.6.4: each connection holds a thread; past the cap, 503 and a close."""
+    monkeypatch.setattr(ServerThread, "max_connections", 2)
+    with MockIdP() as idp, connect(idp) as first, connect(idp) as second:
+        for sock in (first, second):  # both served, both kept open
+            sock.sendall(JWKS)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        with connect(idp) as third:
+            [answer] = parse(read_all(third))
+        assert answer.status == 503 and answer.headers["connection"] == "close"
+        first.close()
+        deadline = time.monotonic() + 5  # the first connection's thread ends on its own time
+        while True:
+            with connect(idp) as fourth:
+                fourth.sendall(JWKS_CLOSE)
+                [answer] = parse(read_all(fourth))
+            if answer.status == 200 or time.monotonic() > deadline:
+                break
+        assert answer.status == 200
 
 
 def test_stop_does_not_wait_out_a_request_half_sent(monkeypatch: pytest.MonkeyPatch) -> None:
