@@ -51,7 +51,9 @@ _REQUEST_LINE = re.compile(rb"([" + _TCHAR + rb"]+) ([\x21-\x7e]+) HTTP/([0-9])\
 _FIELD_LINE = re.compile(rb"([" + _TCHAR.replace(b"_", b"") + rb"]+):([\t\x20-\x7e\x80-\xff]*)\r\n")
 _TOKEN = re.compile(rb"[" + _TCHAR + rb"]+")
 # RFC 9110 §7.2 / RFC 3986 §3.2.2: uri-host [ ":" port ]; empty is allowed (RFC 9112 §3.2).
-_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:[0-9]*)?")
+# No "," although RFC 3986 allows it in a reg-name: no DNS name or address holds one, and
+# several Host lines, joined with "," (RFC 9110 §5.3), must fail this.
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]*)(:[0-9]*)?")
 
 _REASONS = {400: "Bad Request", 408: "Request Timeout", 411: "Length Required",
             413: "Content Too Large", 431: "Request Header Fields Too Large"}
@@ -156,7 +158,8 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
             return False
         finally:
             self.reader.deadline = None
-            self.reader.set_timeout(self.timeout)  # for writing, and for the next idle wait
+            if self.reader.current != self.timeout:  # for writing, and the next idle wait
+                self.reader.set_timeout(self.timeout)
         try:
             status, headers, body = self.run_app(environ)
         except Exception:  # the app answers its own errors; this is a provider bug
@@ -180,15 +183,14 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
             if len(line) > MAX_LINE:
                 raise _Reject(400, "request line too long")
             raise _Reject(400, _request_line_problem(line))
-        method, target, major, minor = (group.decode("latin-1") for group in match.groups())
-        if major != "1":
+        if match[3] != b"1":
             # 505 would be the textbook answer; a client error keeps every answer to a
             # malformed request a 4xx, so no 5xx ever means anything but a provider bug.
             raise _Reject(400, "only HTTP/1.x is served")
         # RFC 9110 §2.5: a higher minor version is processed as the highest one implemented,
         # so HTTP/1.9 is HTTP/1.1 here (keep-alive by default, Host required) — the same
         # reading a conforming proxy in front of this server makes of it.
-        version = "HTTP/1.0" if minor == "0" else "HTTP/1.1"
+        version = "HTTP/1.0" if match[4] == b"0" else "HTTP/1.1"
         fields: list[tuple[str, str]] = []
         while True:
             raw = self.rfile.readline(MAX_LINE + 1)
@@ -200,23 +202,24 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
             if field is None:
                 raise _Reject(400, _field_line_problem(raw))
             fields.append((field[1].decode("ascii"), field[2].decode("latin-1").strip(" \t")))
-        environ = self.environ(method, target, version, fields)
-        connection = {token.strip(" \t").lower()
-                      for token in environ.get("HTTP_CONNECTION", "").split(",")}
-        keep_alive = ("close" not in connection if version == "HTTP/1.1"
-                      else "keep-alive" in connection)
-        hosts = [value for name, value in fields if name.lower() == "host"]
-        if (version == "HTTP/1.1" and not hosts) or len(hosts) > 1:
+        environ = self.environ(match[1].decode("ascii"), match[2].decode("ascii"), version,
+                               fields)
+        connection = environ.get("HTTP_CONNECTION")
+        tokens = () if connection is None else {
+            token.strip(" \t").lower() for token in connection.split(",")}
+        keep_alive = ("close" not in tokens if version == "HTTP/1.1"
+                      else "keep-alive" in tokens)
+        host = environ.get("HTTP_HOST")  # several Host lines are joined with ","
+        if (host is None and version == "HTTP/1.1") or (
+                host is not None and _HOST.fullmatch(host) is None):
             # RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host,
             # with more than one, or with an invalid one.
-            raise _Reject(400, "send exactly one Host header (RFC 9112 §3.2)")
-        if hosts and _HOST.fullmatch(hosts[0]) is None:
-            raise _Reject(400, "invalid Host header (RFC 9112 §3.2)")
+            raise _Reject(400, "send exactly one valid Host header (RFC 9112 §3.2)")
         if "HTTP_TRANSFER_ENCODING" in environ:
             raise _Reject(411, "send the body with a Content-Length")
-        lengths = [value for name, value in fields if name.lower() == "content-length"]
-        length = _content_length(lengths) if lengths else 0
-        if lengths:
+        length = 0
+        if "CONTENT_LENGTH" in environ:
+            length = _content_length(environ["CONTENT_LENGTH"])
             environ["CONTENT_LENGTH"] = str(length)
         if length and environ.get("HTTP_EXPECT", "").lower() == "100-continue":
             self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -254,10 +257,13 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         }
         for name, value in headers:
             key = name.upper().replace("-", "_")
-            if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if key == "CONTENT_TYPE":
                 environ[key] = value
                 continue
-            key = "HTTP_" + key
+            if key != "CONTENT_LENGTH":
+                key = "HTTP_" + key
+            # Repeated lines join into one list (RFC 9110 §5.3): a second Content-Length or
+            # Host stays visible to the checks instead of replacing the first.
             environ[key] = f"{environ[key]},{value}" if key in environ else value
         return environ
 
@@ -289,7 +295,7 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         or it could inject a header or a whole response (RFC 9110 §5.5, RFC 9112 §4)."""
         if method == "HEAD":
             body = b""
-        lines = [f"HTTP/1.1 {status}" if _plain(status) else f"HTTP/1.1 {_safe_value(status)}"]
+        lines = [f"HTTP/1.1 {status}"]
         has_length = False
         for name, value in headers:
             if not _is_token(name):
@@ -297,12 +303,19 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
                 continue
             if name.lower() == "content-length":
                 has_length = True
-            lines.append(f"{name}: {value}" if _plain(value) else f"{name}: {_safe_value(value)}")
+            lines.append(f"{name}: {value}")
         if not has_length:
             lines.append(f"Content-Length: {len(body)}")
         if not keep_alive:
             lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        text = "\r\n".join(lines)
+        # One scan of the whole head instead of one per value: printable ASCII apart from the
+        # CRLFs put between the lines here, so no value holds a CR or LF of its own.
+        if not (text.isascii() and text.count("\r") == text.count("\n") == len(lines) - 1
+                and text.replace("\r\n", "").isprintable()):
+            text = "\r\n".join([f"HTTP/1.1 {_safe_value(status)}",
+                                 *(_safe_line(line) for line in lines[1:])])
+        head = (text + "\r\n\r\n").encode("latin-1")
         self.connection.sendall(head + body)
 
     def send_plain(self, status: int, detail: str) -> None:
@@ -352,8 +365,8 @@ def _field_line_problem(raw: bytes) -> str:
     return "control characters in a header value are refused (RFC 9110 §5.5)"
 
 
-def _content_length(values: list[str]) -> int:
-    """The body length the ``Content-Length`` lines give, all of them agreeing.
+def _content_length(value: str) -> int:
+    """The body length a ``Content-Length`` value gives, its lines joined with ``,``.
 
     RFC 9112 §6.3 item 5: an invalid ``Content-Length`` makes the framing unrecoverable and
     the server MUST answer 400 and close. Several lines or a list are accepted only when every
@@ -361,12 +374,11 @@ def _content_length(values: list[str]) -> int:
     last would split one byte stream into different requests. Only ASCII digits count:
     ``str.isdigit()`` also accepts ``²`` and ``٣``, which ``int()`` then refuses."""
     lengths: set[str] = set()
-    for value in values:
-        for item in value.split(","):
-            item = item.strip(" \t")
-            if not (item.isascii() and item.isdigit()):
-                raise _Reject(400, "malformed Content-Length (RFC 9110 §8.6)")
-            lengths.add(item.lstrip("0") or "0")
+    for item in value.split(","):
+        item = item.strip(" \t")
+        if not (item.isascii() and item.isdigit()):
+            raise _Reject(400, "malformed Content-Length (RFC 9110 §8.6)")
+        lengths.add(item.lstrip("0") or "0")
     if len(lengths) != 1:
         raise _Reject(400, "conflicting Content-Length values (RFC 9112 §6.3)")
     digits = lengths.pop()
@@ -375,9 +387,10 @@ def _content_length(values: list[str]) -> int:
     return int(digits)
 
 
-def _plain(text: str) -> bool:
-    """Whether ``text`` goes into a response head as it is: printable ASCII, no CR or LF."""
-    return text.isascii() and text.isprintable()
+def _safe_line(line: str) -> str:
+    """A ``name: value`` line with its value made safe by :func:`_safe_value`."""
+    name, _, value = line.partition(": ")
+    return f"{name}: {_safe_value(value)}"
 
 
 def _safe_value(value: str) -> str:
