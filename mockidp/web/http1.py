@@ -7,18 +7,27 @@ plain WSGI environ, and writes each response in one ``sendall`` with ``TCP_NODEL
 implements what the provider's clients need — keep-alive, ``Content-Length`` bodies,
 ``Expect: 100-continue``, HEAD — and answers anything else (chunked request bodies, oversized
 or malformed heads) with a clear 4xx and a closed connection.
+
+The framing rules are strict on purpose. A test provider often sits behind a proxy or next to a
+client library with a parser of its own; wherever two parsers could read one byte stream as
+different requests (request smuggling), this handler refuses the message and closes the
+connection instead of guessing, so no byte after a doubtful head is ever read as a request.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
+import re
 import socket
 import socketserver
 import sys
+import time
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import quote, unquote_to_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -31,6 +40,21 @@ MAX_LINE = 16 * 1024  # a request line or one header line
 MAX_HEADERS = 100
 MAX_BODY = 8 * 1024 * 1024  # the app refuses more than 1 MiB with 413; this bounds reading
 
+# RFC 9110 §5.6.2 tchar, for methods and field names.
+_TCHAR = rb"!#$%&'*+\-.^_`|~0-9A-Za-z"
+# RFC 9112 §3: method SP request-target SP HTTP-version CRLF, the target visible ASCII only
+# (RFC 9112 §3.2; RFC 3986 has no other characters) and the version "HTTP/" DIGIT "." DIGIT
+# (RFC 9112 §2.3, case-sensitive).
+_REQUEST_LINE = re.compile(rb"([" + _TCHAR + rb"]+) ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])\r\n")
+# RFC 9112 §5: field-name ":" OWS field-value OWS CRLF, the name a token (RFC 9110 §5.1) but
+# without "_" (see _field_line_problem), the value field-vchar, SP and HTAB only (RFC 9110 §5.5).
+_FIELD_LINE = re.compile(rb"([" + _TCHAR.replace(b"_", b"") + rb"]+):([\t\x20-\x7e\x80-\xff]*)\r\n")
+_TOKEN = re.compile(rb"[" + _TCHAR + rb"]+")
+# RFC 9110 §7.2 / RFC 3986 §3.2.2: uri-host [ ":" port ]; empty is allowed (RFC 9112 §3.2).
+# No "," although RFC 3986 allows it in a reg-name: no DNS name or address holds one, and
+# several Host lines, joined with "," (RFC 9110 §5.3), must fail this.
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]*)(:[0-9]*)?")
+
 _REASONS = {400: "Bad Request", 408: "Request Timeout", 411: "Length Required",
             413: "Content Too Large", 431: "Request Header Fields Too Large"}
 
@@ -41,17 +65,64 @@ class _Reject(Exception):
         self.status = status
 
 
-class ConnectionHandler(socketserver.StreamRequestHandler):
+class _DeadlineSocketIO(io.RawIOBase):
+    """The socket's reading end, each read bounded by the idle timeout or, while a request is
+    arriving, by what is left of its deadline.
+
+    A socket timeout alone bounds each ``recv``, not a request: a client sending one byte a
+    second never trips it. Setting the timeout to the time left before every ``recv`` makes
+    the deadline hold however the bytes are spread. ``settimeout`` is called only when the
+    value changes, so a request that arrives in one segment costs no extra system call."""
+
+    def __init__(self, sock: socket.socket, idle: float) -> None:
+        super().__init__()
+        self.sock = sock
+        self.idle = idle
+        self.deadline: float | None = None  # time.monotonic() by which the request must be in
+        self.current = sock.gettimeout()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.deadline is None:
+            self.set_timeout(self.idle)
+        else:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request deadline passed")
+            self.set_timeout(left)
+        return self.sock.recv_into(buffer)
+
+    def set_timeout(self, seconds: float) -> None:
+        if seconds != self.current:
+            self.sock.settimeout(seconds)
+            self.current = seconds
+
+
+class ConnectionHandler(socketserver.BaseRequestHandler):
     """Serves requests on one connection until the client or the server closes it."""
 
     server: Any  # the WSGI server: .app, .ssl_context, .server_address
     #: An idle connection is closed after this many seconds without a request.
     timeout = 60.0
+    #: Seconds from a request's first byte to its last (head and body), answered 408 past it.
+    #: Without it a client holds a thread for as long as it trickles bytes (RFC 9110 §15.5.9).
+    request_deadline = 5.0
+
+    connection: socket.socket
+    rfile: io.BufferedReader
 
     def setup(self) -> None:
-        super().setup()
+        self.connection = self.request
+        self.connection.settimeout(self.timeout)
         with contextlib.suppress(OSError):  # not a TCP socket, or already closed
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.reader = _DeadlineSocketIO(self.connection, self.timeout)
+        self.rfile = io.BufferedReader(self.reader)
+
+    def finish(self) -> None:
+        self.rfile.close()  # the socket itself is closed by the server
 
     def handle(self) -> None:
         try:
@@ -61,60 +132,100 @@ class ConnectionHandler(socketserver.StreamRequestHandler):
             log.debug("connection from %s ended: %s", self.client_address, exc)
 
     def handle_one(self) -> bool:
-        """Serve one request; whether the connection stays open for another."""
-        line = self.rfile.readline(MAX_LINE + 1)
-        if not line:
+        """Serve one request; whether the connection stays open for another.
+
+        Waiting for a request is bounded by the idle ``timeout``, which ends the connection
+        silently as before; from the request's first byte to its last, by ``request_deadline``,
+        answered with 408 and a close (RFC 9110 §15.5.9)."""
+        if not self.rfile.peek(1):
             return False  # the client closed the connection
-        if line in (b"\r\n", b"\n"):
-            return True  # tolerate a stray empty line between requests (RFC 9112 §2.2)
+        self.reader.deadline = time.monotonic() + self.request_deadline
         try:
+            line = self.rfile.readline(MAX_LINE + 1)
+            while line in (b"\r\n", b"\n"):
+                # RFC 9112 §2.2: a server SHOULD ignore at least one empty line received before
+                # the request-line (old clients send a CRLF after a POST body). They count
+                # against the deadline, so a trickle of them cannot hold the connection either.
+                line = self.rfile.readline(MAX_LINE + 1)
+            if not line:
+                return False  # the client closed the connection
             environ, keep_alive = self.read_request(line)
         except _Reject as exc:
             self.send_plain(exc.status, str(exc))
             return False
-        status, headers, body = self.run_app(environ)
+        except TimeoutError:
+            self.send_plain(408, "the request did not arrive in time")
+            return False
+        finally:
+            self.reader.deadline = None
+            if self.reader.current != self.timeout:  # for writing, and the next idle wait
+                self.reader.set_timeout(self.timeout)
+        try:
+            status, headers, body = self.run_app(environ)
+        except Exception:  # the app answers its own errors; this is a provider bug
+            log.exception("the app failed on %s %s", environ["REQUEST_METHOD"],
+                          environ["PATH_INFO"])
+            status, keep_alive = "500 Internal Server Error", False
+            body = b'{"error":"server_error"}'
+            headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
         self.write(environ["REQUEST_METHOD"], status, headers, body, keep_alive)
         return keep_alive
 
     def read_request(self, line: bytes) -> tuple[dict[str, Any], bool]:
-        if len(line) > MAX_LINE:
-            raise _Reject(400, "request line too long")
-        parts = line.decode("latin-1").rstrip("\r\n").split(" ")
-        if len(parts) != 3 or not parts[0].isalpha() or not parts[2].startswith("HTTP/1."):
-            if len(parts) == 3 and parts[2].startswith("HTTP/"):
-                # 505 would be the textbook answer; a client error keeps every answer to a
-                # malformed request a 4xx, so no 5xx ever means anything but a provider bug.
-                raise _Reject(400, "only HTTP/1.x is served")
-            raise _Reject(400, "malformed request line")
-        method, target, version = parts
-        headers: list[tuple[str, str]] = []
+        """The WSGI environ of the request whose request-line is ``line``, body read; and
+        whether the connection may serve another request after it.
+
+        Anything RFC 9112 lets a server refuse and that a lenient parser could read differently
+        from a strict one is refused with 400 and a closed connection (RFC 9112 §6.3 item 5
+        requires the close for an invalid ``Content-Length``)."""
+        match = _REQUEST_LINE.fullmatch(line)
+        if match is None:
+            if len(line) > MAX_LINE:
+                raise _Reject(400, "request line too long")
+            raise _Reject(400, _request_line_problem(line))
+        if match[3] != b"1":
+            # 505 would be the textbook answer; a client error keeps every answer to a
+            # malformed request a 4xx, so no 5xx ever means anything but a provider bug.
+            raise _Reject(400, "only HTTP/1.x is served")
+        # RFC 9110 §2.5: a higher minor version is processed as the highest one implemented,
+        # so HTTP/1.9 is HTTP/1.1 here (keep-alive by default, Host required) — the same
+        # reading a conforming proxy in front of this server makes of it.
+        version = "HTTP/1.0" if match[4] == b"0" else "HTTP/1.1"
+        fields: list[tuple[str, str]] = []
         while True:
             raw = self.rfile.readline(MAX_LINE + 1)
-            if len(raw) > MAX_LINE or len(headers) > MAX_HEADERS:
-                raise _Reject(431, "request header fields too large")
-            if raw in (b"\r\n", b"\n", b""):
+            if raw == b"\r\n":
                 break
-            name, sep, value = raw.decode("latin-1").partition(":")
-            if not sep or not name or name != name.strip() or " " in name:
-                raise _Reject(400, "malformed header line")
-            headers.append((name, value.strip()))
-        environ = self.environ(method, target, version, headers)
-        connection = environ.get("HTTP_CONNECTION", "").lower()
-        keep_alive = ("close" not in connection if version == "HTTP/1.1"
-                      else "keep-alive" in connection)
+            if len(raw) > MAX_LINE or len(fields) >= MAX_HEADERS:
+                raise _Reject(431, "request header fields too large")
+            field = _FIELD_LINE.fullmatch(raw)
+            if field is None:
+                raise _Reject(400, _field_line_problem(raw))
+            fields.append((field[1].decode("ascii"), field[2].decode("latin-1").strip(" \t")))
+        environ = self.environ(match[1].decode("ascii"), match[2].decode("ascii"), version,
+                               fields)
+        connection = environ.get("HTTP_CONNECTION")
+        tokens = () if connection is None else {
+            token.strip(" \t").lower() for token in connection.split(",")}
+        keep_alive = ("close" not in tokens if version == "HTTP/1.1"
+                      else "keep-alive" in tokens)
+        host = environ.get("HTTP_HOST")  # several Host lines are joined with ","
+        if (host is None and version == "HTTP/1.1") or (
+                host is not None and _HOST.fullmatch(host) is None):
+            # RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host,
+            # with more than one, or with an invalid one.
+            raise _Reject(400, "send exactly one valid Host header (RFC 9112 §3.2)")
         if "HTTP_TRANSFER_ENCODING" in environ:
             raise _Reject(411, "send the body with a Content-Length")
-        length_text = environ.get("CONTENT_LENGTH", "")
-        if length_text and not length_text.isdigit():
-            raise _Reject(400, "malformed Content-Length")
-        length = int(length_text or 0)
-        if length > MAX_BODY:
-            raise _Reject(413, "request body too large")
+        length = 0
+        if "CONTENT_LENGTH" in environ:
+            length = _content_length(environ["CONTENT_LENGTH"])
+            environ["CONTENT_LENGTH"] = str(length)
         if length and environ.get("HTTP_EXPECT", "").lower() == "100-continue":
             self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         body = self.rfile.read(length) if length else b""
         if len(body) != length:
-            raise ConnectionError("the client closed the connection mid-body")
+            raise _Reject(400, "the request body ended before its Content-Length")
         environ["wsgi.input"] = io.BytesIO(body)
         return environ, keep_alive
 
@@ -146,10 +257,13 @@ class ConnectionHandler(socketserver.StreamRequestHandler):
         }
         for name, value in headers:
             key = name.upper().replace("-", "_")
-            if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            if key == "CONTENT_TYPE":
                 environ[key] = value
                 continue
-            key = "HTTP_" + key
+            if key != "CONTENT_LENGTH":
+                key = "HTTP_" + key
+            # Repeated lines join into one list (RFC 9110 §5.3): a second Content-Length or
+            # Host stays visible to the checks instead of replacing the first.
             environ[key] = f"{environ[key]},{value}" if key in environ else value
         return environ
 
@@ -172,11 +286,21 @@ class ConnectionHandler(socketserver.StreamRequestHandler):
 
     def write(self, method: str, status: str, headers: list[tuple[str, str]], body: bytes,
               keep_alive: bool) -> None:
+        """Send the response in one ``sendall``.
+
+        Every header is made safe to send rather than trusted: a value the app or a test put
+        there (``respond(headers=...)``, a token's ``kid`` quoted in ``WWW-Authenticate``) may
+        hold characters latin-1 cannot encode, or CR/LF. Encoding must never fail, or the
+        client gets a dropped connection instead of an answer; and no value may end a line,
+        or it could inject a header or a whole response (RFC 9110 §5.5, RFC 9112 §4)."""
         if method == "HEAD":
             body = b""
         lines = [f"HTTP/1.1 {status}"]
         has_length = False
         for name, value in headers:
+            if not _is_token(name):
+                log.warning("dropped a response header with an invalid name: %r", name)
+                continue
             if name.lower() == "content-length":
                 has_length = True
             lines.append(f"{name}: {value}")
@@ -184,11 +308,109 @@ class ConnectionHandler(socketserver.StreamRequestHandler):
             lines.append(f"Content-Length: {len(body)}")
         if not keep_alive:
             lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        text = "\r\n".join(lines)
+        # One scan of the whole head instead of one per value: printable ASCII apart from the
+        # CRLFs put between the lines here, so no value holds a CR or LF of its own.
+        if not (text.isascii() and text.count("\r") == text.count("\n") == len(lines) - 1
+                and text.replace("\r\n", "").isprintable()):
+            text = "\r\n".join([f"HTTP/1.1 {_safe_value(status)}",
+                                 *(_safe_line(line) for line in lines[1:])])
+        head = (text + "\r\n\r\n").encode("latin-1")
         self.connection.sendall(head + body)
 
     def send_plain(self, status: int, detail: str) -> None:
-        body = f'{{"error":"invalid_request","error_description":"{detail}"}}'.encode()
+        body = json.dumps({"error": "invalid_request", "error_description": detail},
+                          separators=(",", ":")).encode()
         self.write("GET", f"{status} {_REASONS.get(status, 'Bad Request')}",
                    [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
                    body, keep_alive=False)
+
+
+def _request_line_problem(line: bytes) -> str:
+    """Why ``line`` is not a request-line, for the 400's error_description."""
+    if line.endswith(b"\n") and not line.endswith(b"\r\n"):
+        return "lines end with CRLF; a bare LF is refused (RFC 9112 §2.2)"
+    parts = line.rstrip(b"\r\n").split(b" ")
+    if len(parts) == 3 and parts[2].startswith(b"HTTP/") and not parts[2].startswith(b"HTTP/1."):
+        return "only HTTP/1.x is served"
+    return "malformed request line (RFC 9112 §3)"
+
+
+def _field_line_problem(raw: bytes) -> str:
+    """Why ``raw`` is not a field line, for the 400's error_description.
+
+    Names with ``_`` are refused rather than dropped. CGI and WSGI name a header by
+    upper-casing it and turning ``-`` into ``_``, so ``Content_Length`` and ``Content-Length``
+    would be one variable; dropping the ``_`` twin (nginx's and Apache's choice) would still
+    leave the connection open with a head that a proxy in front may have read differently —
+    say, taking the twin's length for the body's. Refusing answers 400 and closes the
+    connection, so no byte after such a head is ever parsed as a request, and the test author
+    reads why instead of missing a header silently (RFC 9110 §5.1, RFC 3875 §4.1.18)."""
+    if not raw.endswith(b"\r\n") or b"\r" in raw[:-2]:
+        if not raw.endswith(b"\n"):
+            return "the request head ended before its empty line"
+        return "lines end with CRLF; a bare LF or CR is refused (RFC 9112 §2.2)"
+    if raw[:1] in (b" ", b"\t"):
+        return "obsolete line folding is refused (RFC 9112 §5.2)"
+    name, sep, _ = raw.partition(b":")
+    if not sep:
+        return "malformed header line (RFC 9112 §5)"
+    if name != name.rstrip(b" \t"):
+        return "whitespace between a header name and its colon is refused (RFC 9112 §5.1)"
+    if _TOKEN.fullmatch(name) is None:
+        return "a header name must be a token (RFC 9110 §5.1)"
+    if b"_" in name:
+        return ("header names with '_' are refused: WSGI would take them for their '-' twins "
+                "(RFC 9110 §5.1)")
+    return "control characters in a header value are refused (RFC 9110 §5.5)"
+
+
+def _content_length(value: str) -> int:
+    """The body length a ``Content-Length`` value gives, its lines joined with ``,``.
+
+    RFC 9112 §6.3 item 5: an invalid ``Content-Length`` makes the framing unrecoverable and
+    the server MUST answer 400 and close. Several lines or a list are accepted only when every
+    value is the same (RFC 9110 §8.6), since a proxy taking the first and a server taking the
+    last would split one byte stream into different requests. Only ASCII digits count:
+    ``str.isdigit()`` also accepts ``²`` and ``٣``, which ``int()`` then refuses."""
+    lengths: set[str] = set()
+    for item in value.split(","):
+        item = item.strip(" \t")
+        if not (item.isascii() and item.isdigit()):
+            raise _Reject(400, "malformed Content-Length (RFC 9110 §8.6)")
+        lengths.add(item.lstrip("0") or "0")
+    if len(lengths) != 1:
+        raise _Reject(400, "conflicting Content-Length values (RFC 9112 §6.3)")
+    digits = lengths.pop()
+    if len(digits) > len(str(MAX_BODY)) or int(digits) > MAX_BODY:
+        raise _Reject(413, "request body too large")
+    return int(digits)
+
+
+def _safe_line(line: str) -> str:
+    """A ``name: value`` line with its value made safe by :func:`_safe_value`."""
+    name, _, value = line.partition(": ")
+    return f"{name}: {_safe_value(value)}"
+
+
+def _safe_value(value: str) -> str:
+    """``value`` as a field value that encodes to latin-1 and cannot end its line.
+
+    Control characters (CR, LF and NUL among them) become SP, as RFC 9110 §5.5 has a recipient
+    do; characters beyond latin-1 are percent-encoded as UTF-8, so ``中`` arrives as
+    ``%E4%B8%AD`` — lossy for a value that held a literal ``%``, but readable, and an answer."""
+    out = []
+    for char in value:
+        if char == "\t" or " " <= char <= "~" or "\xa0" <= char <= "\xff":
+            out.append(char)
+        elif char < " " or "\x7f" <= char <= "\x9f":
+            out.append(" ")
+        else:
+            out.append(quote(char, safe=""))
+    return "".join(out)
+
+
+@lru_cache(maxsize=256)
+def _is_token(name: str) -> bool:
+    """Whether ``name`` is a field name (RFC 9110 §5.1); cached, as apps reuse a few names."""
+    return name.isascii() and _TOKEN.fullmatch(name.encode("ascii")) is not None

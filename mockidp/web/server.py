@@ -9,6 +9,9 @@ things differ from ``serve_forever()``, each for a measured reason:
   well under a millisecond instead of waiting out ``serve_forever``'s poll interval (0.5 s).
 * Open connections are tracked and shut down on stop, and handler threads are joined, so a
   client holding a keep-alive connection leaves no thread or socket behind.
+* Open connections are capped (``ServerThread.max_connections``): each holds a thread, and
+  without a cap a client opening connections in a loop makes threads until the process fails.
+  Past the cap a connection is answered 503 with ``Connection: close`` from the accept loop.
 """
 
 from __future__ import annotations
@@ -34,6 +37,12 @@ __all__ = ["ServerThread", "format_host"]
 
 log = logging.getLogger("mockidp.server")
 
+_BUSY_BODY = (b'{"error":"temporarily_unavailable",'
+              b'"error_description":"too many open connections"}')
+_BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+         b"Cache-Control: no-store\r\nRetry-After: 1\r\nConnection: close\r\n"
+         b"Content-Length: %d\r\n\r\n%s" % (len(_BUSY_BODY), _BUSY_BODY))
+
 
 def format_host(host: str) -> str:
     """``host`` as it appears in a URL: IPv6 literals in brackets (RFC 3986 §3.2.2)."""
@@ -47,20 +56,43 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     block_on_close = True
 
     def __init__(self, sock: socket.socket, app: WSGIApplication,
-                 ssl_context: ssl.SSLContext | None) -> None:
+                 ssl_context: ssl.SSLContext | None, max_connections: int = 256) -> None:
         super().__init__(sock.getsockname(), ConnectionHandler, bind_and_activate=False)
         self.socket.close()  # TCPServer made a socket of its own; ours is already listening
         self.socket = sock
         self.server_address = sock.getsockname()
         self.app = app
         self.ssl_context = ssl_context
+        self.max_connections = max_connections
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
-            self._connections.add(request)
+            full = len(self._connections) >= self.max_connections
+            if not full:
+                self._connections.add(request)
+        if full:
+            self.refuse(request)
+            return
         super().process_request(request, client_address)
+
+    def refuse(self, request: socket.socket) -> None:
+        """Answer 503 (RFC 9110 §15.6.4) and close, without a thread.
+
+        The answer is written without blocking — a new connection's send buffer is empty — and
+        whatever request already arrived is read off first, so closing sends FIN rather than a
+        reset that could destroy the answer before the client reads it. A TLS connection is
+        closed unanswered: answering would take a handshake in the accept loop, where one
+        stalled client would hold up the whole server."""
+        log.warning("refused a connection: %d open already", self.max_connections)
+        if self.ssl_context is None:
+            with contextlib.suppress(OSError):
+                request.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    request.recv(65536)
+                request.send(_BUSY)
+        self.shutdown_request(request)
 
     def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
@@ -100,6 +132,9 @@ def _bind(host: str, port: int) -> socket.socket:
 class ServerThread:
     """Serves a WSGI app on ``host:port`` from a named background thread."""
 
+    #: Connections served at once; more are answered 503 and closed (each holds a thread).
+    max_connections = 256
+
     def __init__(self, app: WSGIApplication, host: str = "127.0.0.1", port: int = 0,
                  ssl_context: ssl.SSLContext | None = None) -> None:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
@@ -131,7 +166,7 @@ class ServerThread:
             sock = self.ssl_context.wrap_socket(sock, server_side=True,
                                                 do_handshake_on_connect=False)
         sock.setblocking(False)  # a client gone between select and accept must not block
-        server = _Server(sock, self.app, self.ssl_context)
+        server = _Server(sock, self.app, self.ssl_context, self.max_connections)
         self.port = server.server_address[1]
         self._server = server
         self._wake = socket.socketpair()
