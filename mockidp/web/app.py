@@ -28,7 +28,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..core.endpoints import ENDPOINTS
 from ..core.recording import BODY_LIMIT, RecordedRequest, freeze
-from . import authorize, device, metadata, sessions, token
+from . import authorize, control, device, metadata, sessions, token
 from .responses import CORS, FORM, OAuthError, from_http_exception
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ forwarded_base_url: ContextVar[str | None] = ContextVar("mockidp_forwarded", def
 #: One INFO line per request served (method, path, status, ms); `mockidp serve` prints them.
 request_log = logging.getLogger("mockidp.requests")
 
+CONTROL_PREFIX = ENDPOINTS["control"].path.partition("{")[0]
 #: Request bodies larger than this are refused with 413.
 MAX_BODY = 1024 * 1024
 
@@ -82,15 +83,15 @@ VIEWS: dict[str, Callable[..., Response]] = {
 
 @cache
 def _url_map(paths: tuple[tuple[str, str], ...]) -> Map:
-    """The routing map for a path layout, built once: compiling its rules takes milliseconds.
-
-    A ``Map`` is safe to share: matching binds a fresh adapter per request.
+    """The one routing map for a path layout — the endpoints where the layout puts them, the
+    control API's routes under ``/_mockidp`` — built once: compiling its rules takes
+    milliseconds. A ``Map`` is safe to share: matching binds a fresh adapter per request.
     """
     return Map(
         [Rule(re.sub(r"\{(\w+)(?::(\w+))?\}",
                      lambda m: f"<{m[2] + ':' if m[2] else ''}{m[1]}>", path), endpoint=name,
               methods=[*ENDPOINTS[name].methods, "OPTIONS"])
-         for name, path in paths],
+         for name, path in paths if name != "control"] + control.rules(),
         strict_slashes=False,
     )
 
@@ -154,8 +155,9 @@ class App:
         except HTTPException as exc:  # NotFound, MethodNotAllowed, a redirect for a slash
             match = exc
         name = match[0] if isinstance(match, tuple) else None
-        if name == "control":  # the test's own calls: neither recorded nor faulted
-            return self.control(request)(environ, start_response)
+        if name.startswith("control:") if name else request.path.startswith(CONTROL_PREFIX):
+            # The test's own calls: neither recorded nor faulted.
+            return self.control(request, match)(environ, start_response)
         control = issuer.endpoints.get(name)
         rule = None
         if control is not None and control.active:

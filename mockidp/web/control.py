@@ -16,12 +16,11 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass
-from functools import cache
 from html import escape
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException, NotFound
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from ..core.checks import http_url
@@ -35,7 +34,7 @@ from .pages import dashboard_page
 from .responses import OAuthError, from_http_exception, json_response
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection
+    from collections.abc import Callable, Collection, Mapping
 
     from ..core.issuer import Issuer
     from ..core.keys import Key
@@ -303,17 +302,17 @@ def _pick(body: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
     return body
 
 
-@cache
-def _url_map() -> Map:
-    """The control API's routes, compiled once per process (it takes milliseconds)."""
-    return Map([Rule(PREFIX + r.path, endpoint=r.name, methods=[r.method]) for r in ROUTES] + [
-        Rule(PREFIX + "/ui", endpoint="ui", methods=["GET"]),
-        Rule(PREFIX + "/ui/rotate", endpoint="ui_rotate", methods=["POST"]),
-        Rule(PREFIX + "/ui/decode", endpoint="ui_decode", methods=["POST"]),
-        Rule(PREFIX + "/ui/endpoint", endpoint="ui_endpoint", methods=["POST"]),
-        Rule(PREFIX + "/ui/keyring", endpoint="ui_keyring", methods=["POST"]),
-        Rule(PREFIX + "/ui/keys/<kid>/<action>", endpoint="ui_key", methods=["POST"]),
-    ])
+#: The dashboard's pages and forms, beside the JSON routes.
+_UI = (("/ui", "ui", "GET"), ("/ui/rotate", "ui_rotate", "POST"),
+       ("/ui/decode", "ui_decode", "POST"), ("/ui/endpoint", "ui_endpoint", "POST"),
+       ("/ui/keyring", "ui_keyring", "POST"), ("/ui/keys/<kid>/<action>", "ui_key", "POST"))
+
+
+def rules() -> list[Rule]:
+    """The control API's routes for the app's one routing map, each named ``control:<name>``."""
+    routes = [*((r.path, r.name, r.method) for r in ROUTES), *_UI]
+    return [Rule(PREFIX + path, endpoint=f"control:{name}", methods=[method])
+            for path, name, method in routes]
 
 
 class ControlAPI:
@@ -328,10 +327,14 @@ class ControlAPI:
         self.snapshots: dict[str, object] = {}
         self.lock = threading.Lock()
 
-    def __call__(self, request: Request) -> Response:
+    def __call__(self, request: Request,
+                 match: tuple[str, Mapping[str, Any]] | HTTPException) -> Response:
+        """Answer a request the app routed here (``match`` is the route, or why none fits)."""
         try:
             self.authorize(request)
-            name, args = _url_map().bind_to_environ(request.environ).match()
+            if isinstance(match, HTTPException):
+                raise match
+            name, args = match[0].removeprefix("control:"), match[1]
             if name.startswith("ui"):
                 result = self.dashboard(request, name, **args)
             else:
