@@ -1,5 +1,7 @@
 """Servers the HTTP benchmarks run against, each in its own process (client and server do not
-share a GIL): `mockidp serve`, and a bare Werkzeug app serving the same bytes (the limit)."""
+share a GIL): `mockidp serve`, a bare Werkzeug app serving the same bytes, and the physical
+limit of a Python server: a minimal HTTP/1.1 keep-alive loop (selectors, no framework) that
+answers every request with the same prebuilt bytes."""
 
 from __future__ import annotations
 
@@ -24,6 +26,50 @@ print(f"http://127.0.0.1:{server.port}", flush=True)
 server.serve_forever()
 """
 
+# Reads requests up to their blank line, answers each with one prebuilt response (pipelined
+# requests too), keeps the connection open unless the client sent "Connection: close".
+# No request bodies: the benchmarks only GET.
+STATIC = """
+import selectors, socket, sys
+body = sys.stdin.buffer.read()
+answer = (b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\n"
+          b"Content-Length: %d\\r\\n\\r\\n" % len(body)) + body
+listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+listener.setblocking(False)
+selector = selectors.DefaultSelector()
+selector.register(listener, selectors.EVENT_READ)
+pending = {}
+print(f"http://127.0.0.1:{listener.getsockname()[1]}", flush=True)
+while True:
+    for key, _ in selector.select():
+        if key.fileobj is listener:
+            connection, _ = listener.accept()
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            selector.register(connection, selectors.EVENT_READ)
+            pending[connection] = b""
+            continue
+        connection = key.fileobj
+        try:
+            data = connection.recv(65536)
+        except ConnectionError:
+            data = b""
+        if not data:
+            selector.unregister(connection)
+            del pending[connection]
+            connection.close()
+            continue
+        buffered = pending[connection] + data
+        *requests, pending[connection] = buffered.split(b"\\r\\n\\r\\n")
+        if requests:
+            connection.setblocking(True)  # a response or a few: write them whole
+            connection.sendall(answer * len(requests))
+            connection.setblocking(False)
+            if b"connection: close" in requests[-1].lower():
+                selector.unregister(connection)
+                del pending[connection]
+                connection.close()
+"""
+
 
 @contextmanager
 def mockidp_serve(*options: str) -> Iterator[str]:
@@ -42,6 +88,23 @@ def mockidp_serve(*options: str) -> Iterator[str]:
 def bare_werkzeug(body: bytes) -> Iterator[str]:
     process = subprocess.Popen([sys.executable, "-c", BARE], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(body)
+        process.stdin.close()
+        yield process.stdout.readline().decode().strip()
+    finally:
+        process.terminate()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+@contextmanager
+def static_bytes(body: bytes) -> Iterator[str]:
+    """The limit: every request answered with ``body`` by a bare selectors loop (STATIC)."""
+    process = subprocess.Popen([sys.executable, "-c", STATIC], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE)
     try:
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write(body)

@@ -1,6 +1,9 @@
 """mockidp side by side with the peer mock providers, in one run: the PyPI package
 oidc-provider-mock and the npm package oauth2-mock-server, each installed into bench/.peers
-(never a dependency of the project) and started on loopback in its own process.
+(never a dependency of the project) and started on loopback in its own process; and the
+limit, a bare selectors loop in Python answering every request with mockidp's JWKS bytes.
+JWKS throughput with http.client keep-alive and wrk -c1 is the median of interleaved rounds,
+and each server's is given as a ratio to the limit's.
 
     python bench/peers.py
 """
@@ -12,12 +15,22 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from _harness import table
-from http_throughput import fmt, with_http_client, with_session, with_wrk
+from _servers import static_bytes
+from http_throughput import (
+    LIMIT,
+    LIMIT_HEADER,
+    ROUND_SECONDS,
+    ROUNDS,
+    against_the_limit,
+    fmt,
+    jwks_rounds,
+    with_session,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -81,23 +94,33 @@ def main() -> None:
                                                "-p", str(p)],
         "oidc-provider-mock (PyPI)": lambda p: [str(oidc_provider_mock), "-p", str(p)],
     }
-    rows = []
-    for name, command in servers.items():
-        port = free_port()
-        with started(command(port), f"http://127.0.0.1:{port}") as (base, start):
-            uri = jwks_uri(base)
+    rows, urls = [], {}
+    with ExitStack() as running:
+        for name, command in servers.items():
+            port = free_port()
+            base, start = running.enter_context(started(command(port),
+                                                        f"http://127.0.0.1:{port}"))
+            uri = urls[name] = jwks_uri(base)
             token = "no client_credentials grant"
             if name != "oidc-provider-mock (PyPI)":
                 token = fmt(with_session(base + "/token", {"grant_type": "client_credentials"},
                                          ("mockidp-client", "mockidp-client-secret")))
-            wrk = with_wrk(uri)
-            rows.append([name, f"{start * 1000:.0f} ms", fmt(with_session(uri)),
-                         fmt(with_http_client(uri)), "-" if wrk is None else f"{wrk:,.0f}/s",
-                         token])
-    table("mockidp and its peers on loopback, one client (medians over 2 s)",
-          ["server", "start -> discovery", "JWKS, requests.Session", "JWKS, http.client",
-           "JWKS, wrk -c1", "token, client_credentials (requests.Session)"], rows)
-
+            rows.append([name, f"{start * 1000:.0f} ms", fmt(with_session(uri)), token])
+        with urllib.request.urlopen(urls["mockidp serve"]) as answer:
+            body = answer.read()
+        limit = running.enter_context(static_bytes(body)) + "/.well-known/jwks.json"
+        urls[LIMIT] = limit
+        rows.append([LIMIT, "-", fmt(with_session(limit)), "-"])
+        limit_rows = against_the_limit(jwks_rounds(urls))
+    for row, (_, client, client_ratio, wrk, wrk_ratio) in zip(rows, limit_rows, strict=True):
+        row[3:3] = [f"{client} ({client_ratio})", f"{wrk} ({wrk_ratio})"]
+    table("mockidp and its peers on loopback, one client (latencies: medians over 2 s; "
+          f"http.client and wrk: medians of {ROUNDS} interleaved rounds of "
+          f"{ROUND_SECONDS:.0f} s, in brackets the ratio to the limit)",
+          ["server", "start -> discovery", "JWKS, requests.Session",
+           "JWKS, http.client keep-alive", "JWKS, wrk -c1",
+           "token, client_credentials (requests.Session)"], rows)
+    table("JWKS against the limit (same run)", LIMIT_HEADER, limit_rows)
 
 if __name__ == "__main__":
     main()

@@ -1,5 +1,6 @@
 """Every Python example in the README and docs/ runs: test modules under pytest with the
-plugin, other snippets as scripts."""
+plugin (in-process pytest sessions that load it from its entry point), other snippets as
+scripts in a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def test_recipe_blocks_are_the_recipe_files() -> None:
 def test_example_runs(code: str, pytester: pytest.Pytester) -> None:
     if re.search(r"^def test_", code, re.MULTILINE):
         pytester.makepyfile(test_example=code)
-        result = pytester.runpytest_subprocess("-p", "no:randomly")
+        result = pytester.runpytest("-p", "no:randomly")
         tests = len(re.findall(r"^def test_", code, re.MULTILINE))
         outcomes = result.parseoutcomes()
         assert result.ret == 0, result.stdout.str()

@@ -1,4 +1,10 @@
-"""The pytest plugin, run in fresh pytest sessions that load it from its entry point."""
+"""The pytest plugin, run in fresh pytest sessions that load it from its entry point.
+
+Most sessions run in this process (``pytester.runpytest``): a new configuration and plugin
+manager that find mockidp through its ``pytest11`` entry point, as a user's project does. The
+first test and the xdist test run pytest in fresh interpreters. Either way no other installed
+plugin loads (see the ``pytester`` fixture in conftest.py).
+"""
 
 from __future__ import annotations
 
@@ -24,8 +30,11 @@ ROTATE_THEN_CHECK = """
 
 
 def test_state_changed_in_one_test_is_gone_in_the_next(pytester: pytest.Pytester) -> None:
+    """In a fresh interpreter: the installed package alone makes the fixtures work."""
     pytester.makepyfile(ROTATE_THEN_CHECK)
-    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=2)
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.stdout.fnmatch_lines(["plugins: mockidp-*"])
+    result.assert_outcomes(passed=2)
 
 
 def test_plugin_works_under_xdist(pytester: pytest.Pytester) -> None:
@@ -41,7 +50,7 @@ def test_plugin_works_under_xdist(pytester: pytest.Pytester) -> None:
                 assert len(json.load(response)["keys"]) == 2
         """
     )
-    result = pytester.runpytest_subprocess("-n", "2")
+    result = pytester.runpytest_subprocess("-p", "xdist", "-n", "2")
     result.assert_outcomes(passed=8)
     result.stdout.fnmatch_lines(["*2 workers*"])
 
@@ -62,7 +71,7 @@ def test_marker_configures_one_test(pytester: pytest.Pytester) -> None:
             assert idp.audience == "mockidp-api"
         """
     )
-    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=2)
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
 
 
 def test_marker_misuse_is_reported(pytester: pytest.Pytester) -> None:
@@ -75,7 +84,7 @@ def test_marker_misuse_is_reported(pytester: pytest.Pytester) -> None:
             pass
         """
     )
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*unknown option(s) colour*"])
 
@@ -94,12 +103,12 @@ def test_session_options(pytester: pytest.Pytester, how: str) -> None:
         pytester.makeini("[pytest]\nmockidp_alg = EdDSA\nmockidp_host = ::1\n")
     else:
         args = ["--mockidp-alg", "EdDSA", "--mockidp-host", "::1"]
-    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    pytester.runpytest(*args).assert_outcomes(passed=1)
 
 
 def test_bad_session_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(idp):\n    pass\n")
-    result = pytester.runpytest_subprocess("--mockidp-alg", "RS1")
+    result = pytester.runpytest("--mockidp-alg", "RS1")
     result.stdout.fnmatch_lines(["*mockidp: unknown JWS algorithm 'RS1'*"])
     assert result.ret != 0
 
@@ -121,7 +130,7 @@ def test_failed_request_handler_fails_the_test(pytester: pytest.Pytester) -> Non
                 assert exc.code == 500
         """
     )
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest()
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*ServerError: a request handler of the mock provider failed*"])
 
@@ -139,7 +148,7 @@ def test_session_provider_is_shared(pytester: pytest.Pytester) -> None:
             assert idp is idp_server and len(SEEN) == 1
         """
     )
-    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=2)
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
 
 
 @pytest.mark.parametrize("how", ["ini", "cli"])
@@ -158,7 +167,7 @@ def test_tls_option(pytester: pytest.Pytester, how: str) -> None:
         pytester.makeini("[pytest]\nmockidp_tls = true\n")
     else:
         args = ["--mockidp-tls"]
-    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    pytester.runpytest(*args).assert_outcomes(passed=1)
 
 
 @pytest.mark.parametrize("how", ["ini", "command line"])
@@ -176,12 +185,12 @@ def test_profile_options(pytester: pytest.Pytester, how: str) -> None:
                          "mockidp_profile_options =\n    realm=demo\n")
     else:
         args = ["--mockidp-profile", "keycloak", "--mockidp-profile-option", "realm=demo"]
-    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
+    pytester.runpytest(*args).assert_outcomes(passed=1)
 
 
 def test_bad_profile_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_x(idp):\n    pass\n")
-    result = pytester.runpytest_subprocess("--mockidp-profile", "okta",
+    result = pytester.runpytest("--mockidp-profile", "okta",
                                            "--mockidp-profile-option", "realm=demo")
     result.stdout.fnmatch_lines(["*mockidp: profile 'okta' has no option(s) realm*"])
     assert result.ret != 0
@@ -192,17 +201,19 @@ def test_marker_profile_gives_the_test_its_own_provider(pytester: pytest.Pyteste
         """
         import pytest
 
+        OWN = []
+
         @pytest.mark.idp(profile="okta", server="aus9", tls=True)
         def test_okta(idp, idp_server):
             assert idp is not idp_server and idp.issuer.startswith("https://")
             assert idp.issuer.endswith("/oauth2/aus9")
-            pytest.shared = idp
+            OWN.append(idp)
 
         def test_after(idp):
-            assert idp.profile.name == "generic" and not pytest.shared.running
+            assert idp.profile.name == "generic" and not OWN[0].running
         """
     )
-    pytester.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=2)
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
 
 
 def test_marker_profile_options_need_the_profile(pytester: pytest.Pytester) -> None:
@@ -215,5 +226,5 @@ def test_marker_profile_options_need_the_profile(pytester: pytest.Pytester) -> N
             pass
         """
     )
-    result = pytester.runpytest_subprocess()
+    result = pytester.runpytest()
     result.stdout.fnmatch_lines(["*unknown option(s) realm*profile options need profile=*"])
