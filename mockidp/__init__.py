@@ -7,7 +7,10 @@ run, used or not. Every type a public call returns or raises is importable from 
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
+from importlib.abc import Loader, MetaPathFinder
+from importlib.machinery import ModuleSpec
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -164,7 +167,6 @@ _HOME = {
 }
 
 
-
 def __getattr__(name: str) -> Any:
     module = _HOME.get(name)
     if module is None:
@@ -176,3 +178,34 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+#: Modules that moved into the layers' packages, by their first names (``mockidp.keys`` is
+#: ``mockidp.core.keys``): code that imported them there keeps working.
+_MOVED = {
+    **{name: "core" for name in ("clock", "directory", "endpoints", "faults", "flows", "jwa",
+                                 "jws", "keys", "profiles", "recording", "rsapool", "tokens")},
+    **{name: "web" for name in ("app", "control", "http1", "pages", "server", "tls")},
+    **{name: "drivers" for name in ("config", "consumer_audit", "remote", "scenario")},
+}
+
+
+class _MovedModules(MetaPathFinder, Loader):
+    """Imports a moved module's first name as the module itself (one object, two names)."""
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None
+                  ) -> ModuleSpec | None:
+        package, _, name = fullname.partition(".")
+        if package != __name__ or name not in _MOVED:
+            return None
+        return ModuleSpec(fullname, self)
+
+    def create_module(self, spec: ModuleSpec) -> Any:
+        name = spec.name.partition(".")[2]
+        return import_module(f".{_MOVED[name]}.{name}", __name__)
+
+    def exec_module(self, module: Any) -> None:
+        pass  # the module ran under its own name
+
+
+sys.meta_path.append(_MovedModules())

@@ -75,3 +75,14 @@ def test_layers_import_only_what_is_below_them(layer: str, forbidden: tuple[str,
              if module.startswith(layer) for target in deps
              if target.startswith(forbidden)}
     assert not wrong
+
+
+def test_moved_modules_keep_their_old_names() -> None:
+    """Modules moved into the layers' packages are still importable where they were."""
+    from importlib import import_module
+
+    for name, layer in mockidp._MOVED.items():
+        assert import_module(f"mockidp.{name}") is import_module(f"mockidp.{layer}.{name}")
+    from mockidp.remote import RemoteAuthError  # as code written before the move has it
+
+    assert RemoteAuthError is mockidp.RemoteAuthError

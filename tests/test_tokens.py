@@ -6,7 +6,14 @@ from datetime import datetime, timedelta, timezone
 import jwt
 import pytest
 
-from mockidp import ConfigurationError, KeyStateError, MockIdP, UnknownKeyError
+from mockidp import (
+    ConfigurationError,
+    InvalidTokenError,
+    KeyStateError,
+    MockIdP,
+    TokenContext,
+    UnknownKeyError,
+)
 from mockidp.core.jws import b64url_encode
 
 
@@ -154,3 +161,36 @@ def test_wrongly_typed_arguments(idp: MockIdP, method: str, kwargs: dict, messag
 def test_typ_none_means_no_typ_header(idp: MockIdP) -> None:
     assert "typ" not in jwt.get_unverified_header(idp.token(typ=None))
     assert "typ" not in jwt.get_unverified_header(idp.token(typ=None, headers={"x": 1}))
+
+
+def test_one_pipeline_every_token_goes_through_the_hooks(idp: MockIdP) -> None:
+    """idp.token(), idp.id_token(), the control API and the token endpoint all mint through
+    the same pipeline: each token passes the hooks, which may also plant a fault in it."""
+    import requests
+
+    seen: list[tuple[str, str | None, str]] = []
+
+    @idp.on_token
+    def mark(context: TokenContext) -> None:
+        seen.append((context.kind, context.grant_type, context.client.client_id))
+        context.claims["pipeline"] = True
+        if context.claims.get("plant") == "expired":
+            context.fault = "expired"
+
+    client = idp.clients.default
+    minted = [
+        idp.token(),
+        idp.id_token(),
+        requests.post(idp.issuer + "/_mockidp/token", json={"client_id": "svc"},
+                      timeout=5).json()["token"],
+        requests.post(idp.issuer + "/_mockidp/id_token", json={}, timeout=5).json()["token"],
+        requests.post(idp.token_endpoint, data={"grant_type": "client_credentials"},
+                      auth=(client.client_id, client.client_secret),
+                      timeout=5).json()["access_token"],
+    ]
+    assert all(jwt.decode(t, options={"verify_signature": False})["pipeline"] for t in minted)
+    assert seen == [("access_token", None, client.client_id), ("id_token", None, client.client_id),
+                    ("access_token", None, client.client_id), ("id_token", None, client.client_id),
+                    ("access_token", "client_credentials", client.client_id)]
+    with pytest.raises(InvalidTokenError, match="expired"):
+        idp.verify(idp.token({"plant": "expired"}))
