@@ -63,3 +63,22 @@ def test_tenants_are_served_by_their_parent(idp: MockIdP) -> None:
         tenant.stop()
     with pytest.raises(ConfigurationError, match="do not nest"):
         tenant.tenant("b")
+
+
+def test_a_tenants_control_api_takes_the_parents_token() -> None:
+    """A tenant's control routes are guarded like the provider's own: with a control token set,
+    every one of them answers 401 without it (and works with it)."""
+    from mockidp.web.control import ROUTES
+
+    secret = "a-control-token-of-some-length"
+    with MockIdP(control_token=secret) as idp:
+        base = idp.tenant("acme").issuer + "/_mockidp"
+        for route in ROUTES:
+            path = route.path.replace("<kid>", "k").replace("<name>", "jwks")
+            answer = requests.request(route.method, base + path, json={}, timeout=5)
+            assert answer.status_code == 401, (route.method, path, answer.status_code)
+        for page in ("/ui", "/ui/rotate"):
+            assert requests.post(base + page, timeout=5).status_code in (401, 405)
+        assert requests.get(base + "/ui", timeout=5).status_code == 401
+        assert requests.get(base + "/state", timeout=5,
+                            headers={"Authorization": f"Bearer {secret}"}).status_code == 200

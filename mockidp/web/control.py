@@ -246,11 +246,14 @@ def _openapi(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
     return openapi(api.issuer.issuer)
 
 
-def _key_route(action: Action) -> Route:
-    path = "/keys" if action.name == "add" else (
-        f"/keys/<kid>/{action.name}" if action.kid else f"/keys/{action.name}")
-    return Route(path, "POST", "add_key" if action.name == "add" else action.name,
-                 action.summary, _key_action(action), action.options)
+def _key_routes(action: Action) -> tuple[Route, ...]:
+    """``/keys/<name>`` or ``/keys/<kid>/<name>``, under the action's own name; ``add`` is also
+    ``POST /keys`` (``add_key``), its first path."""
+    path = f"/keys/<kid>/{action.name}" if action.kid else f"/keys/{action.name}"
+    route = Route(path, "POST", action.name, action.summary, _key_action(action), action.options)
+    if action.name != "add":
+        return (route,)
+    return (Route("/keys", "POST", "add_key", action.summary, route.handler, route.body), route)
 
 
 ROUTES: tuple[Route, ...] = (
@@ -262,7 +265,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/keys", "GET", "keys", "Every key with its state (public parts only)", _keys),
     Route("/jwks", "GET", "jwks", "The key set the JWKS endpoint serves (without its faults)",
           _jwks),
-    *(_key_route(action) for action in KEY_ACTIONS.values()),
+    *(route for action in KEY_ACTIONS.values() for route in _key_routes(action)),
     Route("/keys/snapshot", "POST", "snapshot_keys",
           "Remember the key ring; answers an id for /keys/restore", _snapshot_keys),
     Route("/keys/restore", "POST", "restore_keys", "Put back a remembered key ring",
