@@ -202,10 +202,14 @@ class _MovedModules(MetaPathFinder, Loader):
 
     def create_module(self, spec: ModuleSpec) -> Any:
         name = spec.name.partition(".")[2]
-        return import_module(f".{_MOVED[name]}.{name}", __name__)
+        module = import_module(f".{_MOVED[name]}.{name}", __name__)
+        spec.loader_state = module.__spec__  # its own, which the import system overwrites
+        return module
 
     def exec_module(self, module: Any) -> None:
-        pass  # the module ran under its own name
+        # The module ran under its own name; put its own spec back, or its relative imports
+        # would look below the alias's package.
+        module.__spec__ = module.__spec__.loader_state
 
 
 sys.meta_path.append(_MovedModules())

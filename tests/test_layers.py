@@ -82,7 +82,10 @@ def test_moved_modules_keep_their_old_names() -> None:
     from importlib import import_module
 
     for name, layer in mockidp._MOVED.items():
-        assert import_module(f"mockidp.{name}") is import_module(f"mockidp.{layer}.{name}")
+        module = import_module(f"mockidp.{name}")
+        assert module is import_module(f"mockidp.{layer}.{name}")
+        # It keeps its own spec, so its relative imports still resolve without a warning.
+        assert module.__spec__.name == module.__name__ == f"mockidp.{layer}.{name}"
     from mockidp.remote import RemoteAuthError  # as code written before the move has it
 
     assert RemoteAuthError is mockidp.RemoteAuthError
