@@ -112,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="an extra request header (repeatable)")
     audit.add_argument("--expect-status", type=int, action="append", default=[],
                        metavar="CODE", help="status of an accepted request (default any 2xx)")
+    audit.add_argument("--fail-on", choices=("critical", "high", "hardening"), default="high",
+                       help="the least severe accepted fault that makes the exit code 1 "
+                            "(default high: critical and high faults)")
     audit.add_argument("--format", choices=("text", "json", "junit"), default="text")
     audit.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
     audit.add_argument("--allow-remote", action="store_true",
@@ -270,7 +273,7 @@ def _audit(args: argparse.Namespace) -> int:
     verify = http_verifier(args.url, headers=headers, expect_status=args.expect_status)
 
     def progress(case: Any) -> None:
-        mark = {"ok": ".", "vulnerable": "V", "broken": "B"}[case.verdict]
+        mark = {"ok": ".", "vulnerable": "V", "weak": "w", "broken": "B"}[case.verdict]
         print(mark, end="", file=sys.stderr, flush=True)
 
     if args.issuer:
@@ -286,9 +289,9 @@ def _audit(args: argparse.Namespace) -> int:
             report = audit(verify, provider, algorithms=args.alg or None, progress=progress)
     print(file=sys.stderr)
     if args.format == "json":
-        text = report.to_json()
+        text = report.to_json(args.fail_on)
     elif args.format == "junit":
-        text = report.to_junit_xml()
+        text = report.to_junit_xml(min_severity=args.fail_on)
     else:
         text = str(report)
     if args.output:
@@ -296,7 +299,7 @@ def _audit(args: argparse.Namespace) -> int:
             out.write(text)
     else:
         print(text)
-    return 0 if report.safe else 1
+    return 1 if report.failures(args.fail_on) else 0
 
 
 def _faults(args: argparse.Namespace) -> int:
@@ -306,8 +309,9 @@ def _faults(args: argparse.Namespace) -> int:
         print(faults.markdown())
         return 0
     width = max(map(len, faults.FAULTS))
-    for fault in faults.FAULTS.values():
-        print(f"{fault:<{width}}  {fault.description}  ({fault.reference})")
+    for severity in faults.SEVERITIES:
+        for fault in (f for f in faults.FAULTS.values() if f.severity == severity):
+            print(f"{fault:<{width}}  {severity:<9}  {fault.description}  ({fault.reference})")
     return 0
 
 

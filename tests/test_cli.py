@@ -118,7 +118,10 @@ def test_faults_lists_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["faults"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == list(FAULTS)
+    assert sorted(line.split()[0] for line in lines) == sorted(FAULTS)
+    severities = [line.split()[1] for line in lines]  # most severe first
+    assert severities == sorted(severities, key=["critical", "high", "hardening"].index)
+    assert all(FAULTS[line.split()[0]].severity == line.split()[1] for line in lines)
 
 
 def test_faults_page_is_current(capsys: pytest.CaptureFixture[str]) -> None:

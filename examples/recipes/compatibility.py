@@ -213,14 +213,16 @@ def compatibility_page() -> str:
                      + " | ".join(cells.values()) + " |\n")
     results = {short_name(c.path): faults(c) for c in consumers}
     lines.append("\n## Faults\n\n✗ = rejected (right), **accepted** = the consumer took a "
-                 "token that is wrong in that way (see [faults.md](faults.md)).\n\n")
-    lines.append("| fault | " + " | ".join(results) + " |\n")
-    lines.append("|---" * (len(results) + 1) + "|\n")
+                 "token that is wrong in that way (see [faults.md](faults.md) for each fault "
+                 "and why it has its severity: critical — a forged or unverified token; high "
+                 "— a genuine token that must be refused; hardening — defence in depth).\n\n")
+    lines.append("| fault | severity | " + " | ".join(results) + " |\n")
+    lines.append("|---" * (len(results) + 2) + "|\n")
     for fault in FAULTS:
         row = ["**accepted**" if results[name][str(fault)] else "✗" for name in results]
-        lines.append(f"| {fault} | " + " | ".join(row) + " |\n")
+        lines.append(f"| {fault} | {fault.severity} | " + " | ".join(row) + " |\n")
     totals = [str(sum(accepted.values())) for accepted in results.values()]
-    lines.append("| faults accepted | " + " | ".join(totals) + " |\n")
+    lines.append("| faults accepted | | " + " | ".join(totals) + " |\n")
     return "".join(lines)
 
 

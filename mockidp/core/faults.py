@@ -17,19 +17,22 @@ import hmac
 import json
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import KeyStateError, UnknownFaultError
 from .jws import b64url_decode, b64url_encode, dumps, sign_compact, signing_input
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable
 
     from .keys import Key, KeyRing
 
-__all__ = ["FAULTS", "Attacker", "Draft", "Fault", "UnknownFaultError", "get"]
+__all__ = ["FAULTS", "SEVERITIES", "Attacker", "Draft", "Fault", "Severity", "at_least", "get"]
 
+#: The ``typ`` values of RFC 9068 access tokens.
+AT_JWT = ("at+jwt", "application/at+jwt")
 #: What a wrong ``iss`` and ``aud`` look like.
 EVIL_ISSUER = "https://attacker.invalid"
 EVIL_AUDIENCE = "https://attacker.invalid/api"
@@ -106,6 +109,16 @@ class Draft:
             return self.keys.include(self.keys.standard(alg, "fault"), publish=True)
 
 
+Severity = Literal["critical", "high", "hardening"]
+#: Severities from the most to the least severe.
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "hardening")
+
+
+def at_least(severity: Severity, threshold: Severity) -> bool:
+    """Whether ``severity`` is ``threshold`` or more severe."""
+    return SEVERITIES.index(severity) <= SEVERITIES.index(threshold)
+
+
 @dataclass(frozen=True)
 class _Info:
     category: str
@@ -114,6 +127,16 @@ class _Info:
     check: str
     weakness: str
     build: Callable[[Draft], str] = field(repr=False)
+    #: critical: the consumer accepts a forged or unverified token; high: it accepts a genuine
+    #: token it must refuse; hardening: defence in depth no spec requires of the verifier.
+    severity: Severity = "critical"
+    #: Why this severity, in a sentence a reviewer can check against the reference.
+    why: str = ""
+    #: The severity where the validator expects RFC 9068 access tokens (``typ="at+jwt"``).
+    at_jwt_severity: Severity | None = None
+    #: For faults whose acceptance can be harmless: given what the validator returned and the
+    #: severity, the severity that applies (``None``: no weakness) and why.
+    judge: Callable[[object, Severity], tuple[Severity | None, str]] | None = None
 
 
 class Fault(str):
@@ -126,12 +149,23 @@ class Fault(str):
     check: str
     weakness: str
     build: Callable[[Draft], str]
+    severity: Severity
+    why: str
+    at_jwt_severity: Severity | None
+    judge: Callable[[object, Severity], tuple[Severity | None, str]] | None
 
     def __new__(cls, name: str, info: _Info) -> Fault:
         self = super().__new__(cls, name)
-        for attr in ("category", "description", "reference", "check", "weakness", "build"):
+        for attr in ("category", "description", "reference", "check", "weakness", "build",
+                     "severity", "why", "at_jwt_severity", "judge"):
             object.__setattr__(self, attr, getattr(info, attr))
         return self
+
+    def severity_for(self, typ: str | None) -> Severity:
+        """The severity for a validator that expects tokens of type ``typ``."""
+        if self.at_jwt_severity is not None and (typ or "").lower() in AT_JWT:
+            return self.at_jwt_severity
+        return self.severity
 
     @property
     def name(self) -> str:
@@ -369,6 +403,18 @@ def _duplicate_claims(d: Draft) -> str:
     return sign_compact(d.header, text.encode(), key.algorithm.signer, key.signing_key)
 
 
+def _which_sub(returned: object, severity: Severity) -> tuple[Severity | None, str]:
+    """Accepting duplicate members is harmless when the parser kept the last one, as RFC 7519
+    §4 allows; fatal when it kept the forged first one. The claims the validator returned
+    tell which; without them the audit cannot, and reports the hardening finding."""
+    if isinstance(returned, Mapping):
+        if returned.get("sub") == "admin":
+            return "critical", "the validator kept the first, forged sub (admin)"
+        if "sub" in returned:
+            return None, "accepted, and the validator kept the last sub, as RFC 7519 §4 allows"
+    return severity, ""
+
+
 def _oversized(d: Draft) -> str:
     d.claims["x-mockidp-padding"] = "A" * (66 * 1024)
     return d.sign()
@@ -379,173 +425,262 @@ def _oversized(d: Draft) -> str:
 _ENTRIES: list[tuple[str, _Info]] = [
     ("expired", _Info(
         "time", "exp is in the past", "RFC 7519 §4.1.4",
-        "reject when now >= exp (with at most a small leeway)", "", _expired)),
+        "reject when now >= exp (with at most a small leeway)", "", _expired,
+        severity="high",
+        why="a genuine token past its exp must be refused (RFC 7519 §4.1.4 MUST)")),
     ("not-yet-valid", _Info(
         "time", "nbf is an hour in the future", "RFC 7519 §4.1.5",
         "reject when now < nbf",
         "accepted by jwskate (never checks nbf), okta-jwt-verifier, and jwcrypto when "
-        "check_claims omits nbf", _not_yet_valid)),
+        "check_claims omits nbf", _not_yet_valid,
+        severity="high",
+        why="a genuine token before its nbf must be refused (RFC 7519 §4.1.5 MUST)")),
     ("issued-in-future", _Info(
         "time", "iat is an hour in the future", "RFC 7519 §4.1.6; OIDC Core §3.1.3.7",
         "reject tokens issued in the future",
         "accepted by jwcrypto, python-jose, okta-jwt-verifier, jwskate",
-        _shift_time(3600, "iat"))),
+        _shift_time(3600, "iat"),
+        severity="hardening",
+        why=("RFC 7519 §4.1.6 sets no rule for iat; OIDC Core §3.1.3.7 lets a client refuse "
+             "far-off iat (MAY)"))),
     ("missing-exp", _Info(
         "time", "no exp claim", "OIDC Core §2; RFC 9068 §2.2",
         "require exp",
         "accepted by PyJWT unless options.require lists exp; by python-jose, google-auth",
-        _claims(exp=None))),
+        _claims(exp=None),
+        severity="high",
+        why=("the token never expires: OIDC Core §2 and RFC 9068 §2.2 make exp REQUIRED and a "
+             "verifier must check it"))),
     ("wrong-issuer", _Info(
         "identity", "iss is another issuer", "RFC 7519 §4.1.1; RFC 8725 §3.8",
         "compare iss with the expected issuer exactly",
         "PyJWT 2.10.0 matched iss partially (CVE-2024-53861); mozilla-django-oidc and "
-        "python-keycloak do not check iss by default", _claims(iss=EVIL_ISSUER))),
+        "python-keycloak do not check iss by default", _claims(iss=EVIL_ISSUER),
+        severity="high",
+        why=("a genuine token from another issuer must be refused (RFC 8725 §3.8, OIDC Core "
+             "§3.1.3.7)"))),
     ("wrong-audience", _Info(
         "identity", "aud is another audience", "RFC 7519 §4.1.3; RFC 8725 §3.9",
         "require the expected audience in aud",
         "jwt-go CVE-2020-26160 (aud array bypass); mozilla-django-oidc, python-keycloak",
-        _claims(aud=EVIL_AUDIENCE))),
+        _claims(aud=EVIL_AUDIENCE),
+        severity="high",
+        why="a token for another audience must be refused (RFC 7519 §4.1.3 MUST, RFC 8725 §3.9)")),
     ("missing-aud", _Info(
         "identity", "no aud claim", "RFC 8725 §3.9; RFC 9068 §2.2",
-        "require aud", "python-jose skips the check when aud is absent", _claims(aud=None))),
+        "require aud", "python-jose skips the check when aud is absent", _claims(aud=None),
+        severity="high",
+        why=("a token for no one in particular can be replayed anywhere; RFC 9068 §4 and OIDC Core "
+             "§3.1.3.7 require the audience check"))),
     ("wrong-typ", _Info(
         "identity", "typ is JWT where at+jwt is expected (secevent+jwt for JWT tokens)",
         "RFC 9068 §4; RFC 8725 §3.11",
         "check the typ header against the token type expected",
-        "only Authlib's RFC 9068 validator checks typ", _wrong_typ)),
+        "only Authlib's RFC 9068 validator checks typ", _wrong_typ,
+        severity="hardening", at_jwt_severity="high",
+        why=("explicit typing is a SHOULD for verifiers (RFC 8725 §3.11); high where the profile "
+             "requires it (RFC 9068 §4: at+jwt)"))),
     ("bad-signature", _Info(
         "signature", "one bit of the signature flipped", "RFC 7515 §5.2",
-        "verify the signature", "", _bad_signature)),
+        "verify the signature", "", _bad_signature,
+        severity="critical",
+        why="the signature does not verify: the token is forged")),
     ("tampered-payload", _Info(
         "signature", "payload changed (sub and scope: admin) after signing", "RFC 7515 §5.2",
         "verify the signature over the payload as received",
-        "python-jwt < 3.3.4 (CVE-2022-39227)", _tampered_payload)),
+        "python-jwt < 3.3.4 (CVE-2022-39227)", _tampered_payload,
+        severity="critical",
+        why="claims changed after signing: the token is forged")),
     ("stripped-signature", _Info(
         "signature", "the signature segment is empty", "RFC 7515 §5.2; RFC 8725 §3.1",
-        "reject an empty signature", "", _stripped_signature)),
+        "reject an empty signature", "", _stripped_signature,
+        severity="critical",
+        why="no signature at all: the token is unverified")),
     ("alg-none", _Info(
         "signature", 'alg "none" and no signature', "RFC 7518 §3.6; RFC 8725 §3.1",
         "never accept unsecured JWS; allow-list algorithms",
-        "PyJWT < 1.0; node jsonwebtoken (2015)", _alg_none("none"))),
+        "PyJWT < 1.0; node jsonwebtoken (2015)", _alg_none("none"),
+        severity="critical",
+        why="an unsecured JWS: anyone can make it")),
     ("alg-none-capitalized", _Info(
         "signature", 'alg "None" and no signature', "RFC 7518 §3.6; RFC 8725 §3.1",
         "compare algorithm names case-sensitively against an allow-list", "",
-        _alg_none("None"))),
+        _alg_none("None"),
+        severity="critical",
+        why="an unsecured JWS: anyone can make it")),
     ("alg-none-uppercase", _Info(
         "signature", 'alg "NONE" and no signature', "RFC 7518 §3.6; RFC 8725 §3.1",
         "compare algorithm names case-sensitively against an allow-list", "",
-        _alg_none("NONE"))),
+        _alg_none("NONE"),
+        severity="critical",
+        why="an unsecured JWS: anyone can make it")),
     ("alg-confusion", _Info(
         "signature", "HS256 keyed with the published public key's PEM",
         "RFC 8725 §2.1, §3.1; CVE-2022-29217",
         "take the algorithm from the key, never from the token header",
         "PyJWT < 1.5.1 (CVE-2017-11424) and < 2.4.0 (CVE-2022-29217); python-jose < 3.4.0 "
-        "(CVE-2024-33663); Authlib < 1.3.1 (CVE-2024-37568)", _alg_confusion("pem"))),
+        "(CVE-2024-33663); Authlib < 1.3.1 (CVE-2024-37568)", _alg_confusion("pem"),
+        severity="critical",
+        why="HMAC keyed with public material: anyone can make it")),
     ("alg-confusion-jwk", _Info(
         "signature", "HS256 keyed with the published public JWK as JSON text",
         "RFC 8725 §2.1, §3.1; CVE-2026-48526",
         "take the algorithm from the key, never from the token header",
-        "PyJWT < 2.13.0 (CVE-2026-48526)", _alg_confusion("jwk"))),
+        "PyJWT < 2.13.0 (CVE-2026-48526)", _alg_confusion("jwk"),
+        severity="critical",
+        why="HMAC keyed with public material: anyone can make it")),
     ("psychic-signature", _Info(
         "signature", "ECDSA signature with r = s = 0", "CVE-2022-21449; RFC 7518 §3.4",
-        "reject r or s outside [1, n-1]", "Java 15-18 ECDSA", _ec_signature(_psychic))),
+        "reject r or s outside [1, n-1]", "Java 15-18 ECDSA", _ec_signature(_psychic),
+        severity="critical",
+        why="an ECDSA signature anyone can make")),
     ("der-signature", _Info(
         "encoding", "ECDSA signature DER-encoded instead of R||S", "RFC 7518 §3.4",
         "take the 64/96/132-byte R||S form only",
-        "verifiers that hand the signature to a DER API", _ec_signature(_der))),
+        "verifiers that hand the signature to a DER API", _ec_signature(_der),
+        severity="hardening",
+        why="a genuine signature in another encoding: malleable bytes, no forgery")),
     ("alg-mismatch", _Info(
         "signature", "header alg differs from the key's alg (e.g. PS256 with an RS256 key)",
         "RFC 7517 §4.4; RFC 8725 §3.1",
         "use the key only with the algorithm its JWK names",
         "authlib.jose, jwcrypto, python-jose, okta-jwt-verifier ignore the JWK alg",
-        _alg_mismatch)),
+        _alg_mismatch,
+        severity="hardening",
+        why=("signed by the provider's own key under another algorithm of its family: no forgery "
+             "without a further weakness (RFC 7517 §4.4 alg is OPTIONAL)"))),
     ("string-exp", _Info(
         "claims", 'exp is a string ("1999999999"), not a JSON number', "RFC 7519 §2, §4.1.4",
         "require NumericDate claims to be JSON numbers",
         "accepted by PyJWT (int() coercion) and PyJWT-based consumers, python-jose",
-        _claims(exp=lambda d: str(d.claims.get("exp"))))),
+        _claims(exp=lambda d: str(d.claims.get("exp"))),
+        severity="hardening",
+        why=("the provider's own signature over a mistyped date; how to read it is the parser's "
+             "choice, and the token is genuine"))),
     ("missing-iat", _Info(
         "claims", "no iat claim", "OIDC Core §2; RFC 9068 §2.2",
         "require iat where the profile does", "most consumers do not require iat",
-        _claims(iat=None))),
+        _claims(iat=None),
+        severity="hardening",
+        why="no spec asks the verifier to require iat")),
     ("missing-sub", _Info(
         "claims", "no sub claim", "OIDC Core §2; RFC 9068 §2.2",
-        "require sub", "most consumers do not require sub", _claims(sub=None))),
+        "require sub", "most consumers do not require sub", _claims(sub=None),
+        severity="hardening",
+        why=("no spec asks a resource server to require sub; OIDC clients get it from the ID token "
+             "the provider must fill"))),
     ("unknown-kid", _Info(
         "key-selection", "kid names no published key (signed by the real key)",
         "RFC 7515 §4.1.4; OIDC Core §10.1.1",
         "look the key up by kid; refetch the JWKS at most at a bounded rate",
-        "python-jose ignores kid and tries every key", _unknown_kid)),
+        "python-jose ignores kid and tries every key", _unknown_kid,
+        severity="hardening",
+        why=("signed by the provider's own key: a verifier that tries every key accepts a genuine "
+             "token"))),
     ("missing-kid", _Info(
         "key-selection", "no kid header while the JWKS has several keys", "OIDC Core §10.1",
         "require kid when the JWKS has several keys",
-        "jwcrypto, jwskate and python-keycloak try every key", _missing_kid)),
+        "jwcrypto, jwskate and python-keycloak try every key", _missing_kid,
+        severity="hardening",
+        why=("OIDC Core §10.1 obliges the signer to send kid; a verifier that then tries the "
+             "provider's keys accepts a genuine token"))),
     ("kid-mismatch", _Info(
         "key-selection", "kid of another published key", "RFC 7515 §4.1.4",
-        "verify with the key the kid names only", "", _kid_mismatch)),
+        "verify with the key the kid names only", "", _kid_mismatch,
+        severity="hardening",
+        why=("signed by the provider's own key: a verifier that tries every key accepts a genuine "
+             "token"))),
     ("revoked-key", _Info(
         "key-selection", "signed by a key that is not (or no longer) in the JWKS",
         "OIDC Core §10.1.1",
         "refetch the JWKS and drop keys it no longer lists",
         "PyJWKClient caches keys for 300 s; Authlib clients keep them for the process's life",
-        _revoked_key)),
+        _revoked_key,
+        severity="high",
+        why="a key the provider withdrew must no longer be trusted (OIDC Core §10.1.1)")),
     ("kid-injection", _Info(
         "key-selection", "kid is a path traversal to /dev/null; HS256 with an empty key",
         "RFC 8725 §3.10",
         "treat kid as an opaque lookup key, never as a path or query",
         "applications that read keys from files named by kid", _kid_injection(
-            "../../../../../../../../dev/null"))),
+            "../../../../../../../../dev/null"),
+        severity="critical",
+        why="an HMAC key the attacker chose through kid: anyone can make it")),
     ("kid-injection-sql", _Info(
         "key-selection", "kid is an SQL injection that selects a known secret; HS256",
         "RFC 8725 §3.10",
         "treat kid as an opaque lookup key, never as a path or query",
         "applications that look keys up in SQL by kid", _kid_injection(
-            "x' UNION SELECT 'mockidp-attacker-secret' -- "))),
+            "x' UNION SELECT 'mockidp-attacker-secret' -- "),
+        severity="critical",
+        why="an HMAC key the attacker chose through kid: anyone can make it")),
     ("kid-injection-command", _Info(
         "key-selection", "kid is a shell command substitution (harmless echo); HS256",
         "RFC 8725 §3.10",
         "treat kid as an opaque lookup key, never as a path or query",
         "applications that pass kid to a shell", _kid_injection(
-            "$(echo mockidp-kid-injection)`echo mockidp`"))),
+            "$(echo mockidp-kid-injection)`echo mockidp`"),
+        severity="critical",
+        why="an HMAC key the attacker chose through kid: anyone can make it")),
     ("jku-injection", _Info(
         "key-selection", "jku points to an attacker JWKS; signed by the attacker's key",
         "RFC 7515 §4.1.2; RFC 8725 §3.10",
         "never fetch keys from a URL in the token",
-        "applications that follow jku; PyJWT before its scheme check", _attacker_signed("jku"))),
+        "applications that follow jku; PyJWT before its scheme check", _attacker_signed("jku"),
+        severity="critical",
+        why="verified with the attacker's keys: anyone can make it")),
     ("x5u-injection", _Info(
         "key-selection", "x5u points to an attacker certificate; signed by the attacker's key",
         "RFC 7515 §4.1.5; RFC 8725 §3.10",
         "never fetch certificates from a URL in the token", "",
-        _attacker_signed("x5u"))),
+        _attacker_signed("x5u"),
+        severity="critical",
+        why="verified with the attacker's certificate: anyone can make it")),
     ("jwk-injection", _Info(
         "key-selection", "the attacker's public key embedded in the jwk header",
         "RFC 7515 §4.1.3; RFC 8725 §3.10",
         "never verify with a key taken from the token",
         "node-jose CVE-2018-0114; Authlib < 1.6.9 with key=None (CVE-2026-27962)",
-        _attacker_signed("jwk"))),
+        _attacker_signed("jwk"),
+        severity="critical",
+        why="verified with the attacker's key: anyone can make it")),
     ("crit-unknown", _Info(
         "key-selection", "crit names a header parameter nobody understands",
         "RFC 7515 §4.1.11",
         "reject tokens with unknown critical headers",
         "PyJWT < 2.12.0 (CVE-2026-32597); Authlib < 1.6.4 (CVE-2025-59420); python-jose, "
-        "jwskate", _crit_unknown)),
+        "jwskate", _crit_unknown,
+        severity="high",
+        why=("RFC 7515 §4.1.11: a recipient MUST reject a critical extension it does not "
+             "understand"))),
     ("malformed", _Info(
         "encoding", "two segments instead of three", "RFC 7515 §7.1",
-        "reject anything but three segments", "", _malformed)),
+        "reject anything but three segments", "", _malformed,
+        severity="critical",
+        why="no signature segment: the token is unverified")),
     ("bad-base64", _Info(
         "encoding", "signature in standard base64 with padding, not base64url",
         "RFC 7515 §2, Appendix C",
         "decode base64url strictly (no padding, no + or /)",
-        "padding accepted by PyJWT and most consumers (malleable token bytes)", _bad_base64)),
+        "padding accepted by PyJWT and most consumers (malleable token bytes)", _bad_base64,
+        severity="hardening",
+        why="a genuine signature in the padded standard alphabet: malleable bytes, no forgery")),
     ("duplicate-claims", _Info(
         "encoding", 'the payload has "sub" twice ("admin" first)', "RFC 7515 §4; RFC 7519 §4",
         "reject duplicate member names",
         "Python's json keeps the last value; first-wins parsers elsewhere see admin",
-        _duplicate_claims)),
+        _duplicate_claims, judge=_which_sub,
+        severity="hardening",
+        why=("RFC 7519 §4 lets a parser keep the last member (the real one); only a first-wins "
+             "parser sees the forged sub, which the audit detects when the validator returns the "
+             "claims"))),
     ("oversized", _Info(
         "encoding", "a token over 64 KiB", "RFC 8725 §2.9; CVE-2025-61920",
         "bound the size of tokens before parsing",
-        "Authlib < 1.6.5 (CVE-2025-61920); PyJWT and jwcrypto have no limit", _oversized)),
+        "Authlib < 1.6.5 (CVE-2025-61920); PyJWT and jwcrypto have no limit", _oversized,
+        severity="hardening",
+        why=("resource exhaustion, not acceptance of a bad token; bounding input is defence in "
+             "depth (RFC 8725 §2.9)"))),
 ]
 
 #: Every token fault, by name. Iterating gives :class:`Fault` objects (which are their names).
@@ -559,16 +694,9 @@ def get(name: object) -> Fault:
         raise UnknownFaultError(name, FAULTS) from None
 
 
-def categories() -> Iterator[tuple[str, list[Fault]]]:
-    """The catalog grouped by category, in catalog order."""
-    seen: dict[str, list[Fault]] = {}
-    for fault in FAULTS.values():
-        seen.setdefault(fault.category, []).append(fault)
-    yield from seen.items()
-
-
 def markdown() -> str:
-    """The catalog as the Markdown page ``docs/faults.md`` (``mockidp faults --markdown``)."""
+    """The catalog as the Markdown page ``docs/faults.md`` (``mockidp faults --markdown``),
+    grouped by severity."""
     lines = [
         "# Token fault catalog",
         "",
@@ -577,12 +705,19 @@ def markdown() -> str:
         "`idp.token(fault=NAME)` and `idp.id_token(fault=NAME)` return a token that is wrong in",
         "exactly that way and valid in every other. `mockidp.FAULTS` holds the same entries.",
         "",
+        "Each entry has a severity: **critical** — a consumer that accepts it accepts a forged or",
+        "unverified token; **high** — it accepts a genuine token it must refuse; **hardening** —",
+        "defence in depth that no specification requires of the verifier. `assert_safe()` and",
+        "`mockidp audit` fail on critical and high by default (`min_severity=` / `--fail-on`).",
+        "",
     ]
-    for category, entries in categories():
-        lines += [f"## {category}", "",
-                  "| fault | what is wrong | reference | a correct consumer | known weaknesses |",
-                  "|---|---|---|---|---|"]
-        lines += [f"| `{f}` | {f.description} | {f.reference} | {f.check} | {f.weakness or '—'} |"
-                  for f in entries]
+    for severity in SEVERITIES:
+        entries = [f for f in FAULTS.values() if f.severity == severity]
+        lines += [f"## {severity}", "",
+                  "| fault | what is wrong | reference | a correct consumer | why this severity "
+                  "| known weaknesses |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| `{f}` | {f.description} | {f.reference} | {f.check} | {f.why} | "
+                  f"{f.weakness or '—'} |" for f in entries]
         lines.append("")
     return "\n".join(lines)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from xml.sax.saxutils import escape, quoteattr
 
-from ..core.faults import FAULTS
-from ..errors import ConfigurationError
+from ..core.faults import FAULTS, SEVERITIES, Severity, at_least
+from ..errors import ConfigurationError, UnknownFaultError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AuditCase", "AuditReport", "audit", "http_verifier"]
 
-Verdict = Literal["ok", "vulnerable", "broken"]
+#: ok: refused a fault, or accepted a valid token; vulnerable: accepted a critical or high
+#: fault; weak: accepted a hardening fault; broken: refused a valid token.
+Verdict = Literal["ok", "vulnerable", "weak", "broken"]
 
 
 @dataclass(frozen=True)
@@ -40,20 +42,46 @@ class AuditCase:
     error: str | None  # "ExceptionType: message" when rejected
     description: str
     reference: str = ""
+    #: For a fault: how bad accepting it is (``mockidp.FAULTS``), for what the validator
+    #: expects; ``None`` for a baseline, or for a fault accepted harmlessly (``note`` says why).
+    severity: Severity | None = None
+    #: What a correct consumer does (for a fault).
+    check: str = ""
+    #: Why an accepted fault is no weakness here (e.g. the validator kept the last duplicate).
+    note: str = ""
 
     @property
     def verdict(self) -> Verdict:
-        if self.kind == "fault":
-            return "vulnerable" if self.accepted else "ok"
-        return "ok" if self.accepted else "broken"
+        if self.kind == "baseline":
+            return "ok" if self.accepted else "broken"
+        if not self.accepted or self.severity is None:
+            return "ok"
+        return "weak" if self.severity == "hardening" else "vulnerable"
 
     @property
     def fault(self) -> str | None:
         return self.name if self.kind == "fault" else None
 
+    def fails(self, min_severity: Severity) -> bool:
+        """Whether this case fails an audit whose threshold is ``min_severity``."""
+        if self.verdict == "broken":
+            return True
+        return self.verdict in ("vulnerable", "weak") and self.severity is not None \
+            and at_least(self.severity, min_severity)
+
+
+def _threshold(min_severity: str) -> Severity:
+    if min_severity not in SEVERITIES:
+        raise ConfigurationError(f"min_severity must be one of {', '.join(SEVERITIES)}, "
+                                 f"not {min_severity!r}")
+    return min_severity
+
 
 class AuditReport:
-    """The audit's results: iterable cases, a readable table, JSON and JUnit XML."""
+    """The audit's results: iterable cases, a readable table, JSON and JUnit XML.
+
+    ``min_severity`` (``"critical"``, ``"high"`` — the default — or ``"hardening"``) is the
+    least severe accepted fault that fails the audit; a refused valid token always does."""
 
     def __init__(self, cases: Sequence[AuditCase]) -> None:
         self.cases = tuple(cases)
@@ -72,70 +100,98 @@ class AuditReport:
 
     @property
     def vulnerabilities(self) -> list[AuditCase]:
-        """Faults the validator accepted."""
+        """Critical and high faults the validator accepted."""
         return [c for c in self.cases if c.verdict == "vulnerable"]
+
+    @property
+    def weaknesses(self) -> list[AuditCase]:
+        """Hardening faults the validator accepted: defence in depth it does without."""
+        return [c for c in self.cases if c.verdict == "weak"]
 
     @property
     def broken(self) -> list[AuditCase]:
         """Valid tokens the validator rejected."""
         return [c for c in self.cases if c.verdict == "broken"]
 
+    def failures(self, min_severity: Severity = "high") -> list[AuditCase]:
+        """The cases that fail the audit at ``min_severity``."""
+        threshold = _threshold(min_severity)
+        return [c for c in self.cases if c.fails(threshold)]
+
     @property
     def safe(self) -> bool:
-        return not self.vulnerabilities and not self.broken
+        """No critical or high fault accepted, and no valid token refused."""
+        return not self.failures()
 
-    def assert_safe(self) -> None:
-        """Fail (``AssertionError`` with the table) when a fault got through or a valid token
-        did not."""
-        if not self.safe:
-            raise AssertionError(f"token validation audit failed:\n{self}")
+    def assert_safe(self, min_severity: Severity = "high") -> None:
+        """Fail (``AssertionError`` with the table) when a fault of ``min_severity`` or worse
+        got through, or a valid token did not."""
+        if self.failures(min_severity):
+            raise AssertionError(f"token validation audit failed (at {min_severity}):\n{self}")
 
     def __str__(self) -> str:
         width = max(len(c.name) for c in self.cases) if self.cases else 4
-        lines = [f"{'case':<{width}}  {'verdict':<10}  {'outcome':<8}  detail",
-                 f"{'-' * width}  {'-' * 10}  {'-' * 8}  {'-' * 30}"]
+        lines = [f"{'case':<{width}}  {'severity':<9}  {'verdict':<10}  {'outcome':<8}  detail",
+                 f"{'-' * width}  {'-' * 9}  {'-' * 10}  {'-' * 8}  {'-' * 30}"]
         for case in self.cases:
             outcome = "accepted" if case.accepted else "rejected"
-            detail = case.error if not case.accepted else case.description
-            verdict = case.verdict.upper() if case.verdict != "ok" else "ok"
-            lines.append(f"{case.name:<{width}}  {verdict:<10}  {outcome:<8}  "
-                         f"{(detail or '')[:120]}")
-        lines.append(f"{len(self.vulnerabilities)} fault(s) accepted, {len(self.broken)} valid "
-                     f"token(s) rejected, {len(self.cases)} cases")
+            if not case.accepted:
+                detail = case.error
+            elif case.verdict in ("vulnerable", "weak"):
+                detail = f"accepted: {case.description}; a correct consumer would {case.check}"
+            else:
+                detail = case.note or case.description
+            verdict = case.verdict.upper() if case.verdict in ("vulnerable", "broken") \
+                else case.verdict
+            lines.append(f"{case.name:<{width}}  {case.severity or '':<9}  {verdict:<10}  "
+                         f"{outcome:<8}  {(detail or '')[:160]}")
+        lines.append(f"{len(self.vulnerabilities)} critical or high fault(s) accepted, "
+                     f"{len(self.weaknesses)} hardening fault(s) accepted, {len(self.broken)} "
+                     f"valid token(s) rejected, {len(self.cases)} cases")
         return "\n".join(lines)
 
-    def to_json(self) -> str:
+    def to_json(self, min_severity: Severity = "high") -> str:
         return json.dumps({
-            "safe": self.safe,
+            "safe": not self.failures(min_severity),
+            "min_severity": min_severity,
             "cases": [{"name": c.name, "kind": c.kind, "accepted": c.accepted,
-                       "verdict": c.verdict, "error": c.error, "description": c.description,
-                       "reference": c.reference} for c in self.cases],
+                       "verdict": c.verdict, "severity": c.severity, "error": c.error,
+                       "description": c.description, "reference": c.reference,
+                       "check": c.check, "note": c.note} for c in self.cases],
         }, indent=2)
 
-    def to_junit_xml(self, suite: str = "mockidp token audit") -> str:
-        """JUnit XML: one testcase per case, a failure for each vulnerable or broken one."""
-        failures = len(self.vulnerabilities) + len(self.broken)
+    def to_junit_xml(self, suite: str = "mockidp token audit",
+                     min_severity: Severity = "high") -> str:
+        """JUnit XML: one testcase per case, a failure for each that fails at
+        ``min_severity``; an accepted fault below it is reported in the case's output."""
+        threshold = _threshold(min_severity)
+        failures = self.failures(threshold)
         parts = [f'<?xml version="1.0" encoding="utf-8"?>\n<testsuite name={quoteattr(suite)} '
-                 f'tests="{len(self.cases)}" failures="{failures}">']
+                 f'tests="{len(self.cases)}" failures="{len(failures)}">']
         for case in self.cases:
             parts.append(f"  <testcase classname=\"mockidp.audit\" name={quoteattr(case.name)}>")
-            if case.verdict == "vulnerable":
-                parts.append(f"    <failure message={quoteattr('accepted: ' + case.description)}"
-                             f">{escape(case.reference)}</failure>")
-            elif case.verdict == "broken":
+            if case.verdict == "broken":
                 parts.append(f"    <failure message={quoteattr('valid token rejected')}>"
                              f"{escape(case.error or '')}</failure>")
+            elif case.verdict in ("vulnerable", "weak"):
+                message = f"accepted ({case.severity}): {case.description}"
+                if case in failures:
+                    parts.append(f"    <failure message={quoteattr(message)}>"
+                                 f"{escape(case.reference)}</failure>")
+                else:
+                    parts.append(f"    <system-out>{escape(message)}</system-out>")
             parts.append("  </testcase>")
         parts.append("</testsuite>")
         return "\n".join(parts) + "\n"
 
 
-def _outcome(verify: Callable[[str], Any], token: str) -> tuple[bool, str | None]:
+def _outcome(verify: Callable[[str], Any], token: str
+             ) -> tuple[bool, str | None, object]:
     try:
-        verify(token)
+        returned = verify(token)
     except Exception as exc:  # any rejection counts; its type and message are the evidence
-        return False, f"{type(exc).__name__}: {exc}"
-    return True, None
+        return False, f"{type(exc).__name__}: {exc}", None
+    return True, None, returned
 
 
 def audit(
@@ -186,21 +242,24 @@ def audit(
         staged = idp.keys.add(algs[0], activate=False)
         ready = idp.keys.snapshot()  # each fault starts from here, whatever the last one added
         for alg in algs:
-            accepted, error = _outcome(verify, idp.token(alg=alg, **mint))
+            accepted, error, _ = _outcome(verify, idp.token(alg=alg, **mint))
             record(AuditCase(f"valid {alg}", "baseline", accepted, error,
                              f"a valid {alg} token"))
         for name in names:
             fault = FAULTS.get(name)
             if fault is None:
-                from ..errors import UnknownFaultError
-
                 raise UnknownFaultError(name, FAULTS)
-            accepted, error = _outcome(verify, idp.token(alg=algs[0], fault=name, **mint))
+            accepted, error, returned = _outcome(verify,
+                                                 idp.token(alg=algs[0], fault=name, **mint))
             idp.keys.restore(ready)
+            severity: Severity | None = fault.severity_for(typ)
+            note = ""
+            if accepted and fault.judge is not None:
+                severity, note = fault.judge(returned, fault.severity_for(typ))
             record(AuditCase(str(fault), "fault", accepted, error, fault.description,
-                             fault.reference))
+                             fault.reference, severity, fault.check, note))
         idp.keys.activate(staged.kid)
-        accepted, error = _outcome(verify, idp.token(alg=algs[0], **mint))
+        accepted, error, _ = _outcome(verify, idp.token(alg=algs[0], **mint))
         record(AuditCase("valid after rotation", "baseline", accepted, error,
                          "a valid token of the next key, published before the audit"))
     finally:
