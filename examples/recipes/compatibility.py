@@ -21,6 +21,7 @@ import ast
 import importlib.util
 import logging
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -188,7 +189,11 @@ def faults(consumer: Consumer) -> dict[str, bool]:
     def verify(token: str) -> None:
         fresh = consumer.verifier(idp)
         try:
-            fresh(token)
+            with warnings.catch_warnings():
+                # A library that only warns (PyJWT about a short RSA key) accepts the token,
+                # whether or not the test run turns warnings into errors.
+                warnings.simplefilter("ignore")
+                fresh(token)
         finally:
             close(fresh)
 

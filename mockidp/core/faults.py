@@ -36,6 +36,7 @@ AT_JWT = ("at+jwt", "application/at+jwt")
 #: What a wrong ``iss`` and ``aud`` look like.
 EVIL_ISSUER = "https://attacker.invalid"
 EVIL_AUDIENCE = "https://attacker.invalid/api"
+_lock = threading.Lock()
 #: The HMAC secret the kid-injection payloads make a naive key lookup return.
 INJECTED_SECRET = b"mockidp-attacker-secret"
 
@@ -134,6 +135,8 @@ class _Info:
     why: str = ""
     #: The severity where the validator expects RFC 9068 access tokens (``typ="at+jwt"``).
     at_jwt_severity: Severity | None = None
+    #: Only a validator that expects at+jwt can tell this token apart (no finding otherwise).
+    at_jwt_only: bool = False
     #: For faults whose acceptance can be harmless: given what the validator returned and the
     #: severity, the severity that applies (``None``: no weakness) and why.
     judge: Callable[[object, Severity], tuple[Severity | None, str]] | None = None
@@ -152,20 +155,22 @@ class Fault(str):
     severity: Severity
     why: str
     at_jwt_severity: Severity | None
+    at_jwt_only: bool
     judge: Callable[[object, Severity], tuple[Severity | None, str]] | None
 
     def __new__(cls, name: str, info: _Info) -> Fault:
         self = super().__new__(cls, name)
         for attr in ("category", "description", "reference", "check", "weakness", "build",
-                     "severity", "why", "at_jwt_severity", "judge"):
+                     "severity", "why", "at_jwt_severity", "at_jwt_only", "judge"):
             object.__setattr__(self, attr, getattr(info, attr))
         return self
 
-    def severity_for(self, typ: str | None) -> Severity:
-        """The severity for a validator that expects tokens of type ``typ``."""
+    def severity_for(self, typ: str | None) -> Severity | None:
+        """The severity for a validator that expects tokens of type ``typ``; ``None`` where
+        such a validator cannot be expected to tell (``at_jwt_only``)."""
         if self.at_jwt_severity is not None and (typ or "").lower() in AT_JWT:
             return self.at_jwt_severity
-        return self.severity
+        return None if self.at_jwt_only else self.severity
 
     @property
     def name(self) -> str:
@@ -257,19 +262,29 @@ def _alg_none(spelling: str) -> Callable[[Draft], str]:
 
 
 def _alg_confusion(form: str) -> Callable[[Draft], str]:
+    """HS256 keyed with the published public key in one of the encodings a library may turn a
+    key into: SubjectPublicKeyInfo PEM, PKCS#1 PEM, OpenSSH, or the JWK's JSON text."""
     def build(d: Draft) -> str:
-        key = d.asymmetric()
-        if form == "pem":
-            from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-            secret = key.public_key.public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
+        key = d.asymmetric({"pkcs1": "RSA", "ssh": "EC"}.get(form))
+        public = key.public_key
+        if form == "jwk":
+            secret: bytes = json.dumps(key.public_jwk).encode()
         else:
-            secret = json.dumps(key.public_jwk).encode()
+            encoding, public_format = {
+                "pem": (Encoding.PEM, PublicFormat.SubjectPublicKeyInfo),
+                "pkcs1": (Encoding.PEM, PublicFormat.PKCS1),
+                "ssh": (Encoding.OpenSSH, PublicFormat.OpenSSH),
+            }[form]
+            secret = public.public_bytes(encoding, public_format)
         return _hs256(d, secret, key.kid)
 
     return build
+
+
+def _empty_hmac_key(d: Draft) -> str:
+    return _hs256(d, b"", d.asymmetric().kid)
 
 
 def _hs256(d: Draft, secret: bytes, kid: str) -> str:
@@ -403,21 +418,136 @@ def _duplicate_claims(d: Draft) -> str:
     return sign_compact(d.header, text.encode(), key.algorithm.signer, key.signing_key)
 
 
-def _which_sub(returned: object, severity: Severity) -> tuple[Severity | None, str]:
-    """Accepting duplicate members is harmless when the parser kept the last one, as RFC 7519
-    §4 allows; fatal when it kept the forged first one. The claims the validator returned
-    tell which; without them the audit cannot, and reports the hardening finding."""
-    if isinstance(returned, Mapping):
-        if returned.get("sub") == "admin":
-            return "critical", "the validator kept the first, forged sub (admin)"
-        if "sub" in returned:
-            return None, "accepted, and the validator kept the last sub, as RFC 7519 §4 allows"
-    return severity, ""
+def _judged_by_sub(harmless: str) -> Callable[[object, Severity], tuple[Severity | None, str]]:
+    """For tokens that carry a forged ``sub`` (admin) beside the genuine one: accepting them
+    is harmless when the validator returned the genuine claims (``harmless`` says why), fatal
+    when it returned the forged ones. Without claims returned the audit cannot tell, and keeps
+    the entry's severity."""
+    def judge(returned: object, severity: Severity) -> tuple[Severity | None, str]:
+        if isinstance(returned, Mapping) and "sub" in returned:
+            if returned["sub"] == "admin":
+                return "critical", "the validator returned the forged sub (admin)"
+            return None, harmless
+        return severity, ""
+
+    return judge
+
+
+def _nested(d: Draft) -> str:
+    """A claim nested thousands of arrays deep: a recursive JSON parser runs out of stack."""
+    depth = 10_000
+    body = dumps(d.claims).decode()
+    text = body[:-1] + ',"x-mockidp-nested":' + "[" * depth + "]" * depth + "}"
+    key = d.key
+    return sign_compact(d.header, text.encode(), key.algorithm.signer, key.signing_key)
+
+
+def _dot_flood(d: Draft) -> str:
+    return d.sign() + "." * 1_000_000
+
+
+def _prefix_of(claim: str) -> Callable[[Draft], str]:
+    """The expected value cut in half: a substring check (``in``) takes it for the whole."""
+    def build(d: Draft) -> str:
+        value = d.claims.get(claim)
+        first = value if isinstance(value, str) else (value or [""])[0]
+        d.claims[claim] = first[: max(1, len(first) // 2)]
+        return d.sign()
+
+    return build
+
+
+def _id_token_as_access_token(d: Draft) -> str:
+    """An ID token of the same issuer and audience (RFC 8725 §2.8): typ JWT, the sign-in's
+    nonce, auth_time and azp, no scope or client_id."""
+    d.header["typ"] = "JWT"
+    for name in ("scope", "scp", "client_id", "cid"):
+        d.claims.pop(name, None)
+    d.claims.setdefault("nonce", "mockidp-nonce")
+    d.claims.setdefault("auth_time", d.claims.get("iat"))
+    d.claims.setdefault("azp", "mockidp-client")
+    return d.sign()
+
+
+def _injected_certificate(d: Draft) -> str:
+    """Signed by the attacker's key, whose self-signed certificate rides in x5c."""
+    import base64 as b64
+
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    key = d.attacker.key(d.asymmetric().alg)
+    d.use_key(key)
+    d.header["x5c"] = [b64.b64encode(key.certificate.public_bytes(Encoding.DER)).decode()]
+    return d.sign()
+
+
+_weak: dict[str, Key] = {}
+
+
+def _weak_key(d: Draft) -> str:
+    """Signed by a 1024-bit RSA key published for this test (RFC 7518 §3.3: 2048 or more)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from .keys import Key
+
+    with _lock:
+        key = _weak.get("RS256")
+        if key is None:
+            material = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+            key = _weak["RS256"] = Key.from_material("RS256", material)
+    d.use_key(d.keys.include(key, publish=True))
+    return d.sign()
+
+
+def _curve_mismatch(d: Draft) -> str:
+    """ES384 in the header, signed with the published P-256 key over SHA-384."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    key = d.asymmetric("EC")
+    d.use_key(key)
+    d.header["alg"] = "ES384"
+    message = signing_input(d.header, d.claims)
+    r, s = decode_dss_signature(key.private_key.sign(message, ec.ECDSA(hashes.SHA384())))
+    signature = r.to_bytes(48, "big") + s.to_bytes(48, "big")  # ES384's R||S size
+    return f"{message.decode()}.{b64url_encode(signature).decode()}"
 
 
 def _oversized(d: Draft) -> str:
-    d.claims["x-mockidp-padding"] = "A" * (66 * 1024)
+    d.header["x-mockidp-padding"] = "A" * (300 * 1024)
     return d.sign()
+
+
+def _string_date(claim: str, offset: int) -> Callable[[Draft], str]:
+    """``claim`` as a string holding a failing time (``offset`` seconds from iat): a parser that
+    coerces it refuses the token, one that skips a date it cannot read accepts it."""
+    def build(d: Draft) -> str:
+        d.claims[claim] = str(int(d.claims["iat"]) + offset)
+        return d.sign()
+
+    return build
+
+
+def _around(claim: str) -> Callable[[Draft], str]:
+    """The expected value inside a longer string: a check written ``expected in value`` takes
+    it."""
+    def build(d: Draft) -> str:
+        value = d.claims.get(claim)
+        first = value if isinstance(value, str) else (value or [""])[0]
+        d.claims[claim] = f"not-{first}-at-all"
+        return d.sign()
+
+    return build
+
+
+def _polyglot(d: Draft) -> str:
+    """The CVE-2022-39227 shape: ``{"  H.P'.":"","protected":"H","payload":"P",
+    "signature":"S"}`` where H.P.S is the genuine token and P' the edited claims."""
+    head, body, signature = d.signed_parts()
+    forged = b64url_encode(dumps({**d.claims, "sub": "admin", "scope": "admin"})).decode()
+    return json.dumps({f"  {head}.{forged}.": "", "protected": head, "payload": body,
+                       "signature": signature}, separators=(",", ":"))
 
 
 # -- the catalog --------------------------------------------------------------------------------
@@ -454,18 +584,51 @@ _ENTRIES: list[tuple[str, _Info]] = [
     ("wrong-issuer", _Info(
         "identity", "iss is another issuer", "RFC 7519 §4.1.1; RFC 8725 §3.8",
         "compare iss with the expected issuer exactly",
-        "PyJWT 2.10.0 matched iss partially (CVE-2024-53861); mozilla-django-oidc and "
-        "python-keycloak do not check iss by default", _claims(iss=EVIL_ISSUER),
+        "mozilla-django-oidc and python-keycloak do not check iss by default",
+        _claims(iss=EVIL_ISSUER),
         severity="high",
         why=("a genuine token from another issuer must be refused (RFC 8725 §3.8, OIDC Core "
              "§3.1.3.7)"))),
+    ("issuer-substring", _Info(
+        "identity", "iss is the first half of the expected issuer",
+        "RFC 7519 §4.1.1; CVE-2024-53861",
+        "compare iss with the expected issuer as whole strings, never with `in`",
+        "PyJWT 2.10.0 (CVE-2024-53861) checked `iss in expected`", _prefix_of("iss"),
+        severity="high",
+        why="a token naming another issuer must be refused; only a substring test takes it")),
+    ("iss-array", _Info(
+        "identity", "iss is an array holding an attacker issuer and the expected one",
+        "RFC 7519 §4.1.1 (iss is a StringOrURI)",
+        "require iss to be a string equal to the expected issuer",
+        "fast-jwt < 5.0.6 (CVE-2025-30144) and joserfc < 1.7.3 (CVE-2026-75509) took an "
+        "array of issuers",
+        _claims(iss=lambda d: [EVIL_ISSUER, d.claims.get("iss")]),
+        severity="high",
+        why="an issuer that is not a string names no single issuer; a membership test takes "
+            "a token that also names the attacker")),
     ("wrong-audience", _Info(
         "identity", "aud is another audience", "RFC 7519 §4.1.3; RFC 8725 §3.9",
         "require the expected audience in aud",
-        "jwt-go CVE-2020-26160 (aud array bypass); mozilla-django-oidc, python-keycloak",
+        "mozilla-django-oidc and python-keycloak do not check aud by default",
         _claims(aud=EVIL_AUDIENCE),
         severity="high",
         why="a token for another audience must be refused (RFC 7519 §4.1.3 MUST, RFC 8725 §3.9)")),
+    ("aud-array", _Info(
+        "identity", "aud is an array holding only another audience", "RFC 7519 §4.1.3",
+        "require the expected audience among the aud values, whatever their form",
+        "jwt-go < 4 (CVE-2020-26160): an aud array failed its type assertion, became empty, "
+        "and passed an optional audience check", _claims(aud=[EVIL_AUDIENCE]),
+        severity="high",
+        why="a token for another audience must be refused (RFC 7519 §4.1.3 MUST)")),
+    ("audience-substring", _Info(
+        "identity", "aud is the expected audience inside a longer string",
+        "RFC 7519 §4.1.3",
+        "compare audiences as whole strings (or members of the aud array), never with `in` "
+        "on a string",
+        "flask-of-oil < 1.2.0 (curityio/flask-of-oil#12) checked `expected in aud`",
+        _around("aud"),
+        severity="high",
+        why="a token for another audience must be refused (RFC 7519 §4.1.3 MUST)")),
     ("missing-aud", _Info(
         "identity", "no aud claim", "RFC 8725 §3.9; RFC 9068 §2.2",
         "require aud", "python-jose skips the check when aud is absent", _claims(aud=None),
@@ -480,6 +643,15 @@ _ENTRIES: list[tuple[str, _Info]] = [
         severity="hardening", at_jwt_severity="high",
         why=("explicit typing is a SHOULD for verifiers (RFC 8725 §3.11); high where the profile "
              "requires it (RFC 9068 §4: at+jwt)"))),
+    ("token-type-confusion", _Info(
+        "identity", "an ID token (nonce, auth_time, azp; no scope) for the expected audience",
+        "RFC 8725 §2.8, §3.11, §3.12; RFC 9068 §4",
+        "accept only the token type expected here (at+jwt for RFC 9068 access tokens)",
+        "validators that check signature, iss, aud and exp only", _id_token_as_access_token,
+        severity="high", at_jwt_severity="high", at_jwt_only=True,
+        why="cross-JWT confusion: an RFC 9068 resource server must refuse a token that is not "
+            "at+jwt; a validator of plain JWTs cannot tell the two apart, so the audit reports "
+            "this only for validators that expect at+jwt")),
     ("bad-signature", _Info(
         "signature", "one bit of the signature flipped", "RFC 7515 §5.2",
         "verify the signature", "", _bad_signature,
@@ -488,9 +660,18 @@ _ENTRIES: list[tuple[str, _Info]] = [
     ("tampered-payload", _Info(
         "signature", "payload changed (sub and scope: admin) after signing", "RFC 7515 §5.2",
         "verify the signature over the payload as received",
-        "python-jwt < 3.3.4 (CVE-2022-39227)", _tampered_payload,
+        "consumers that decode without verifying", _tampered_payload,
         severity="critical",
         why="claims changed after signing: the token is forged")),
+    ("json-polyglot", _Info(
+        "signature", "a JSON object whose first member name holds the genuine token with edited "
+        "claims, and whose members carry the genuine signature", "CVE-2022-39227",
+        "parse exactly one serialization: three base64url segments, nothing else",
+        "python-jwt < 3.3.4 (CVE-2022-39227) split the JSON on dots and checked the signature "
+        "over other bytes", _polyglot, judge=_judged_by_sub(
+            "accepted as a JSON serialization whose genuine payload was verified and returned "
+            "(RFC 7515 §7.2): no forged claim got through"),
+        severity="critical", why="claims no key signed: the token is forged")),
     ("stripped-signature", _Info(
         "signature", "the signature segment is empty", "RFC 7515 §5.2; RFC 8725 §3.1",
         "reject an empty signature", "", _stripped_signature,
@@ -499,27 +680,28 @@ _ENTRIES: list[tuple[str, _Info]] = [
     ("alg-none", _Info(
         "signature", 'alg "none" and no signature', "RFC 7518 §3.6; RFC 8725 §3.1",
         "never accept unsecured JWS; allow-list algorithms",
-        "PyJWT < 1.0; node jsonwebtoken (2015)", _alg_none("none"),
+        "node jsonwebtoken <= 8.5.1 fell back to none for a falsy key (CVE-2022-23540)",
+        _alg_none("none"),
         severity="critical",
         why="an unsecured JWS: anyone can make it")),
     ("alg-none-capitalized", _Info(
-        "signature", 'alg "None" and no signature', "RFC 7518 §3.6; RFC 8725 §3.1",
+        "signature", 'alg "None" and no signature', "RFC 7515 §4.1.1; RFC 7518 §3.6",
         "compare algorithm names case-sensitively against an allow-list", "",
         _alg_none("None"),
         severity="critical",
         why="an unsecured JWS: anyone can make it")),
     ("alg-none-uppercase", _Info(
-        "signature", 'alg "NONE" and no signature', "RFC 7518 §3.6; RFC 8725 §3.1",
+        "signature", 'alg "NONE" and no signature', "RFC 7515 §4.1.1; RFC 7518 §3.6",
         "compare algorithm names case-sensitively against an allow-list", "",
         _alg_none("NONE"),
         severity="critical",
         why="an unsecured JWS: anyone can make it")),
     ("alg-confusion", _Info(
-        "signature", "HS256 keyed with the published public key's PEM",
-        "RFC 8725 §2.1, §3.1; CVE-2022-29217",
+        "signature", "HS256 keyed with the published public key's PEM (SubjectPublicKeyInfo)",
+        "RFC 8725 §2.1, §3.1; CVE-2024-37568",
         "take the algorithm from the key, never from the token header",
-        "PyJWT < 1.5.1 (CVE-2017-11424) and < 2.4.0 (CVE-2022-29217); python-jose < 3.4.0 "
-        "(CVE-2024-33663); Authlib < 1.3.1 (CVE-2024-37568)", _alg_confusion("pem"),
+        "Authlib < 1.3.1 (CVE-2024-37568); node jsonwebtoken < 4.2.2 (CVE-2015-9235)",
+        _alg_confusion("pem"),
         severity="critical",
         why="HMAC keyed with public material: anyone can make it")),
     ("alg-confusion-jwk", _Info(
@@ -529,8 +711,40 @@ _ENTRIES: list[tuple[str, _Info]] = [
         "PyJWT < 2.13.0 (CVE-2026-48526)", _alg_confusion("jwk"),
         severity="critical",
         why="HMAC keyed with public material: anyone can make it")),
+    ("alg-confusion-pkcs1", _Info(
+        "signature", "HS256 keyed with the published RSA key as PKCS#1 PEM",
+        "RFC 8725 §2.1, §3.1; CVE-2017-11424",
+        "take the algorithm from the key, never from the token header",
+        "PyJWT < 1.5.1 (CVE-2017-11424) and fast-jwt < 3.3.2 (CVE-2023-48223) missed the "
+        "PKCS#1 header in their PEM checks", _alg_confusion("pkcs1"),
+        severity="critical", why="HMAC keyed with public material: anyone can make it")),
+    ("alg-confusion-ssh", _Info(
+        "signature", "HS256 keyed with the published EC key in OpenSSH form",
+        "RFC 8725 §2.1, §3.1; CVE-2024-33663; CVE-2022-29217",
+        "take the algorithm from the key, never from the token header",
+        "python-jose < 3.4.0 (CVE-2024-33663) and PyJWT 1.5.0-2.3.x (CVE-2022-29217) blocked "
+        "ssh-rsa but not ecdsa-sha2 keys", _alg_confusion("ssh"),
+        severity="critical", why="HMAC keyed with public material: anyone can make it")),
+    ("hs-empty-key", _Info(
+        "signature", "HS256 with an empty secret under the provider's kid",
+        "RFC 7518 §3.2; CVE-2026-44699",
+        "never verify HMAC with an empty or missing key; allow-list algorithms",
+        "LibJWT 3.0.0-3.3.2 (CVE-2026-44699); ruby-jwt < 2.10.3 (CVE-2026-45363), fast-jwt "
+        "< 6.2.4 (CVE-2026-44351) and joserfc < 1.6.8 (CVE-2026-49852) when a key lookup "
+        "yields an empty key",
+        _empty_hmac_key,
+        severity="critical", why="an HMAC anyone can compute: the token is forged")),
+    ("curve-mismatch", _Info(
+        "signature", "ES384 in the header, signed with the published P-256 key over SHA-384",
+        "RFC 7518 §3.4 (ES384 is P-384 with SHA-384)",
+        "use an EC key only with the algorithm of its curve",
+        "go-jose before PR #293 (go-jose/go-jose#267); PyJWT < 2.11.0 did not enforce the "
+        "curve",
+        _curve_mismatch,
+        severity="hardening",
+        why="signed by the provider's own key: a spec violation, no forgery")),
     ("psychic-signature", _Info(
-        "signature", "ECDSA signature with r = s = 0", "CVE-2022-21449; RFC 7518 §3.4",
+        "signature", "ECDSA signature with r = s = 0", "CVE-2022-21449; SEC 1 §4.1.4",
         "reject r or s outside [1, n-1]", "Java 15-18 ECDSA", _ec_signature(_psychic),
         severity="critical",
         why="an ECDSA signature anyone can make")),
@@ -542,7 +756,7 @@ _ENTRIES: list[tuple[str, _Info]] = [
         why="a genuine signature in another encoding: malleable bytes, no forgery")),
     ("alg-mismatch", _Info(
         "signature", "header alg differs from the key's alg (e.g. PS256 with an RS256 key)",
-        "RFC 7517 §4.4; RFC 8725 §3.1",
+        "RFC 8725 §3.1; RFC 7517 §4.4",
         "use the key only with the algorithm its JWK names",
         "authlib.jose, jwcrypto, python-jose, okta-jwt-verifier ignore the JWK alg",
         _alg_mismatch,
@@ -550,13 +764,35 @@ _ENTRIES: list[tuple[str, _Info]] = [
         why=("signed by the provider's own key under another algorithm of its family: no forgery "
              "without a further weakness (RFC 7517 §4.4 alg is OPTIONAL)"))),
     ("string-exp", _Info(
-        "claims", 'exp is a string ("1999999999"), not a JSON number', "RFC 7519 §2, §4.1.4",
+        "claims", "exp is a string holding a time an hour ago", "RFC 7519 §2, §4.1.4",
+        "require NumericDate claims to be JSON numbers, and never treat a mistyped one as absent",
+        "Rust jsonwebtoken < 10.3.0 (CVE-2026-25537) and Hono < 4.12.18 (CVE-2026-44459) "
+        "skipped a date they could not read", _string_date("exp", -3600),
+        severity="high",
+        why="the token expired an hour ago; only a parser that skips the mistyped date takes "
+            "it, and then it accepts an expired token")),
+    ("string-nbf", _Info(
+        "claims", "nbf is a string holding a time an hour ahead", "RFC 7519 §2, §4.1.5",
+        "require NumericDate claims to be JSON numbers, and never treat a mistyped one as absent",
+        "Rust jsonwebtoken < 10.3.0 (CVE-2026-25537): a mistyped nbf counted as absent",
+        _string_date("nbf", 3600),
+        severity="high",
+        why="the token is not valid for an hour; only a parser that skips the mistyped date "
+            "takes it")),
+    ("string-iat", _Info(
+        "claims", "iat is a string, not a JSON number", "RFC 7519 §2, §4.1.6",
         "require NumericDate claims to be JSON numbers",
-        "accepted by PyJWT (int() coercion) and PyJWT-based consumers, python-jose",
-        _claims(exp=lambda d: str(d.claims.get("exp"))),
+        "Hono < 4.12.18 (CVE-2026-44459) skipped mistyped dates",
+        _claims(iat=lambda d: str(d.claims.get("iat"))),
         severity="hardening",
-        why=("the provider's own signature over a mistyped date; how to read it is the parser's "
-             "choice, and the token is genuine"))),
+        why="the provider's own signature over a mistyped date; the token is genuine")),
+    ("sub-not-string", _Info(
+        "claims", "sub is a number, not a string", "RFC 7519 §4.1.2 (sub is a StringOrURI)",
+        "require sub to be a string before using it as an identity",
+        "joserfc < 1.7.3 (CVE-2026-75509) did not check the claim types",
+        _claims(sub=1234567),
+        severity="hardening",
+        why="the provider's own signature; the danger is in how the application uses sub")),
     ("missing-iat", _Info(
         "claims", "no iat claim", "OIDC Core §2; RFC 9068 §2.2",
         "require iat where the profile does", "most consumers do not require iat",
@@ -578,8 +814,10 @@ _ENTRIES: list[tuple[str, _Info]] = [
         why=("signed by the provider's own key: a verifier that tries every key accepts a genuine "
              "token"))),
     ("missing-kid", _Info(
-        "key-selection", "no kid header while the JWKS has several keys", "OIDC Core §10.1",
-        "require kid when the JWKS has several keys",
+        "key-selection", "no kid header while the JWKS has several keys",
+        "RFC 7515 §4.1.4; RFC 7517 §4.5 (OIDC Core §10.1 obliges the signer)",
+        "pick exactly one key: by kid, or without kid only if exactly one published key fits "
+        "the algorithm; never try every key in turn",
         "jwcrypto, jwskate and python-keycloak try every key", _missing_kid,
         severity="hardening",
         why=("OIDC Core §10.1 obliges the signer to send kid; a verifier that then tries the "
@@ -626,7 +864,8 @@ _ENTRIES: list[tuple[str, _Info]] = [
         "key-selection", "jku points to an attacker JWKS; signed by the attacker's key",
         "RFC 7515 §4.1.2; RFC 8725 §3.10",
         "never fetch keys from a URL in the token",
-        "applications that follow jku; PyJWT before its scheme check", _attacker_signed("jku"),
+        "applications that pass jku to a key fetcher (PyJWKClient's scheme check, "
+        "CVE-2026-48522, only blocks file:, ftp: and data:)", _attacker_signed("jku"),
         severity="critical",
         why="verified with the attacker's keys: anyone can make it")),
     ("x5u-injection", _Info(
@@ -644,6 +883,19 @@ _ENTRIES: list[tuple[str, _Info]] = [
         _attacker_signed("jwk"),
         severity="critical",
         why="verified with the attacker's key: anyone can make it")),
+    ("x5c-injection", _Info(
+        "key-selection", "the attacker's self-signed certificate in the x5c header",
+        "RFC 7515 §4.1.6; RFC 8725 §3.10",
+        "never verify with a certificate taken from the token without validating its chain "
+        "to a trusted root", "verifiers that trust x5c as a key", _injected_certificate,
+        severity="critical", why="verified with the attacker's key: anyone can make it")),
+    ("weak-key", _Info(
+        "key-selection", "signed by a 1024-bit RSA key published in the JWKS",
+        "RFC 7518 §3.3 (RSA keys of 2048 bits or more)",
+        "refuse RSA keys under 2048 bits", "most verifiers take any size the JWKS publishes",
+        _weak_key,
+        severity="hardening",
+        why="the provider published the weak key; refusing it is defence in depth")),
     ("crit-unknown", _Info(
         "key-selection", "crit names a header parameter nobody understands",
         "RFC 7515 §4.1.11",
@@ -662,25 +914,40 @@ _ENTRIES: list[tuple[str, _Info]] = [
         "encoding", "signature in standard base64 with padding, not base64url",
         "RFC 7515 §2, Appendix C",
         "decode base64url strictly (no padding, no + or /)",
-        "padding accepted by PyJWT and most consumers (malleable token bytes)", _bad_base64,
+        "joserfc <= 1.7.1 (CVE-2026-62995); PyJWT took non-canonical signature segments "
+        "(CVE-2026-102269)", _bad_base64,
         severity="hardening",
         why="a genuine signature in the padded standard alphabet: malleable bytes, no forgery")),
     ("duplicate-claims", _Info(
         "encoding", 'the payload has "sub" twice ("admin" first)', "RFC 7515 §4; RFC 7519 §4",
         "reject duplicate member names",
         "Python's json keeps the last value; first-wins parsers elsewhere see admin",
-        _duplicate_claims, judge=_which_sub,
+        _duplicate_claims, judge=_judged_by_sub(
+            "accepted, and the validator kept the last sub, as RFC 7519 §4 allows"),
         severity="hardening",
         why=("RFC 7519 §4 lets a parser keep the last member (the real one); only a first-wins "
              "parser sees the forged sub, which the audit detects when the validator returns the "
              "claims"))),
     ("oversized", _Info(
-        "encoding", "a token over 64 KiB", "RFC 8725 §2.9; CVE-2025-61920",
+        "encoding", "a protected header of 300 KiB", "CVE-2025-61920 (no RFC sets a bound)",
         "bound the size of tokens before parsing",
-        "Authlib < 1.6.5 (CVE-2025-61920); PyJWT and jwcrypto have no limit", _oversized,
+        "Authlib < 1.6.5 (CVE-2025-61920) decoded header and signature of any size; PyJWT "
+        "and jwcrypto have no limit", _oversized,
         severity="hardening",
         why=("resource exhaustion, not acceptance of a bad token; bounding input is defence in "
-             "depth (RFC 8725 §2.9)"))),
+             "depth"))),
+    ("dot-flood", _Info(
+        "encoding", "a valid token followed by a million dots", "RFC 7515 §7.1; CVE-2025-27144",
+        "reject anything but three segments before splitting further",
+        "go-jose < 4.0.5 (CVE-2025-27144) and golang-jwt < 5.2.2 (CVE-2025-30204) split such "
+        "input at length", _dot_flood,
+        severity="hardening", why="resource exhaustion, not acceptance of a bad token")),
+    ("deep-nesting", _Info(
+        "encoding", "a claim nested 10,000 arrays deep", "CVE-2025-53864 (no RFC sets a bound)",
+        "bound the nesting depth (and size) of what is parsed",
+        "Nimbus JOSE+JWT < 9.37.4 (CVE-2025-53864) recursed until its stack overflowed",
+        _nested,
+        severity="hardening", why="resource exhaustion, not acceptance of a bad token")),
 ]
 
 #: Every token fault, by name. Iterating gives :class:`Fault` objects (which are their names).

@@ -252,10 +252,12 @@ def audit(
             accepted, error, returned = _outcome(verify,
                                                  idp.token(alg=algs[0], fault=name, **mint))
             idp.keys.restore(ready)
-            severity: Severity | None = fault.severity_for(typ)
-            note = ""
-            if accepted and fault.judge is not None:
-                severity, note = fault.judge(returned, fault.severity_for(typ))
+            severity = fault.severity_for(typ)
+            note = "" if severity is not None else (
+                "accepted, as any validator of plain JWTs would: only one that expects at+jwt "
+                "can tell this token apart")
+            if accepted and severity is not None and fault.judge is not None:
+                severity, note = fault.judge(returned, severity)
             record(AuditCase(str(fault), "fault", accepted, error, fault.description,
                              fault.reference, severity, fault.check, note))
         idp.keys.activate(staged.kid)
