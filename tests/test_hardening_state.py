@@ -105,3 +105,42 @@ def test_unbounded_endpoint_controls_are_400_over_the_control_api(idp: MockIdP,
                              data=json.dumps(body), headers={"Content-Type": "application/json"})
     assert response.status_code == 400, response.text
     assert requests.get(idp.jwks_uri, timeout=10).status_code == 200
+
+
+# -- 11: no redirect URI that runs script ----------------------------------------------------
+
+SCRIPT_URIS = ["javascript:alert(document.domain)", "JavaScript:alert(1)",
+               "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)",
+               "file:///etc/passwd", "blob:http://127.0.0.1/x", "myapp:/cb",
+               "/relative/cb", "http:///no-host", "http://127.0.0.1/cb#frag",
+               " javascript:alert(1)", "java\tscript:alert(1)"]
+
+
+@pytest.mark.parametrize("uri", SCRIPT_URIS)
+def test_script_redirect_uris_are_refused_at_registration(idp: MockIdP, uri: str) -> None:
+    with pytest.raises(ConfigurationError, match="redirect URI"):
+        idp.clients.add("evil", redirect_uris=[REDIRECT, uri])
+    assert "evil" not in idp.clients
+    response = requests.post(idp.issuer + "/_mockidp/clients", timeout=10,
+                             json={"client_id": "evil", "redirect_uris": [uri]})
+    assert response.status_code == 400, response.text
+
+
+def test_web_and_native_redirect_uris_are_accepted(idp: MockIdP) -> None:
+    uris = ["http://127.0.0.1:8080/cb", "https://app.example/cb?x=1",
+            "com.example.app:/oauth2redirect", "com.example.app://cb"]
+    client = idp.clients.add("native", public=True, redirect_uris=uris)
+    assert client.redirect_uris == tuple(uris)
+    response = authorize(idp, client_id="native", redirect_uri="com.example.app:/oauth2redirect",
+                         code_challenge="x" * 43, code_challenge_method="plain")
+    assert response.headers["Location"].startswith("com.example.app:/oauth2redirect?code=")
+
+
+@pytest.mark.parametrize("mode", ["query", "form_post"])
+@pytest.mark.parametrize("uri", ["javascript:alert(document.domain)//",
+                                 "data:text/html,<script>alert(1)</script>"])
+def test_script_redirect_uri_of_a_client_without_registered_uris_is_refused(
+        idp: MockIdP, uri: str, mode: str) -> None:
+    response = authorize(idp, redirect_uri=uri, response_mode=mode)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+    assert "Location" not in response.headers and "<form" not in response.text

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from werkzeug.wrappers import Response
 
+from ..core.directory import redirect_uri_problem
 from ..core.flows import CODE_LIFETIME, PKCE_METHODS, Grant, PendingLogin
 from .pages import login_page
 from .responses import NO_STORE, OAuthError, form_post, redirect_uri, refuse_repeats
@@ -24,11 +25,23 @@ if TYPE_CHECKING:
     from ..core.directory import Client, User
     from ..core.issuer import Issuer
 
-__all__ = ["RESPONSE_MODES", "SESSION_COOKIE", "authorize", "signed_in_user"]
+__all__ = ["RESPONSE_MODES", "SESSION_COOKIE", "authorize", "refuse_script_uri",
+           "signed_in_user"]
 
 RESPONSE_MODES = ("query", "fragment", "form_post")
 SESSION_COOKIE = "mockidp_session"
 LOGIN_PAGE_LIFETIME = 600.0
+
+
+def refuse_script_uri(uri: str) -> None:
+    """Never redirect to (or post a form to) a URI that runs script in the browser: a client
+    registered through :meth:`~mockidp.core.directory.Clients.add` cannot have one, and one
+    without registered URIs may only name http(s) ones, but the endpoints check the URI they
+    answer on once more, so no path around ``add`` puts ``javascript:`` in a Location or a
+    form_post page (RFC 6749 §10.15, RFC 8252 §7.1)."""
+    problem = redirect_uri_problem(uri)
+    if problem is not None:
+        raise OAuthError("invalid_request", problem)
 
 
 def authorize(issuer: Issuer, request: Request) -> Response:
@@ -48,6 +61,7 @@ def authorize(issuer: Issuer, request: Request) -> Response:
         raise OAuthError("invalid_request", f"unknown client {client_id!r}")
     given_uri = params.get("redirect_uri")
     target = redirect_uri(client, given_uri)
+    refuse_script_uri(target)
     state = params.get("state")
     response_mode = params.get("response_mode", "query")
     if response_mode not in RESPONSE_MODES:

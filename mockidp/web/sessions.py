@@ -11,6 +11,7 @@ import jwt
 from werkzeug.wrappers import Response
 
 from ..errors import InvalidTokenError
+from .authorize import refuse_script_uri
 from .clientauth import authenticate_client
 from .responses import (
     CORS,
@@ -148,6 +149,7 @@ def end_session(issuer: Issuer, request: Request) -> Response:
         raise OAuthError("invalid_request", "post_logout_redirect_uri needs client_id or "
                          "an id_token_hint of a known client")
     location = redirect_uri(client, target)
+    refuse_script_uri(location)
     state = params.get("state")
     if state is not None:
         parts = urlsplit(location)
