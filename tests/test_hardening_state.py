@@ -8,9 +8,11 @@ from __future__ import annotations
 import base64
 import json
 import math
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 import requests
 
@@ -144,3 +146,42 @@ def test_script_redirect_uri_of_a_client_without_registered_uris_is_refused(
     response = authorize(idp, redirect_uri=uri, response_mode=mode)
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
     assert "Location" not in response.headers and "<form" not in response.text
+
+
+# -- 15: the id_token_hint at logout is validated --------------------------------------------
+
+def logout(idp: MockIdP, **params: str) -> requests.Response:
+    return requests.get(idp.url_for("end-session"), params=params, timeout=10,
+                        allow_redirects=False)
+
+
+def test_unsigned_id_token_hint_cannot_pick_the_client_at_logout(idp: MockIdP) -> None:
+    idp.clients.add("strict", "s", redirect_uris=[REDIRECT])
+    claims = {"iss": idp.issuer, "aud": "mockidp-client", "sub": "x",
+              "exp": int(time.time()) + 600}
+    unsigned = jwt.encode(claims, "", algorithm="none")
+    forged = jwt.encode(claims, "not-the-providers-key-0123456789abcdef", algorithm="HS256",
+                        headers={"kid": idp.keys.active.kid})
+    for hint in (unsigned, forged, unsigned.rsplit(".", 1)[0] + ".c2ln"):
+        response = logout(idp, id_token_hint=hint,
+                          post_logout_redirect_uri="http://attacker.example/")
+        assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+        assert "Location" not in response.headers
+
+
+def test_expired_id_token_hint_still_signs_out(idp: MockIdP) -> None:
+    # RP-Initiated Logout 1.0 §2: the OP accepts a hint whose exp has passed.
+    hint = idp.id_token(expires_in=-3600)
+    response = logout(idp, id_token_hint=hint, post_logout_redirect_uri=REDIRECT, state="s")
+    assert response.status_code == 302 and response.headers["Location"] == REDIRECT + "?state=s"
+
+
+def test_id_token_hint_for_another_client_than_client_id_is_refused(idp: MockIdP) -> None:
+    idp.clients.add("strict", "s", redirect_uris=[REDIRECT])
+    hint = idp.id_token(aud="strict")
+    mismatch = logout(idp, id_token_hint=hint, client_id="mockidp-client",
+                      post_logout_redirect_uri="http://attacker.example/")
+    assert mismatch.status_code == 400 and mismatch.json()["error"] == "invalid_request"
+    match = logout(idp, id_token_hint=hint, client_id="strict",
+                   post_logout_redirect_uri=REDIRECT)
+    assert match.status_code == 302
