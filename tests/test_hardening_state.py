@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from mockidp import ConfigurationError
 from mockidp.core.endpoints import MAX_BODY, MAX_DELAY, MAX_HUGE_COUNT, MAX_TIMES
@@ -69,6 +70,135 @@ def ticket_of(page: requests.Response) -> str:
 def page_idp(idp: MockIdP) -> MockIdP:
     idp.login = "page"  # reset() puts back "auto"
     return idp
+
+
+# -- 9: per-request state is expired and bounded on the provider's clock ---------------------
+
+def test_unredeemed_codes_expire_and_are_bounded(idp: MockIdP,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    codes = idp.flows.codes
+    for _ in range(5):
+        code_of(authorize(idp))
+    assert len(codes) == 5
+    idp.clock.advance(61)  # past the code lifetime: the next code issued sweeps them
+    fresh = code_of(authorize(idp))
+    assert len(codes) == 1
+    monkeypatch.setattr(codes, "limit", 3)
+    later = [code_of(authorize(idp)) for _ in range(4)]
+    assert len(codes) == 3  # the oldest went first
+    for code, works in ((fresh, False), (later[0], False), (later[-1], True)):
+        response = post(idp, "/token", {"grant_type": "authorization_code", "code": code,
+                                        "redirect_uri": REDIRECT}, auth=CLIENT)
+        assert (response.status_code == 200) is works, response.text
+
+
+def test_refresh_tokens_expire_and_are_bounded(idp: MockIdP,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    tickets = idp.flows.refresh_tokens
+
+    def refresh_token() -> str:
+        response = post(idp, "/token", {"grant_type": "password", "username":
+                                        idp.users.default.sub, "password": "password"},
+                        auth=CLIENT)
+        return str(response.json()["refresh_token"])
+
+    first = refresh_token()
+    idp.clock.advance(31 * 24 * 3600)
+    refresh_token()
+    assert len(tickets) == 1
+    monkeypatch.setattr(tickets, "limit", 2)
+    oldest, *_ = [refresh_token() for _ in range(3)]
+    assert len(tickets) == 2
+    for token in (first, oldest):
+        assert post(idp, "/introspect", {"token": token}, auth=CLIENT).json() == {
+            "active": False}
+
+
+def test_login_pages_nobody_submits_expire_and_are_bounded(
+        page_idp: MockIdP, monkeypatch: pytest.MonkeyPatch) -> None:
+    pending = page_idp.flows.pending_logins
+    stale = ticket_of(authorize(page_idp))
+    page_idp.clock.advance(3600)
+    ticket_of(authorize(page_idp))
+    assert len(pending) == 1 and stale not in pending
+    monkeypatch.setattr(pending, "limit", 2)
+    tickets = [ticket_of(authorize(page_idp)) for _ in range(3)]
+    assert list(pending) == tickets[1:]
+
+
+def test_devices_that_never_poll_are_forgotten_and_bounded(
+        idp: MockIdP, monkeypatch: pytest.MonkeyPatch) -> None:
+    devices = idp.flows.devices
+
+    def start() -> str:
+        response = post(idp, "/device_authorization", {"scope": "openid"}, auth=CLIENT)
+        return str(response.json()["device_code"])
+
+    first = start()
+    idp.clock.advance(601)  # expired: a late poll still hears so (RFC 8628 §3.5)
+    late = post(idp, "/token", {"grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+                                "device_code": first}, auth=CLIENT)
+    assert late.json()["error"] == "expired_token"
+    idp.clock.advance(600)  # a lifetime after expiry it is forgotten at the next start
+    start()
+    assert len(devices) == 1 and devices.by_device_code(first) is None
+    monkeypatch.setattr(devices, "limit", 2)
+    for _ in range(3):
+        start()
+    assert len(devices) == 2
+
+
+def test_revoked_tokens_are_forgotten_once_expired(idp: MockIdP) -> None:
+    revoked = idp.flows.revoked
+    token = idp.token(expires_in=60)
+    assert post(idp, "/revoke", {"token": token}, auth=CLIENT).status_code == 200
+    assert len(revoked) == 1
+    idp.clock.advance(120)
+    assert post(idp, "/revoke", {"token": idp.token()}, auth=CLIENT).status_code == 200
+    assert len(revoked) == 1  # the first token expired, so it would be refused anyway
+
+
+def test_used_client_assertions_are_bounded(idp: MockIdP,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    signer = ec.generate_private_key(ec.SECP256R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(signer.public_key()))
+    idp.clients.add("signer", jwks={"keys": [{**jwk, "kid": "k1", "alg": "ES256"}]})
+    monkeypatch.setattr(idp.flows.used_assertions, "limit", 2)
+
+    def authenticate(jti: str) -> int:
+        assertion = jwt.encode({"iss": "signer", "sub": "signer", "aud": idp.token_endpoint,
+                                "exp": int(time.time()) + 60, "jti": jti},
+                               signer, "ES256", headers={"kid": "k1"})
+        return post(idp, "/token", {"grant_type": "client_credentials",
+                                    "client_assertion_type": ASSERTION_TYPE,
+                                    "client_assertion": assertion}).status_code
+
+    assert [authenticate(j) for j in ("a", "a", "b", "c")] == [200, 401, 200, 200]
+    assert len(idp.flows.used_assertions) == 2
+    assert authenticate("c") == 401  # a replay of a kept jti is still refused
+
+
+def test_users_typed_on_the_login_page_are_bounded(page_idp: MockIdP) -> None:
+    page_idp.flows.login_page_user_limit = 3
+    try:
+        for n in range(3):
+            ticket = ticket_of(authorize(page_idp))
+            done = post(page_idp, "/authorize", {"login_request": ticket, "action": "approve",
+                                                 "new_sub": f"typed-{n}"},
+                        allow_redirects=False)
+            assert done.status_code == 302
+        ticket = ticket_of(authorize(page_idp))
+        refused = post(page_idp, "/authorize", {"login_request": ticket, "action": "approve",
+                                                "new_sub": "one-too-many"})
+        assert refused.status_code == 400 and "choose one of them" in refused.text
+        assert "one-too-many" not in page_idp.users and len(page_idp.users) == 4
+        existing = post(page_idp, "/authorize", {"login_request": ticket, "action": "approve",
+                                                 "new_sub": "typed-0"}, allow_redirects=False)
+        assert existing.status_code == 302  # choosing a known user still works
+        page_idp.reset()
+        assert page_idp.flows.login_page_users == 0
+    finally:
+        page_idp.flows.login_page_user_limit = 100
 
 
 # -- 10: endpoint controls refuse unbounded sizes --------------------------------------------

@@ -119,7 +119,9 @@ def revoke(issuer: Issuer, request: Request) -> Response:
             claims = {}
         owner = claims.get("client_id", claims.get("azp"))
         if isinstance(claims.get("jti"), str) and owner in (None, client.client_id):
-            issuer.flows.revoked.add(claims["jti"])
+            # Kept until the token expires (verify() checked exp is a number), then the
+            # token is refused anyway: the list cannot grow past the live tokens.
+            issuer.flows.revoked.add(claims["jti"], float(claims["exp"]), issuer.clock.time())
     return Response(status=200, headers={**NO_STORE, **CORS})
 
 
