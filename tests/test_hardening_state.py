@@ -17,8 +17,9 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mockidp import ConfigurationError
+from mockidp import ConfigurationError, ServerError
 from mockidp.core.endpoints import MAX_BODY, MAX_DELAY, MAX_HUGE_COUNT, MAX_TIMES
+from mockidp.core.issuer import HANDLER_ERROR_LIMIT
 
 if TYPE_CHECKING:
     from mockidp import MockIdP
@@ -70,6 +71,102 @@ def ticket_of(page: requests.Response) -> str:
 def page_idp(idp: MockIdP) -> MockIdP:
     idp.login = "page"  # reset() puts back "auto"
     return idp
+
+
+# -- 6: no 5xx for what an unauthenticated client sends --------------------------------------
+
+@pytest.mark.parametrize("path", ["/token", "/introspect", "/revoke", "/device_authorization"])
+def test_basic_credentials_with_a_non_ascii_byte_are_invalid_client(idp: MockIdP,
+                                                                     path: str) -> None:
+    # requests sends a str header as latin-1: the byte 0xff on the wire.
+    response = post(idp, path, {"grant_type": "client_credentials", "token": "t"},
+                    headers={"Authorization": "Basic \xff"})
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "invalid_client"
+    assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_deeply_nested_bearer_token_at_userinfo_is_invalid_token(idp: MockIdP) -> None:
+    for token in deep_tokens(idp):
+        response = requests.get(idp.userinfo_endpoint, timeout=10,
+                                headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, response.text
+        assert response.json()["error"] == "invalid_token"
+
+
+def test_deeply_nested_token_at_introspection_is_inactive(idp: MockIdP) -> None:
+    # RFC 7662 §2.2: a token the server cannot use is {"active": false}, a 200, not an error.
+    for token in deep_tokens(idp):
+        response = post(idp, "/introspect", {"token": token}, auth=CLIENT)
+        assert response.status_code == 200 and response.json() == {"active": False}
+        assert post(idp, "/revoke", {"token": token}, auth=CLIENT).status_code == 200
+
+
+def test_deeply_nested_jwt_bearer_assertion_is_invalid_grant(idp: MockIdP) -> None:
+    signer = ec.generate_private_key(ec.SECP256R1())
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(signer.public_key()))
+    idp.clients.add("signer", jwks={"keys": [{**jwk, "kid": "k1", "alg": "ES256"}]})
+    for token in deep_tokens(idp):
+        for client in ("mockidp-client", "signer"):  # verified as ours / with client keys
+            data = {"grant_type": JWT_BEARER, "assertion": token}
+            if client == "signer":
+                data |= {"client_id": "signer", "client_assertion_type": ASSERTION_TYPE,
+                         "client_assertion": jwt.encode(
+                             {"iss": "signer", "sub": "signer", "aud": idp.token_endpoint,
+                              "exp": int(time.time()) + 60, "jti": f"{client}{token[-20:]}"
+                              + str(time.perf_counter_ns())},
+                             signer, "ES256", headers={"kid": "k1"})}
+                response = post(idp, "/token", data)
+            else:
+                response = post(idp, "/token", data, auth=CLIENT)
+            assert response.status_code == 400, response.text
+            assert response.json()["error"] == "invalid_grant"
+
+
+def test_deeply_nested_client_assertion_is_invalid_client(idp: MockIdP) -> None:
+    for token in deep_tokens(idp):
+        for path in ("/token", "/introspect"):
+            response = post(idp, path, {
+                "grant_type": "client_credentials", "token": "t",
+                "client_assertion_type": ASSERTION_TYPE, "client_assertion": token})
+            assert response.status_code == 401, response.text
+            assert response.json()["error"] == "invalid_client"
+
+
+def test_deeply_nested_subject_token_and_logout_hint_are_invalid_request(idp: MockIdP) -> None:
+    for token in deep_tokens(idp):
+        exchange = post(idp, "/token", {
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": token,
+            "subject_token_type": "urn:ietf:params:oauth:token-type:access_token"},
+            auth=CLIENT)
+        assert exchange.status_code == 400 and exchange.json()["error"] == "invalid_request"
+        logout = requests.get(idp.url_for("end-session"), timeout=10, params={
+            "id_token_hint": token, "post_logout_redirect_uri": REDIRECT})
+        assert logout.status_code == 400 and logout.json()["error"] == "invalid_request"
+
+
+def test_deeply_nested_claims_on_the_login_page_are_a_400_page(page_idp: MockIdP) -> None:
+    ticket = ticket_of(authorize(page_idp))
+    response = post(page_idp, "/authorize", {"login_request": ticket, "action": "approve",
+                                             "claims": DEEP.decode()})
+    assert response.status_code == 400 and "nested too deep" in response.text
+    # The same sign-in can still be finished with good claims.
+    retry = post(page_idp, "/authorize", {"login_request": ticket, "action": "approve",
+                                          "claims": '{"acr": "mfa"}'}, allow_redirects=False)
+    assert "code" in parse_qs(urlsplit(retry.headers["Location"]).query)
+    page_idp.check()
+
+
+def test_failing_handlers_keep_only_the_most_recent_tracebacks(idp: MockIdP) -> None:
+    for n in range(HANDLER_ERROR_LIMIT * 5):
+        idp.handler_failed(f"failure {n}\n" + "x" * 100_000)
+    assert len(idp.handler_errors) == HANDLER_ERROR_LIMIT
+    assert all(len(e) < 20_000 for e in idp.handler_errors)
+    with pytest.raises(ServerError, match=f"{HANDLER_ERROR_LIMIT * 4} earlier failures") as err:
+        idp.check()
+    assert "x" * 100 in str(err.value)
+    idp.check()  # cleared
 
 
 # -- 9: per-request state is expired and bounded on the provider's clock ---------------------

@@ -31,6 +31,9 @@ __all__ = ["RESPONSE_MODES", "SESSION_COOKIE", "authorize", "refuse_script_uri",
 RESPONSE_MODES = ("query", "fragment", "form_post")
 SESSION_COOKIE = "mockidp_session"
 LOGIN_PAGE_LIFETIME = 600.0
+#: The login page's extra-claims field, at most: the claims ride along in the code and the
+#: refresh token, which the provider keeps (up to its limits) for their lifetime.
+CLAIMS_FIELD_LIMIT = 8 * 1024
 
 
 def refuse_script_uri(uri: str) -> None:
@@ -191,9 +194,15 @@ def _login_submitted(issuer: Issuer, request: Request) -> Response:
 
 
 def _typed_claims(text: str) -> dict[str, Any]:
-    """The login page's extra claims: a JSON object."""
+    """The login page's extra claims: a JSON object of at most :data:`CLAIMS_FIELD_LIMIT`
+    characters. Anything else, JSON nested too deep to decode included, is the user's error
+    (a 400 page), never the provider's."""
+    if len(text) > CLAIMS_FIELD_LIMIT:
+        raise ValueError(f"Extra claims must be at most {CLAIMS_FIELD_LIMIT} characters")
     try:
         claims = json.loads(text)
+    except RecursionError:
+        raise ValueError("Extra claims must be a JSON object: nested too deep") from None
     except ValueError as exc:
         raise ValueError(f"Extra claims must be a JSON object: {exc}") from None
     if not isinstance(claims, dict):
