@@ -7,6 +7,7 @@ copies of them.
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GRANT_TYPES",
+    "SCRIPT_SCHEMES",
     "Client",
     "Clients",
     "PlannedLogin",
@@ -27,6 +29,7 @@ __all__ = [
     "UnknownUserError",
     "User",
     "Users",
+    "redirect_uri_problem",
 ]
 
 DEFAULT_CLIENT_ID = "mockidp-client"
@@ -242,6 +245,45 @@ GRANT_TYPES = (
 )
 
 
+#: URI schemes whose "redirect" runs script or reads local data in the browser that follows it
+#: (or posts a form to it: the form_post page would run ``javascript:`` on the provider's
+#: origin). None is a redirect URI, whatever the client registered.
+SCRIPT_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "blob", "filesystem",
+                            "about", "view-source", "jar", "livescript", "mocha"})
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def redirect_uri_problem(uri: object) -> str | None:
+    """Why ``uri`` cannot be a redirect URI, or ``None`` if it can.
+
+    RFC 6749 §3.1.2: an absolute URI without a fragment. Its scheme is ``http`` or ``https``
+    with a host, or a private-use scheme of a native app, which RFC 8252 §7.1 requires to be
+    a reverse domain name (``com.example.app:/callback``): the dot also keeps out every scheme
+    a browser runs as script or reads locally (:data:`SCRIPT_SCHEMES`), refused by name too.
+    """
+    if not isinstance(uri, str) or not uri:
+        return f"a redirect URI is a non-empty string, not {uri!r}"
+    scheme = _SCHEME.match(uri)
+    if scheme is None:
+        return f"redirect URI {uri!r} is not absolute (RFC 6749 §3.1.2)"
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in uri):
+        return f"redirect URI {uri!r} contains whitespace or control characters"
+    if "#" in uri:
+        return f"redirect URI {uri!r} has a fragment (RFC 6749 §3.1.2)"
+    name = scheme.group(1).lower()
+    if name in SCRIPT_SCHEMES:
+        return f"redirect URI {uri!r} has the {name}: scheme, which runs in the browser"
+    if name in ("http", "https"):
+        rest = uri[scheme.end():]
+        if not rest.startswith("//") or rest[2:3] in ("", "/", "?"):
+            return f"redirect URI {uri!r} has no host"
+        return None
+    if "." not in name:
+        return (f"redirect URI {uri!r}: besides http(s), only a native app's private-use "
+                "scheme in reverse-domain form like com.example.app:/cb (RFC 8252 §7.1)")
+    return None
+
+
 @dataclass(frozen=True)
 class Client:
     """A registered OAuth client (RFC 6749 §2). ``client_secret`` is ``None`` for public ones;
@@ -284,6 +326,11 @@ class Clients(_Registry[Client]):
             raise ConfigurationError("a public client has no secret or keys; drop them")
         if isinstance(redirect_uris, str):
             raise ConfigurationError("redirect_uris takes a list of URIs, not one string")
+        redirect_uris = tuple(redirect_uris)
+        for uri in redirect_uris:
+            problem = redirect_uri_problem(uri)
+            if problem is not None:
+                raise ConfigurationError(problem)
         if jwks is not None and not (isinstance(jwks, Mapping)
                                      and isinstance(jwks.get("keys"), list)):
             raise ConfigurationError('jwks must be a JWK Set: {"keys": [...]}')
@@ -298,7 +345,7 @@ class Clients(_Registry[Client]):
         if unknown:
             raise ConfigurationError(f"unknown grant type(s) {', '.join(sorted(unknown))}; "
                                      f"use: {', '.join(GRANT_TYPES)}")
-        client = Client(client_id, client_secret, tuple(redirect_uris), tuple(grant_types),
+        client = Client(client_id, client_secret, redirect_uris, tuple(grant_types),
                         jwks)
         with self._lock:
             if client_id in self._state.items:

@@ -4,6 +4,12 @@ the connection or redirect, for every request or for the next ``times`` requests
 Each endpoint has two queues, consulted once per request: delays, and response overrides.
 A rule with ``times=None`` holds until ``reset()``; the rules behind it wait. Delays wait on an
 event that ``reset()`` (and the provider's stop) sets, so no delayed handler outlives its test.
+
+Every size a caller gives is bounded (:data:`MAX_TIMES`, :data:`MAX_DELAY`, :data:`MAX_BODY`,
+:data:`MAX_HUGE_COUNT`), with a :class:`~mockidp.ConfigurationError` that names the limit: the
+control API takes these values from any client that can reach ``mockidp serve``, and turns the
+error into a 400, where an unbounded one cost hundreds of MiB per request, an overflow (500),
+or a NaN silently ignored.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, UnknownEndpointError
 from .actions import action
+from .checks import whole_number
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -34,6 +41,15 @@ __all__ = [
 
 JSON = "application/json"
 Transform = Callable[[Any], Any]
+
+#: The most requests one rule counts down (``times``); more is "until reset" (``times=None``).
+MAX_TIMES = 1_000_000
+#: The longest delay, in seconds: an hour is longer than any client's timeout.
+MAX_DELAY = 3600.0
+#: The largest body ``respond`` / ``fail`` serve, in bytes.
+MAX_BODY = 16 * 1024 * 1024
+#: The most filler keys ``huge`` adds (a few MiB of key set; 200,000 took 343 MiB a fetch).
+MAX_HUGE_COUNT = 10_000
 
 #: One unusable key (RFC 7517 §5: consumers SHOULD skip it; several reject the whole set).
 POISON_KEY = {"kty": "RSA", "kid": "mockidp-poison", "use": "sig", "alg": "RS256",
@@ -57,9 +73,9 @@ class Override:
 
 def _times(times: int | None) -> int | None:
     if times is not None and (isinstance(times, bool) or not isinstance(times, int)
-                              or times < 1):
-        raise ConfigurationError(f"times must be a positive int or None (= until reset), "
-                                 f"not {times!r}")
+                              or not 1 <= times <= MAX_TIMES):
+        raise ConfigurationError(f"times must be a positive int (at most {MAX_TIMES:,}) or "
+                                 f"None (= until reset), not {times!r}")
     return times
 
 
@@ -71,13 +87,20 @@ def _status(status: int) -> int:
 
 def _body(body: Any) -> bytes:
     if isinstance(body, bytes):
-        return body
-    if isinstance(body, str):
-        return body.encode()
-    try:
-        return json.dumps(body, separators=(",", ":")).encode()
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(f"body must be bytes, str or JSON-serializable: {exc}") from None
+        raw = body
+    elif isinstance(body, str):
+        raw = body.encode()
+    else:
+        try:
+            # allow_nan=False: NaN and Infinity are not JSON (RFC 8259 §6), no client reads them
+            raw = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise ConfigurationError(f"body must be bytes, str or JSON-serializable: "
+                                     f"{exc}") from None
+    if len(raw) > MAX_BODY:
+        raise ConfigurationError(f"body must be at most {MAX_BODY:,} bytes, not "
+                                 f"{len(raw):,}")
+    return raw
 
 
 class EndpointControl:
@@ -149,8 +172,11 @@ class EndpointControl:
     def delay(self, seconds: float, *, times: int | None = None) -> Self:
         """Hold each answer ``seconds`` (real time) before sending it. Other requests and the
         provider's shutdown are not held up."""
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-            raise ConfigurationError(f"delay takes seconds >= 0, not {seconds!r}")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not (
+                0 <= seconds <= MAX_DELAY):
+            # NaN fails every comparison, and 1e300 would overflow the wait: both refused.
+            raise ConfigurationError(f"delay takes seconds >= 0 and <= {MAX_DELAY:g}, "
+                                     f"not {seconds!r}")
         rule = Override(_times(times), delay=float(seconds))
         with self._lock:
             self._delays.append(rule)
@@ -245,7 +271,10 @@ class JwksControl(EndpointControl):
 
     @action("The real keys plus many copies under other kids")
     def huge(self, count: int = 5000, *, times: int | None = None) -> Self:
-        """The real keys plus ``count`` copies under other kids (a set of a megabyte or so)."""
+        """The real keys plus ``count`` copies under other kids (a set of a megabyte or so;
+        at most :data:`MAX_HUGE_COUNT`)."""
+        count = whole_number("count", count, 0, MAX_HUGE_COUNT)
+
         def grow(doc: Any) -> Any:
             keys = doc["keys"]
             filler = [{**keys[i % len(keys)], "kid": f"mockidp-filler-{i}"}

@@ -5,6 +5,12 @@ the endpoints issue.
 A code or refresh token is a random string standing for one :class:`Grant`: who signed in, for
 which client, with which scope and nonce. Codes are single use and short-lived (RFC 6749 §4.1.2
 recommends at most ten minutes; one minute here, on the provider's clock).
+
+Everything here is kept in an :class:`ExpiringStore`: a long-running ``mockidp serve`` answers
+requests nobody finishes (codes never redeemed, login pages never submitted, devices that never
+poll), so each store forgets what expired, on the provider's clock, whenever something is added,
+and holds at most ``limit`` entries, forgetting the oldest first. The limits are far above what
+a test suite holds at once; each store's ``limit`` can be changed on the instance.
 """
 
 from __future__ import annotations
@@ -12,13 +18,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
     from .directory import Client, User
 
@@ -28,6 +36,7 @@ __all__ = [
     "REFRESH_LIFETIME",
     "DeviceAuthorization",
     "DeviceAuthorizations",
+    "ExpiringStore",
     "FlowState",
     "Grant",
     "PendingLogin",
@@ -40,6 +49,19 @@ __all__ = [
 CODE_LIFETIME = 60.0
 REFRESH_LIFETIME = 30 * 24 * 3600.0
 PKCE_METHODS = ("S256", "plain")
+
+#: How many of each the provider keeps at most (oldest forgotten first). Codes live a minute,
+#: so a thousand outstanding is far more than any client has; refresh tokens live 30 days.
+CODE_LIMIT = 1_000
+REFRESH_LIMIT = 10_000
+PENDING_LOGIN_LIMIT = 1_000
+DEVICE_LIMIT = 1_000
+USED_ASSERTION_LIMIT = 10_000
+REVOKED_LIMIT = 100_000
+#: New users the login page's "new user" field may add between resets: each is listed on
+#: every later login page, so without a bound the page (and the time to render it) grows with
+#: every sign-in a long-running server sees.
+LOGIN_PAGE_USER_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -71,61 +93,159 @@ def pkce_matches(verifier: str, challenge: str, method: str) -> bool:
     return hmac.compare_digest(verifier.encode(), challenge.encode())
 
 
-class TicketStore:
-    """Opaque strings standing for grants (codes, refresh tokens). Thread-safe."""
+V = TypeVar("V")
 
-    def __init__(self) -> None:
+
+class ExpiringStore(Generic[V]):
+    """Values by key, each with the time it expires on the provider's clock; thread-safe.
+
+    Adding (:meth:`put`, :meth:`add_new`) sweeps: entries expired at ``now`` go, then, past
+    ``limit``, the oldest. Entries are kept in the order added, and within one store they
+    mostly expire in that order (one lifetime each), so the sweep stops at the first live
+    entry: adding is O(1) amortized. Only a store over its limit scans all entries once for
+    expired ones before it forgets live ones. Reading never sweeps, so a caller can still tell
+    "expired" from "unknown" (RFC 8628 §3.5 ``expired_token``) until the next addition.
+    """
+
+    def __init__(self, limit: int) -> None:
+        #: The most entries kept; the oldest are forgotten first.
+        self.limit = limit
         self._lock = threading.Lock()
-        self._tickets: dict[str, Grant] = {}
+        self._items: OrderedDict[str, tuple[float, V]] = OrderedDict()
 
-    def issue(self, grant: Grant) -> str:
-        ticket = secrets.token_urlsafe(32)
+    def put(self, key: str, value: V, expires_at: float, now: float | None = None) -> None:
+        """Keep ``value`` under ``key`` until ``expires_at``; sweep as of ``now`` (if known)."""
         with self._lock:
-            self._tickets[ticket] = grant
+            self._items[key] = (expires_at, value)
+            self._items.move_to_end(key)
+            self._sweep(now)
+
+    def add_new(self, key: str, value: V, expires_at: float, now: float | None = None) -> bool:
+        """:meth:`put` unless ``key`` is already kept (checked and added at once, so two
+        concurrent requests cannot both be first); whether it was added."""
+        with self._lock:
+            if key in self._items:
+                return False
+            self._items[key] = (expires_at, value)
+            self._sweep(now)
+            return True
+
+    def _sweep(self, now: float | None) -> None:
+        items = self._items
+        if now is not None:
+            while items:
+                expires_at, _ = next(iter(items.values()))
+                if expires_at > now:
+                    break
+                items.popitem(last=False)
+        if len(items) > self.limit:
+            if now is not None:
+                for key in [k for k, (expires_at, _) in items.items() if expires_at <= now]:
+                    del items[key]
+            while len(items) > self.limit:
+                items.popitem(last=False)
+
+    def get(self, key: str) -> V | None:
+        """The value under ``key``, expired or not (the caller checks what expiry means)."""
+        with self._lock:
+            entry = self._items.get(key)
+        return entry[1] if entry is not None else None
+
+    def pop(self, key: str) -> V | None:
+        with self._lock:
+            entry = self._items.pop(key, None)
+        return entry[1] if entry is not None else None
+
+    def values(self) -> list[V]:
+        """The values, oldest first (a copy)."""
+        with self._lock:
+            return [value for _, value in self._items.values()]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            return iter(list(self._items))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+class TicketStore:
+    """Opaque strings standing for grants (codes, refresh tokens). Thread-safe, and bounded
+    (see :class:`ExpiringStore`): a grant is forgotten once it expired and something new is
+    issued, or when more than ``limit`` are outstanding (the oldest first)."""
+
+    def __init__(self, limit: int = REFRESH_LIMIT) -> None:
+        self._store: ExpiringStore[Grant] = ExpiringStore(limit)
+
+    @property
+    def limit(self) -> int:
+        return self._store.limit
+
+    @limit.setter
+    def limit(self, limit: int) -> None:
+        self._store.limit = limit
+
+    def issue(self, grant: Grant, now: float | None = None) -> str:
+        """A new ticket for ``grant``; tickets expired at ``now`` are dropped meanwhile."""
+        ticket = secrets.token_urlsafe(32)
+        self._store.put(ticket, grant, grant.expires_at, now)
         return ticket
 
     def peek(self, ticket: str, now: float) -> Grant | None:
         """The grant behind ``ticket`` if it was issued, not revoked and not expired."""
-        with self._lock:
-            grant = self._tickets.get(ticket)
+        grant = self._store.get(ticket)
         return grant if grant is not None and grant.expires_at > now else None
 
     def redeem(self, ticket: str, now: float) -> Grant | None:
         """Like :meth:`peek`, and the ticket is gone afterwards (single use)."""
-        with self._lock:
-            grant = self._tickets.pop(ticket, None)
-            # Expired tickets are dropped as they are met, so the store cannot grow without
-            # bound from tickets nobody redeems.
-            for stale in [t for t, g in self._tickets.items() if g.expires_at <= now]:
-                del self._tickets[stale]
+        grant = self._store.pop(ticket)
         return grant if grant is not None and grant.expires_at > now else None
 
     def revoke(self, ticket: str) -> bool:
-        with self._lock:
-            return self._tickets.pop(ticket, None) is not None
+        return self._store.pop(ticket) is not None
+
+    def __len__(self) -> int:
+        return len(self._store)
 
     def clear(self) -> None:
-        with self._lock:
-            self._tickets.clear()
+        self._store.clear()
 
 
 class RevokedTokens:
-    """The ``jti`` of access tokens revoked at the revocation endpoint (RFC 7009)."""
+    """The ``jti`` of access tokens revoked at the revocation endpoint (RFC 7009), each kept
+    until the token expires: after that the provider refuses the token anyway, so forgetting
+    it changes no answer (RFC 7009 §2.2 leaves the tracking to the server). Bounded by
+    ``limit`` like an :class:`ExpiringStore`."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._jtis: set[str] = set()
+    def __init__(self, limit: int = REVOKED_LIMIT) -> None:
+        self._store: ExpiringStore[bool] = ExpiringStore(limit)
 
-    def add(self, jti: str) -> None:
-        with self._lock:
-            self._jtis.add(jti)
+    @property
+    def limit(self) -> int:
+        return self._store.limit
+
+    @limit.setter
+    def limit(self, limit: int) -> None:
+        self._store.limit = limit
+
+    def add(self, jti: str, expires_at: float = math.inf, now: float | None = None) -> None:
+        self._store.put(jti, True, expires_at, now)
 
     def __contains__(self, jti: object) -> bool:
-        return jti in self._jtis
+        return jti in self._store
+
+    def __len__(self) -> int:
+        return len(self._store)
 
     def clear(self) -> None:
-        with self._lock:
-            self._jtis.clear()
+        self._store.clear()
 
 
 @dataclass
@@ -147,7 +267,6 @@ class TokenContext:
     header: dict[str, Any]
     claims: dict[str, Any]
     fault: str | None = field(default=None)
-
 
 
 #: RFC 8628 §6.1: user codes from an alphabet without vowels or look-alikes.
@@ -174,11 +293,24 @@ class DeviceAuthorization:
 
 class DeviceAuthorizations:
     """Pending and decided device authorizations. In tests, ``approve()`` stands in for the
-    user who types the code on another device."""
+    user who types the code on another device.
 
-    def __init__(self) -> None:
+    A device that never polls again would otherwise stay forever: each record is kept one
+    more lifetime after it expires (so a late poll still gets ``expired_token``, RFC 8628
+    §3.5, rather than "unknown"), and at most ``limit`` records are kept (an
+    :class:`ExpiringStore`, swept when a device starts)."""
+
+    def __init__(self, limit: int = DEVICE_LIMIT) -> None:
         self._lock = threading.Lock()
-        self._by_device: dict[str, DeviceAuthorization] = {}
+        self._by_device: ExpiringStore[DeviceAuthorization] = ExpiringStore(limit)
+
+    @property
+    def limit(self) -> int:
+        return self._by_device.limit
+
+    @limit.setter
+    def limit(self, limit: int) -> None:
+        self._by_device.limit = limit
 
     def start(self, client_id: str, scope: str, now: float) -> DeviceAuthorization:
         letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
@@ -186,19 +318,17 @@ class DeviceAuthorizations:
             device_code=secrets.token_urlsafe(32), user_code=f"{letters[:4]}-{letters[4:]}",
             client_id=client_id, scope=scope, expires_at=now + DEVICE_LIFETIME,
         )
-        with self._lock:
-            self._by_device[record.device_code] = record
+        self._by_device.put(record.device_code, record, record.expires_at + DEVICE_LIFETIME,
+                            now)
         return record
 
     def by_device_code(self, device_code: str) -> DeviceAuthorization | None:
-        with self._lock:
-            return self._by_device.get(device_code)
+        return self._by_device.get(device_code)
 
     def by_user_code(self, user_code: str | None) -> DeviceAuthorization | None:
         """The authorization for ``user_code`` (case and dashes ignored), or with ``None`` the
         latest one still pending."""
-        with self._lock:
-            records = list(self._by_device.values())
+        records = self._by_device.values()
         if user_code is None:
             pending = [r for r in records if r.status == "pending"]
             return pending[-1] if pending else None
@@ -211,12 +341,13 @@ class DeviceAuthorizations:
             record.sub, record.auth_time = sub, now
 
     def finish(self, record: DeviceAuthorization) -> None:
-        with self._lock:
-            self._by_device.pop(record.device_code, None)
+        self._by_device.pop(record.device_code)
+
+    def __len__(self) -> int:
+        return len(self._by_device)
 
     def clear(self) -> None:
-        with self._lock:
-            self._by_device.clear()
+        self._by_device.clear()
 
 
 @dataclass(frozen=True)
@@ -233,17 +364,24 @@ class PendingLogin:
 class FlowState:
     """Everything the OAuth endpoints remember between requests, for one issuer: codes,
     refresh tokens, revoked access tokens, device authorizations, sign-ins waiting on the login
-    page and the ``jti`` of client assertions already used (RFC 7523 §3). Owned by the core
-    :class:`~mockidp.core.issuer.Issuer`; the endpoints read and write it, and a reset clears
-    it."""
+    page, the ``jti`` of client assertions already used (RFC 7523 §3) and how many users the
+    login page added. Owned by the core :class:`~mockidp.core.issuer.Issuer`; the endpoints
+    read and write it, and a reset clears it. Each store is bounded (see the module
+    docstring)."""
 
     def __init__(self) -> None:
-        self.codes = TicketStore()
-        self.refresh_tokens = TicketStore()
-        self.revoked = RevokedTokens()
-        self.devices = DeviceAuthorizations()
-        self.pending_logins: dict[str, PendingLogin] = {}
-        self.used_assertions: set[str] = set()
+        self.codes = TicketStore(CODE_LIMIT)
+        self.refresh_tokens = TicketStore(REFRESH_LIMIT)
+        self.revoked = RevokedTokens(REVOKED_LIMIT)
+        self.devices = DeviceAuthorizations(DEVICE_LIMIT)
+        self.pending_logins: ExpiringStore[PendingLogin] = ExpiringStore(PENDING_LOGIN_LIMIT)
+        #: ``jti`` -> ``True`` until the assertion's ``exp``: a replay is refused while the
+        #: assertion could still be accepted, and forgotten once it could not (RFC 7523 §3).
+        self.used_assertions: ExpiringStore[bool] = ExpiringStore(USED_ASSERTION_LIMIT)
+        #: Users the login page's "new user" field added since the last reset, and how many
+        #: it may add (:data:`LOGIN_PAGE_USER_LIMIT`).
+        self.login_page_users = 0
+        self.login_page_user_limit = LOGIN_PAGE_USER_LIMIT
 
     def clear(self) -> None:
         self.codes.clear()
@@ -252,3 +390,4 @@ class FlowState:
         self.devices.clear()
         self.pending_logins.clear()
         self.used_assertions.clear()
+        self.login_page_users = 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import deque
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, overload
 
 from ..errors import ConfigurationError, NotStartedError, ServerError
@@ -41,6 +42,11 @@ __all__ = ["DEFAULT_AUDIENCE", "TENANT_NAME", "Issuer"]
 
 #: The ``aud`` of access tokens minted without one.
 DEFAULT_AUDIENCE = "mockidp-api"
+#: Handler tracebacks kept for :meth:`Issuer.check`, the most recent ones, and the characters
+#: kept of each (its end, where the error is): ``mockidp serve`` may run for days and nobody
+#: calls ``check()`` there, so an unbounded list would grow with every failing request.
+HANDLER_ERROR_LIMIT = 100
+HANDLER_ERROR_CHARS = 16 * 1024
 
 _LOGIN_MODES = ("auto", "page")
 
@@ -113,8 +119,10 @@ class Issuer:
             issuer=lambda: self.issuer, audience=lambda: self.audience, url_for=self.url_for,
             profile=self.profile, profile_options=self.layout.options,
         )
-        #: Tracebacks of request handlers that failed, for :meth:`check` in the test's thread.
-        self.handler_errors: list[str] = []
+        #: Tracebacks of request handlers that failed, for :meth:`check` in the test's thread:
+        #: the :data:`HANDLER_ERROR_LIMIT` most recent ones.
+        self.handler_errors: deque[str] = deque(maxlen=HANDLER_ERROR_LIMIT)
+        self._errors_dropped = 0
         self._errors_lock = threading.Lock()
         self._baseline: _Baseline | None = None
         #: The settings a sibling issuer (a tenant) is made with.
@@ -266,8 +274,13 @@ class Issuer:
 
     def handler_failed(self, detail: str) -> None:
         """Keep a request handler's traceback for :meth:`check` (called by the web face)."""
+        if len(detail) > HANDLER_ERROR_CHARS:
+            detail = "[...]\n" + detail[-HANDLER_ERROR_CHARS:]
         with self._errors_lock:
-            self.handler_errors.append(detail)
+            errors = self.handler_errors
+            if len(errors) == errors.maxlen:
+                self._errors_dropped += 1
+            errors.append(detail)
 
     def check(self) -> None:
         """Raise :class:`~mockidp.ServerError` if a request handler failed since the last
@@ -277,10 +290,14 @@ class Issuer:
         the test thread, where it can fail the test that caused it.
         """
         with self._errors_lock:
-            errors, self.handler_errors[:] = list(self.handler_errors), []
+            errors, dropped = list(self.handler_errors), self._errors_dropped
+            self.handler_errors.clear()
+            self._errors_dropped = 0
         if errors:
             detail = "\n".join(errors)
-            raise ServerError(f"a request handler of the mock provider failed:\n{detail}")
+            earlier = f" ({dropped} earlier failures not kept)" if dropped else ""
+            raise ServerError(f"a request handler of the mock provider failed{earlier}:\n"
+                              f"{detail}")
 
     # -- the state to go back to --------------------------------------------------------------
 
@@ -311,6 +328,7 @@ class Issuer:
         self.refresh_token_rotation = baseline.refresh_token_rotation
         with self._errors_lock:
             self.handler_errors.clear()
+            self._errors_dropped = 0
         self.endpoints.reset()
         self.requests_log.clear()
 

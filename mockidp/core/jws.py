@@ -78,7 +78,10 @@ class MalformedJWS(ValueError):
 def parse_compact(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
     """Split a compact JWS into (header, payload, signing input, signature) without verifying.
 
-    Raises :class:`MalformedJWS` on anything but three base64url segments of JSON objects.
+    Raises :class:`MalformedJWS` on anything but three base64url segments of JSON objects,
+    including JSON nested deeper than the decoder goes: that ``RecursionError`` comes from
+    text anyone can send (a bearer token, an assertion), so it is the sender's error, not the
+    provider's (RFC 6750 §3.1 ``invalid_token``, RFC 6749 §5.2).
     """
     parts = token.split(".")
     if len(parts) != 3:
@@ -89,6 +92,8 @@ def parse_compact(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, by
         signature = b64url_decode(parts[2])
     except (ValueError, UnicodeError) as exc:
         raise MalformedJWS(f"undecodable segment: {exc}") from None
+    except RecursionError:
+        raise MalformedJWS("undecodable segment: JSON nested too deep") from None
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise MalformedJWS("header and payload must be JSON objects")
     return header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature

@@ -388,10 +388,14 @@ class Minter:
         except (TypeError, ValueError) as exc:
             raise _not_json(exc) from None
 
-    def verify(self, token: str) -> dict[str, Any]:
+    def verify(self, token: str, *, expired_ok: bool = False) -> dict[str, Any]:
         """The claims of a token this provider signed with a published key, checked for
         ``iss``, ``exp`` and ``nbf`` on the provider's clock; :class:`InvalidTokenError`
-        otherwise. This is how the provider's own endpoints (userinfo) accept tokens."""
+        otherwise. This is how the provider's own endpoints (userinfo) accept tokens.
+
+        ``expired_ok=True`` skips the time checks alone, for an ``id_token_hint`` at logout:
+        OpenID Connect RP-Initiated Logout 1.0 §2 has the OP validate the hint's signature
+        and issuer but accept it expired."""
         try:
             header, claims, message, signature = parse_compact(token)
         except (MalformedJWS, UnicodeError) as exc:
@@ -408,6 +412,8 @@ class Minter:
             raise InvalidTokenError("bad signature")
         if claims.get("iss") != self._issuer():
             raise InvalidTokenError(f"issuer {claims.get('iss')!r} is not this provider")
+        if expired_ok:
+            return claims
         now = self.clock.time()
         exp, nbf = claims.get("exp"), claims.get("nbf", 0)
         if not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= now:

@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from werkzeug.wrappers import Response
 
+from ..core.directory import redirect_uri_problem
 from ..core.flows import CODE_LIFETIME, PKCE_METHODS, Grant, PendingLogin
 from .pages import login_page
 from .responses import NO_STORE, OAuthError, form_post, redirect_uri, refuse_repeats
@@ -24,11 +25,26 @@ if TYPE_CHECKING:
     from ..core.directory import Client, User
     from ..core.issuer import Issuer
 
-__all__ = ["RESPONSE_MODES", "SESSION_COOKIE", "authorize", "signed_in_user"]
+__all__ = ["RESPONSE_MODES", "SESSION_COOKIE", "authorize", "refuse_script_uri",
+           "signed_in_user"]
 
 RESPONSE_MODES = ("query", "fragment", "form_post")
 SESSION_COOKIE = "mockidp_session"
 LOGIN_PAGE_LIFETIME = 600.0
+#: The login page's extra-claims field, at most: the claims ride along in the code and the
+#: refresh token, which the provider keeps (up to its limits) for their lifetime.
+CLAIMS_FIELD_LIMIT = 8 * 1024
+
+
+def refuse_script_uri(uri: str) -> None:
+    """Never redirect to (or post a form to) a URI that runs script in the browser: a client
+    registered through :meth:`~mockidp.core.directory.Clients.add` cannot have one, and one
+    without registered URIs may only name http(s) ones, but the endpoints check the URI they
+    answer on once more, so no path around ``add`` puts ``javascript:`` in a Location or a
+    form_post page (RFC 6749 §10.15, RFC 8252 §7.1)."""
+    problem = redirect_uri_problem(uri)
+    if problem is not None:
+        raise OAuthError("invalid_request", problem)
 
 
 def authorize(issuer: Issuer, request: Request) -> Response:
@@ -48,6 +64,7 @@ def authorize(issuer: Issuer, request: Request) -> Response:
         raise OAuthError("invalid_request", f"unknown client {client_id!r}")
     given_uri = params.get("redirect_uri")
     target = redirect_uri(client, given_uri)
+    refuse_script_uri(target)
     state = params.get("state")
     response_mode = params.get("response_mode", "query")
     if response_mode not in RESPONSE_MODES:
@@ -62,7 +79,8 @@ def authorize(issuer: Issuer, request: Request) -> Response:
         pending = PendingLogin(grant, target, response_mode, state,
                                grant.expires_at + LOGIN_PAGE_LIFETIME)
         ticket = secrets.token_urlsafe(24)
-        issuer.flows.pending_logins[ticket] = pending
+        issuer.flows.pending_logins.put(ticket, pending, pending.expires_at,
+                                        issuer.clock.time())
         return login_page(issuer.users, ticket, params.get("login_hint"))
     user, claims = login
     return _approved(issuer, grant, user, claims, target, response_mode, state)
@@ -73,7 +91,8 @@ def _approved(issuer: Issuer, grant: Grant, user: User, claims: Mapping[str, Any
     now = issuer.clock.time()
     grant = replace(grant, sub=user.sub, auth_time=now, expires_at=now + CODE_LIFETIME,
                     claims=dict(claims) if claims else None)
-    return _respond(issuer, target, response_mode, state, code=issuer.flows.codes.issue(grant))
+    code = issuer.flows.codes.issue(grant, now)
+    return _respond(issuer, target, response_mode, state, code=code)
 
 
 def _authorization_grant(issuer: Issuer, params: Mapping[str, str], client: Client,
@@ -141,8 +160,10 @@ def _who_signs_in(issuer: Issuer, params: Mapping[str, str], request: Request
 def _login_submitted(issuer: Issuer, request: Request) -> Response:
     """The login page's form: approve as the chosen (or a new) user, or deny."""
     form = request.form
-    pending_logins = issuer.flows.pending_logins
-    pending = pending_logins.pop(form.get("login_request", ""), None)
+    flows = issuer.flows
+    pending_logins = flows.pending_logins
+    ticket = form.get("login_request", "")
+    pending = pending_logins.pop(ticket)
     now = issuer.clock.time()
     if pending is None or pending.expires_at <= now:
         raise OAuthError("invalid_request", "this sign-in expired or was used; start again "
@@ -151,23 +172,42 @@ def _login_submitted(issuer: Issuer, request: Request) -> Response:
         return _respond(issuer, pending.redirect_uri, pending.response_mode, pending.state,
                         error=("access_denied", "the user refused"))
     sub = (form.get("new_sub") or form.get("sub") or "").strip()
-    try:
-        claims = json.loads(form.get("claims") or "{}")
-        if not isinstance(claims, dict):
-            raise ValueError("not a JSON object")
-    except ValueError as exc:
-        pending_logins[form["login_request"]] = pending
-        return login_page(issuer.users, form["login_request"], sub or None,
-                          error=f"Extra claims must be a JSON object: {exc}", status=400)
     users = issuer.users
     user = users.find(sub) if sub else users.default
+    try:
+        claims = _typed_claims(form.get("claims") or "{}")
+        if user is None and flows.login_page_users >= flows.login_page_user_limit:
+            raise ValueError(f"the login page added {flows.login_page_users} users since the "
+                             "provider was reset, the most it may; choose one of them")
+    except ValueError as exc:
+        # The same sign-in can be tried again: back into the store until it expires.
+        pending_logins.put(ticket, pending, pending.expires_at, now)
+        return login_page(users, ticket, sub or None, error=str(exc), status=400)
     if user is None:
         user = users.add(sub)
+        flows.login_page_users += 1
     response = _approved(issuer, pending.grant, user, claims, pending.redirect_uri,
                          pending.response_mode, pending.state)
     response.set_cookie(SESSION_COOKIE, user.sub, httponly=True, samesite="Lax",
                         path=request.script_root or "/")
     return response
+
+
+def _typed_claims(text: str) -> dict[str, Any]:
+    """The login page's extra claims: a JSON object of at most :data:`CLAIMS_FIELD_LIMIT`
+    characters. Anything else, JSON nested too deep to decode included, is the user's error
+    (a 400 page), never the provider's."""
+    if len(text) > CLAIMS_FIELD_LIMIT:
+        raise ValueError(f"Extra claims must be at most {CLAIMS_FIELD_LIMIT} characters")
+    try:
+        claims = json.loads(text)
+    except RecursionError:
+        raise ValueError("Extra claims must be a JSON object: nested too deep") from None
+    except ValueError as exc:
+        raise ValueError(f"Extra claims must be a JSON object: {exc}") from None
+    if not isinstance(claims, dict):
+        raise ValueError("Extra claims must be a JSON object: not a JSON object")
+    return claims
 
 
 def signed_in_user(issuer: Issuer, login_hint: str | None) -> User:

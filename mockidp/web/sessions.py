@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import jwt
 from werkzeug.wrappers import Response
 
 from ..errors import InvalidTokenError
+from .authorize import refuse_script_uri
 from .clientauth import authenticate_client
 from .responses import (
     CORS,
@@ -119,38 +119,58 @@ def revoke(issuer: Issuer, request: Request) -> Response:
             claims = {}
         owner = claims.get("client_id", claims.get("azp"))
         if isinstance(claims.get("jti"), str) and owner in (None, client.client_id):
-            issuer.flows.revoked.add(claims["jti"])
+            # Kept until the token expires (verify() checked exp is a number), then the
+            # token is refused anyway: the list cannot grow past the live tokens.
+            issuer.flows.revoked.add(claims["jti"], float(claims["exp"]), issuer.clock.time())
     return Response(status=200, headers={**NO_STORE, **CORS})
 
 
 def end_session(issuer: Issuer, request: Request) -> Response:
     """OpenID Connect RP-Initiated Logout 1.0 §2-3: back to ``post_logout_redirect_uri``
-    (checked like a redirect URI) with ``state``, or a signed-out page."""
+    (checked like a redirect URI) with ``state``, or a signed-out page.
+
+    The ``id_token_hint`` is validated as §2 requires: signed by one of this provider's keys
+    and issued here (expired is fine, §2 says so), and naming ``client_id`` among its
+    audiences when both are sent. An unsigned or forged hint could otherwise pick the client,
+    and with it which ``post_logout_redirect_uri`` values are accepted."""
     params = request.values
     refuse_repeats(params)
+    client_id = params.get("client_id")
+    hint = params.get("id_token_hint")
+    if hint:
+        client_id = _hinted_client(issuer, hint, client_id)
     target = params.get("post_logout_redirect_uri")
     if target is None:
         page = "<!doctype html><title>mockidp</title><p>Signed out of the mock provider.</p>"
         return Response(page, content_type="text/html; charset=utf-8", headers=NO_STORE)
-    client_id = params.get("client_id")
-    hint = params.get("id_token_hint")
-    if client_id is None and hint:
-        try:
-            claims = jwt.decode(hint, options={"verify_signature": False})
-        except jwt.PyJWTError:
-            raise OAuthError("invalid_request", "id_token_hint is not a JWT") from None
-        if claims.get("iss") != issuer.issuer:
-            raise OAuthError("invalid_request", "id_token_hint was not issued here")
-        aud = claims.get("aud")
-        client_id = aud if isinstance(aud, str) else claims.get("azp")
     client = issuer.clients.get(client_id) if isinstance(client_id, str) else None
     if client is None:
         raise OAuthError("invalid_request", "post_logout_redirect_uri needs client_id or "
                          "an id_token_hint of a known client")
     location = redirect_uri(client, target)
+    refuse_script_uri(location)
     state = params.get("state")
     if state is not None:
         parts = urlsplit(location)
         query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), ("state", state)])
         location = urlunsplit(parts._replace(query=query))
     return Response(status=302, headers={"Location": location, **NO_STORE})
+
+
+def _hinted_client(issuer: Issuer, hint: str, client_id: str | None) -> str | None:
+    """The client an ``id_token_hint`` was issued to, once the hint is validated (see
+    :func:`end_session`); ``client_id`` if given and among the hint's audiences."""
+    try:
+        claims = issuer.minter.verify(hint, expired_ok=True)
+    except InvalidTokenError as exc:
+        raise OAuthError("invalid_request", f"id_token_hint rejected: {exc}") from None
+    aud = claims.get("aud")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if client_id is not None:
+        if client_id not in audiences:
+            raise OAuthError("invalid_request", "client_id is not an audience of the "
+                             "id_token_hint (RP-Initiated Logout 1.0 §2)")
+        return client_id
+    azp = claims.get("azp")
+    hinted = aud if isinstance(aud, str) else azp
+    return hinted if isinstance(hinted, str) else None

@@ -72,9 +72,9 @@ def issue(issuer: Issuer, client: Client, grant_type: str, sub: str, scope: str,
             grant_type=grant_type, client=client, scope=scope,
         )
     if refresh and grant is not None:
-        expires_at = issuer.clock.time() + REFRESH_LIFETIME
-        body["refresh_token"] = issuer.flows.refresh_tokens.issue(grant.renewed(expires_at,
-                                                                                scope))
+        now = issuer.clock.time()
+        renewed = grant.renewed(now + REFRESH_LIFETIME, scope)
+        body["refresh_token"] = issuer.flows.refresh_tokens.issue(renewed, now)
     return body
 
 
