@@ -165,7 +165,8 @@ class MockIdP(_Served):
         if issuer_url is not None:
             issuer_url = http_url("issuer_url", issuer_url)
         #: Listening beyond loopback (``allow_remote=True``): a control token is required.
-        self.remote = isinstance(host, str) and not is_loopback(host)
+        # (a host that is no string, or empty, is the server's to refuse, below)
+        self.remote = isinstance(host, str) and bool(host) and not is_loopback(host)
         if self.remote:
             if allow_remote is not True:
                 raise ConfigurationError(
