@@ -7,9 +7,7 @@ code 2; nothing prints a traceback.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
-import secrets
 import signal
 import sys
 import threading
@@ -27,12 +25,21 @@ __all__ = ["main"]
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    from .web.control import is_loopback  # the rule MockIdP itself applies
+
+    return is_loopback(host)
+
+
+class _Printable(logging.Formatter):
+    """Log lines with every control character escaped, whatever logged them: the request log
+    lines carry the client's path and query, and a CR LF or an ESC sequence printed as is
+    forges a line or drives the terminal (CWE-117, CWE-150). ``mockidp.web.app`` escapes its
+    own lines already; this covers any other message that quotes a request."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from .web.app import printable
+
+        return printable(super().format(record))
 
 
 class _Fail(Exception):
@@ -161,7 +168,8 @@ def _provider(args: argparse.Namespace) -> MockIdP:
     # A long-running server keeps the last 2,000 requests (the dashboard shows 50).
     provider = MockIdP(host=args.host, port=args.port, tls=args.tls,
                        control_token=args.control_token, trust_forwarded=args.trust_forwarded,
-                       control_origins=args.control_origin, log_limit=2000, **options)
+                       control_origins=args.control_origin, allow_remote=args.allow_remote,
+                       log_limit=2000, **options)
     if config is not None:
         config.apply(provider)
     return provider
@@ -176,8 +184,6 @@ def _serve(args: argparse.Namespace) -> int:
                         "to listen on it anyway")
         print("mockidp: warning: listening beyond loopback. This is a mock provider for "
               "tests: anyone who reaches it can mint tokens it signs.", file=sys.stderr)
-        if args.control_token is None:
-            args.control_token = secrets.token_urlsafe(24)
     scenario = None
     if args.scenario:
         from .drivers.scenario import Scenario
@@ -187,7 +193,7 @@ def _serve(args: argparse.Namespace) -> int:
     provider.start()
     if not args.quiet:
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(_Printable("%(message)s"))
         requests_log = logging.getLogger("mockidp.requests")
         requests_log.addHandler(handler)
         requests_log.setLevel(logging.INFO)
@@ -205,8 +211,8 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"jwks:      {provider.jwks_uri}")
         print(f"listening: {'https' if args.tls else 'http'}://"
               f"{format_host(provider.host)}:{provider.port}")
-        if args.control_token is not None:
-            print(f"control token: {args.control_token}")
+        if provider.control_token is not None:  # given, or generated beyond loopback
+            print(f"control token: {provider.control_token}")
         if args.tls:
             print(f"CA bundle: {provider.ca_bundle}")
         sys.stdout.flush()
@@ -324,6 +330,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command(args)
     except (_Fail, MockIdPError) as exc:
-        message = " ".join(str(exc).split())  # one line, whatever the error
+        from .web.app import printable
+
+        # one line, whatever the error; and no control character from what a remote
+        # provider answered (RemoteIdP's errors quote its error_description)
+        message = printable(" ".join(str(exc).split()))
         print(f"mockidp: error: {message}", file=sys.stderr)
         return 2

@@ -25,7 +25,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mockidp", "mock identity provider")
     for name, help_text, default in (
         ("alg", "default signing algorithm of the session's provider", "RS256"),
-        ("host", "loopback address the provider listens on (127.0.0.1 or ::1)", "127.0.0.1"),
+        ("host", "address the provider listens on (127.0.0.1 or ::1; beyond loopback with "
+                 "--mockidp-allow-remote)", "127.0.0.1"),
         ("seed", "seed of the faker-made users", "0"),
     ):
         group.addoption(f"--mockidp-{name}", dest=f"mockidp_{name}", default=None,
@@ -44,6 +45,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--mockidp-tls", dest="mockidp_tls", action="store_true", default=None,
                     help="serve the session's provider over HTTPS (ini: mockidp_tls)")
     parser.addini("mockidp_tls", "serve the session's provider over HTTPS", type="bool",
+                  default=False)
+    group.addoption("--mockidp-allow-remote", dest="mockidp_allow_remote", action="store_true",
+                    default=None,
+                    help="let --mockidp-host be an address beyond loopback; the control API "
+                         "then needs idp.control_token (ini: mockidp_allow_remote)")
+    parser.addini("mockidp_allow_remote", "let mockidp_host be beyond loopback", type="bool",
                   default=False)
 
 
@@ -89,16 +96,29 @@ def _provider(config: pytest.Config, **options: Any) -> MockIdP:
 
     tls = config.getoption("mockidp_tls") or config.getini("mockidp_tls")
     from .core.profiles import parse_options
+    from .errors import ConfigurationError
+    from .web.control import is_loopback
+
+    host = _option(config, "host")
+    allow_remote = bool(config.getoption("mockidp_allow_remote")
+                        or config.getini("mockidp_allow_remote"))
+    if not allow_remote and not is_loopback(host):
+        # MockIdP's own rule, named by the plugin's options
+        raise ConfigurationError(
+            f"--mockidp-host {host} is not a loopback address: anyone who reaches it could "
+            "mint tokens the provider signs; add --mockidp-allow-remote (ini: "
+            "mockidp_allow_remote = true) to listen on it anyway, and send idp.control_token "
+            "to the control API")
 
     profile_options = parse_options(config.getoption("mockidp_profile_options")
                                     or config.getini("mockidp_profile_options"))
     settings: dict[str, Any] = {
-        "host": _option(config, "host"), "alg": _option(config, "alg"),
+        "host": host, "allow_remote": allow_remote, "alg": _option(config, "alg"),
         "seed": int(_option(config, "seed")), "tls": bool(tls),
         "profile": _option(config, "profile"), "profile_options": profile_options,
     }
     if "profile" in options:  # another profile: none of the session's profile options
-        settings = {k: settings[k] for k in ("host", "seed", "tls")}
+        settings = {k: settings[k] for k in ("host", "allow_remote", "seed", "tls")}
     return MockIdP(**{**settings, **options})
 
 

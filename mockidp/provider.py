@@ -5,12 +5,16 @@ them to the state they had after start-up."""
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
+import secrets
 import ssl
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from .core.checks import http_url
 from .core.issuer import TENANT_NAME, Issuer
@@ -18,7 +22,7 @@ from .core.recording import LOG_LIMIT
 from .drivers.scenario import Scenario, ScenarioRun, start
 from .errors import ConfigurationError, NotStartedError
 from .web.app import App, forwarded_base_url
-from .web.control import ControlAPI, ControlSettings
+from .web.control import ControlAPI, ControlSettings, is_loopback
 from .web.server import ServerThread, format_host
 from .web.tls import TestAuthority
 
@@ -97,12 +101,32 @@ class Tenant(_Served):
                                   "its parent's server")
 
 
+def _control_hosts(host: object, issuer_url: str | None) -> tuple[frozenset[str], bool]:
+    """The ``Host`` names the control API answers besides loopback ones: the bound address
+    and the issuer URL's host; and whether the bind is to every address (0.0.0.0, ::)."""
+    hosts = set()
+    every = False
+    if isinstance(host, str) and host:
+        with contextlib.suppress(ValueError):  # a name: bound to what it resolves to
+            every = ipaddress.ip_address(host).is_unspecified
+        if not every:
+            hosts.add(host.lower())
+    if issuer_url is not None:
+        hosts.add((urlsplit(issuer_url).hostname or "").lower())
+    return frozenset(hosts - {""}), every
+
+
 class MockIdP(_Served):
     """A mock OAuth 2.0 / OpenID Connect provider served from a background thread.
 
     Use it as a context manager (``with MockIdP() as idp:``), through the pytest fixtures
     ``idp`` / ``idp_server``, or with ``start()`` / ``stop()``. It binds to loopback; it is a
     test double and must never stand in for a real identity provider.
+
+    Anything but a loopback ``host`` (``localhost``, 127.0.0.0/8, ::1) needs
+    ``allow_remote=True``, as ``mockidp serve`` needs ``--allow-remote``: whoever reaches the
+    control API can mint tokens this provider signs. The control API then needs a control
+    token; one is generated when none is given (``idp.control_token``).
 
     ``profile_options`` are the profile's options (``{"realm": "demo"}`` for keycloak);
     they may also be given as keywords (``MockIdP(profile="keycloak", realm="demo")``).
@@ -124,6 +148,7 @@ class MockIdP(_Served):
         trust_forwarded: bool = False,
         log_limit: int = LOG_LIMIT,
         control_origins: Sequence[str] = (),
+        allow_remote: bool = False,
         profile: str | Profile = "generic",
         profile_options: Mapping[str, str] | None = None,
         certificates: bool | None = None,
@@ -139,11 +164,25 @@ class MockIdP(_Served):
         )
         if issuer_url is not None:
             issuer_url = http_url("issuer_url", issuer_url)
+        #: Listening beyond loopback (``allow_remote=True``): a control token is required.
+        # (a host that is no string, or empty, is the server's to refuse, below)
+        self.remote = isinstance(host, str) and bool(host) and not is_loopback(host)
+        if self.remote:
+            if allow_remote is not True:
+                raise ConfigurationError(
+                    f"host {host!r} is not a loopback address: anyone who reaches it could "
+                    "mint tokens this provider signs; pass allow_remote=True to listen on it "
+                    "anyway (the control API then needs a control token, generated when none "
+                    "is given: idp.control_token)")
+            if control_token is None:
+                control_token = secrets.token_urlsafe(24)
         #: The public URL, when consumers reach the provider through a proxy or a container
         #: name: the issuer and every advertised URL use it instead of the bound address.
         self.issuer_url = issuer_url.rstrip("/") if issuer_url else None
-        #: Who may use the control API: its token, and browser origins besides the provider's.
-        self.control_settings = ControlSettings(control_token, control_origins)
+        #: Who may use the control API: its token, browser origins besides the provider's, and
+        #: the Host names it answers for besides loopback ones (see ControlSettings).
+        self.control_settings = ControlSettings(control_token, control_origins,
+                                                *_control_hosts(host, self.issuer_url))
         #: Behind a proxy: during each request the issuer (and so every advertised URL and the
         #: iss of tokens issued over HTTP) follows X-Forwarded-Proto / -Host / -Prefix.
         self.trust_forwarded = bool(trust_forwarded)
@@ -171,6 +210,9 @@ class MockIdP(_Served):
 
     @control_token.setter
     def control_token(self, token: str | None) -> None:
+        if token is None and self.remote:
+            raise ConfigurationError("a provider listening beyond loopback needs a control "
+                                     "token; set another one instead of None")
         self.control_settings.token = ControlSettings(token, self.control_origins).token
 
     @property

@@ -74,7 +74,7 @@ def test_bad_port_is_refused(port: object) -> None:
 
 def test_unresolvable_host_is_a_bind_error() -> None:
     with pytest.raises(BindError, match="cannot resolve host"):
-        MockIdP(host="no-such-host.invalid").start()
+        MockIdP(host="no-such-host.invalid", allow_remote=True).start()
 
 
 @pytest.mark.skipif(not has_ipv6_loopback(), reason="this machine has no IPv6 loopback")

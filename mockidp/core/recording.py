@@ -3,6 +3,11 @@ JWKS exactly once, and once more after the rotation".
 
 Entries are immutable; the log is append-only under a lock and copied out, so a test can read
 it while the server thread is still writing.
+
+Each entry is bounded (:func:`bounded`): a request is at most 1 MiB of body and a hundred
+headers of up to 16 KiB, and keeping all of it made every unauthenticated request cost the
+process about 3 MiB until the log forgot it (10,000 requests later). Past the limits below a
+value is cut and ends with :data:`TRUNCATED`, and the entry says ``truncated``.
 """
 
 from __future__ import annotations
@@ -16,10 +21,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-__all__ = ["RecordedRequest", "RequestLog"]
+__all__ = ["RecordedRequest", "RequestLog", "bounded"]
 
 #: Bodies are kept up to this many bytes (enough for any form or JSON a test sends).
 BODY_LIMIT = 64 * 1024
+#: Each header, query parameter or form field keeps this many characters of its value (a
+#: client assertion with a certificate chain fits), and of its name :data:`NAME_LIMIT`.
+VALUE_LIMIT = 4096
+NAME_LIMIT = 256
+#: At most this many headers, query parameters or form fields are kept per request...
+FIELD_LIMIT = 64
+#: ... and at most this many characters of names and values in each of the three.
+ENTRY_LIMIT = 16 * 1024
+#: The end of a value that was cut.
+TRUNCATED = "...[truncated]"
 #: The log keeps the most recent this many requests, so a long-running `mockidp serve` does not
 #: grow without bound; a test that makes more should clear it (`idp.reset()`) between phases.
 LOG_LIMIT = 10_000
@@ -40,6 +55,8 @@ class RecordedRequest:
     time: float  # on the provider's clock
     duration: float  # seconds spent answering, delays included
     body: bytes = field(default=b"", repr=False)
+    #: Whether a header, parameter, form field or the body was cut, or some left out.
+    truncated: bool = False
 
     @property
     def user_agent(self) -> str | None:
@@ -51,6 +68,27 @@ class RecordedRequest:
 
 def freeze(mapping: Mapping[str, Any]) -> Mapping[str, str]:
     return MappingProxyType(dict(mapping))
+
+
+def bounded(mapping: Mapping[str, str]) -> tuple[Mapping[str, str], bool]:
+    """``mapping`` frozen within :data:`FIELD_LIMIT` fields and :data:`ENTRY_LIMIT`
+    characters, names and values cut to their limits and marked :data:`TRUNCATED`; and whether
+    anything was cut or left out. The first fields are kept, so the ones a request starts with
+    (Host, the grant type) survive padding that follows them."""
+    kept: dict[str, str] = {}
+    budget = ENTRY_LIMIT
+    cut = False
+    for name, value in mapping.items():
+        if len(kept) >= FIELD_LIMIT or budget <= 0:
+            return MappingProxyType(kept), True
+        if len(name) > NAME_LIMIT:
+            name, cut = name[:NAME_LIMIT] + TRUNCATED, True
+        limit = max(min(VALUE_LIMIT, budget - len(name)), 0)
+        if len(value) > limit:
+            value, cut = value[:limit] + TRUNCATED, True
+        kept[name] = value
+        budget -= len(name) + len(value)
+    return MappingProxyType(kept), cut
 
 
 class RequestLog:

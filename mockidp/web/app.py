@@ -20,16 +20,16 @@ import traceback
 from contextvars import ContextVar
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from ..core.endpoints import ENDPOINTS
-from ..core.recording import BODY_LIMIT, RecordedRequest, freeze
+from ..core.recording import BODY_LIMIT, RecordedRequest, bounded
 from . import authorize, control, device, metadata, sessions, token
-from .responses import CORS, FORM, OAuthError, from_http_exception
+from .responses import CORS, FORM, NOSNIFF, OAuthError, from_http_exception, harden
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from ..core.issuer import Issuer
     from .control import ControlAPI
 
-__all__ = ["VIEWS", "App", "forwarded_base_url"]
+__all__ = ["VIEWS", "App", "forwarded_base_url", "printable", "redacted"]
 
 log = logging.getLogger("mockidp.app")
 #: The base URL as the current request's proxy headers give it (``trust_forwarded``).
@@ -54,9 +54,13 @@ MAX_BODY = 1024 * 1024
 
 
 def _redirected(issuer: Issuer, request: Request, name: str) -> Response:
-    """Where ``endpoint(name).redirect()`` sends consumers: the endpoint's usual answer."""
+    """Where ``endpoint(name).redirect()`` sends consumers: the endpoint's usual answer. Only
+    a public GET endpoint without path arguments has one; any other name (``control``,
+    ``redirected``, ``attacker-certificate``) is a 404 rather than a handler called without
+    its arguments, a 500 any client could cause."""
     endpoint = ENDPOINTS.get(name)
-    if endpoint is None or endpoint.internal or "GET" not in endpoint.methods:
+    if (endpoint is None or endpoint.internal or "GET" not in endpoint.methods
+            or name not in VIEWS or "{" in endpoint.path):
         raise NotFound()
     return VIEWS[name](issuer, request)
 
@@ -157,7 +161,7 @@ class App:
         name = match[0] if isinstance(match, tuple) else None
         if name.startswith("control:") if name else request.path.startswith(CONTROL_PREFIX):
             # The test's own calls: neither recorded nor faulted.
-            return self.control(request, match)(environ, start_response)
+            return harden(self.control(request, match))(environ, start_response)
         control = issuer.endpoints.get(name)
         rule = None
         if control is not None and control.active:
@@ -170,6 +174,7 @@ class App:
         if rule is not None:
             response = self.override(request, response, rule, name)
         response.headers["Date"] = metadata.http_date(issuer.clock.time())
+        harden(response)
         self.record(request, name, response.status_code, started, generation)
         return response(environ, start_response)
 
@@ -187,6 +192,12 @@ class App:
             return exc.response()
         except HTTPException as exc:  # no route, a method it does not take, 413
             return from_http_exception(exc, request.path, request.method).response()
+        except RecursionError:
+            # JSON (or a form value parsed as JSON) nested thousands deep: the client's input,
+            # not a failure of the provider, so a 400 and nothing for idp.check().
+            log.warning("%s %s: input nested too deeply", request.method,
+                        printable(request.path))
+            return OAuthError("invalid_request", "the request is nested too deeply").response()
         except Exception:
             self.failed(request)
             return OAuthError("server_error", "the mock provider failed; see idp.check()",
@@ -225,17 +236,25 @@ class App:
             form = request.form.to_dict() if request.mimetype == FORM else {}
         except HTTPException:  # a body over MAX_BODY: answered 413, not kept
             body, form = b"", {}
+        headers, cut_headers = bounded(dict(request.headers.items()))
+        query, cut_query = bounded(request.args.to_dict())
+        kept_form, cut_form = bounded(form)
         self.log_entry(RecordedRequest(
             method=request.method, path=request.script_root + request.path, endpoint=name,
-            headers=freeze(dict(request.headers.items())), query=freeze(request.args.to_dict()),
-            form=freeze(form), status=status, time=self.issuer.clock.time(),
-            duration=time.perf_counter() - started, body=body[:BODY_LIMIT],
+            headers=headers, query=query, form=kept_form, status=status,
+            time=self.issuer.clock.time(), duration=time.perf_counter() - started,
+            body=body[:BODY_LIMIT], truncated=(cut_headers or cut_query or cut_form
+                                                or len(body) > BODY_LIMIT),
         ), request.query_string.decode("latin-1"), generation)
 
     def log_entry(self, entry: RecordedRequest, query: str, generation: int) -> None:
+        """Keep ``entry``; and print its line, whose path and query come from the client:
+        escaped (:func:`printable`), so that ``%0d%0a`` cannot forge a line and ESC
+        sequences cannot drive the terminal of ``mockidp serve``."""
         if request_log.isEnabledFor(logging.INFO):
-            request_log.info("%s %s%s %s %.1f ms", entry.method, entry.path,
-                             f"?{redacted(query)}" if query else "",
+            request_log.info("%s %s%s %s %.1f ms", printable(entry.method),
+                             printable(entry.path),
+                             printable(f"?{redacted(query)}") if query else "",
                              entry.status if entry.status is not None else "dropped",
                              entry.duration * 1000)
         self.issuer.requests_log.add(entry, generation)
@@ -262,7 +281,7 @@ class App:
             body, extra = metadata.metadata_bytes(issuer), CORS
         start_response("200 OK", [
             ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-            *extra.items(), ("Date", metadata.http_date(now)),
+            *extra.items(), *NOSNIFF.items(), ("Date", metadata.http_date(now)),
         ])
         headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items()
                    if key.startswith("HTTP_")}
@@ -270,10 +289,13 @@ class App:
         query: dict[str, str] = {}
         for key, value in parse_qsl(query_string, keep_blank_values=True):
             query.setdefault(key, value)
+        kept_headers, cut_headers = bounded(headers)
+        kept_query, cut_query = bounded(query)
         self.log_entry(RecordedRequest(
             method=method, path=environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"],
-            endpoint=name, headers=freeze(headers), query=freeze(query), form=freeze({}),
+            endpoint=name, headers=kept_headers, query=kept_query, form=bounded({})[0],
             status=200, time=now, duration=time.perf_counter() - started,
+            truncated=cut_headers or cut_query,
         ), query_string, generation)
         return [] if method == "HEAD" else [body]
 
@@ -288,21 +310,40 @@ def preflight(name: str) -> Response:
     })
 
 
-#: Query parameters whose values the request log line never shows: secrets and whole tokens.
+#: Query parameters whose values the request log line never shows: secrets, whole tokens, and
+#: what identifies a person or approves a device (RFC 8628 §3.3's user code).
 SENSITIVE = frozenset({
     "access_token", "assertion", "client_assertion", "client_secret", "code", "code_verifier",
     "control_token", "device_code", "id_token", "id_token_hint", "password", "refresh_token",
-    "subject_token", "actor_token", "token",
+    "subject_token", "actor_token", "token", "user_code", "login_hint",
 })
 
 
 def redacted(query: str) -> str:
-    """``query`` with the values of :data:`SENSITIVE` parameters replaced by ``***``."""
+    """``query`` with the values of :data:`SENSITIVE` parameters replaced by ``***``.
+
+    A parameter is judged by its name as the app reads it: percent-decoded, ``+`` as a space
+    (the form encoding, WHATWG URL §5.1), so ``client%5Fsecret`` or ``pass%77ord`` — the
+    same parameters to the handlers — are redacted too."""
     parts = []
     for pair in query.split("&"):
         name, sep, _ = pair.partition("=")
-        parts.append(f"{name}=***" if sep and name.lower() in SENSITIVE else pair)
+        decoded = unquote_plus(name, errors="replace").lower()
+        parts.append(f"{name}=***" if sep and decoded in SENSITIVE else pair)
     return "&".join(parts)
+
+
+#: C0 and C1 controls, DEL, and the Unicode line and paragraph separators and bidirectional
+#: overrides, which a terminal or log viewer acts on instead of showing.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character as a ``\\xNN`` / ``\\uNNNN`` escape, so that
+    what a client sent cannot end a log line, begin a forged one, or send a terminal escape
+    sequence (CWE-117). Idempotent: the escapes themselves are printable."""
+    return _UNPRINTABLE.sub(
+        lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}", text)
 
 
 def _forwarded(environ: WSGIEnvironment) -> str | None:

@@ -7,11 +7,19 @@ derived from the control surface (:mod:`mockidp.drivers.surface`), and the OpenA
 Private key material never leaves: keys are described by their public JWK only. When the
 provider has a control token (always, when it listens beyond loopback), every call needs
 ``Authorization: Bearer`` — under a tenant's path too.
+
+Before the token, the ``Host``: a page on any site can make a browser send requests here by
+DNS rebinding (its name, resolved again, points at 127.0.0.1), and such a request is
+same-origin to the browser, its ``Origin`` the attacker's name and its ``Host`` too. So the
+control API and the dashboard answer only a ``Host`` that cannot be rebound: a loopback name
+or address, the address the server is bound to, or the configured issuer URL's host
+(:meth:`ControlSettings.host_allowed`); any other is a 421 (RFC 9110 §15.5.20).
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import secrets
 import threading
@@ -41,7 +49,7 @@ if TYPE_CHECKING:
     from ..core.recording import RecordedRequest
 
 __all__ = ["ROUTES", "ControlAPI", "ControlSettings", "describe_key", "describe_request",
-           "openapi"]
+           "is_loopback", "openapi"]
 
 PREFIX = "/_mockidp"
 CONTROL_COOKIE = "mockidp_control"
@@ -50,13 +58,56 @@ TOKEN_OPTIONS = ("claims", *TokenOptions.__annotations__)
 ID_TOKEN_OPTIONS = ("claims", *IdTokenOptions.__annotations__)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an address, IPv6 without brackets) is loopback:
+    ``localhost``, 127.0.0.0/8 or ::1 (RFC 6761 §6.3, RFC 1122 §3.2.1.3, RFC 4291 §2.5.3).
+    Any other name may resolve anywhere."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def host_name(host: str) -> str:
+    """The name or address of a ``Host`` header value, without its port or IPv6 brackets,
+    in lower case (RFC 9110 §7.2, RFC 3986 §3.2.2)."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0].lower()
+    return host.rpartition(":")[0].lower() if ":" in host else host.lower()
+
+
 @dataclass
 class ControlSettings:
-    """Who may drive a provider: its control token and the browser origins allowed besides
-    its own. A tenant's control API shares its parent's, changes included."""
+    """Who may drive a provider: its control token, the browser origins allowed besides its
+    own, and the ``Host`` names it answers control calls for besides loopback ones (the bound
+    address and the issuer URL's host; ``any_address`` when bound to every address). A
+    tenant's control API shares its parent's, changes included."""
 
     token: str | None = None
     origins: Collection[str] = frozenset()
+    hosts: Collection[str] = frozenset()
+    any_address: bool = False
+
+    def host_allowed(self, host: str) -> bool:
+        """Whether a control call with this ``Host`` header may be answered: a name a
+        DNS-rebinding page cannot have its victim's browser send. A loopback name or address
+        is the machine itself; the bound address and the issuer URL's host are the ones the
+        provider's user chose. Bound to every address, any IP literal is one of them (a page
+        whose origin is an IP address was served from that address, so it cannot be a
+        rebound name). ``X-Forwarded-Host`` is never consulted: a page can set it."""
+        name = host_name(host)
+        if is_loopback(name) or name in self.hosts:
+            return True
+        return self.any_address and _ip(name) is not None
 
     def __post_init__(self) -> None:
         token, origins = self.token, self.origins
@@ -67,6 +118,8 @@ class ControlSettings:
                                      f"'http://localhost:3000', not {origins!r}")
         self.origins = frozenset(http_url("each of control_origins", o, origin=True)
                                  for o in origins)
+        self.hosts = frozenset(host_name(h) if h.startswith("[") else h.lower()
+                               for h in self.hosts)
 
 
 @dataclass(frozen=True)
@@ -92,6 +145,7 @@ def describe_request(entry: RecordedRequest) -> dict[str, Any]:
         "method": entry.method, "path": entry.path, "endpoint": entry.endpoint,
         "headers": dict(entry.headers), "query": dict(entry.query), "form": dict(entry.form),
         "status": entry.status, "time": entry.time, "duration": entry.duration,
+        "truncated": entry.truncated,
     }
 
 
@@ -356,8 +410,16 @@ class ControlAPI:
         return json_response(result, headers={"Cache-Control": "no-store"})
 
     def authorize(self, request: Request) -> None:
-        """The bearer secret when one is set; and no cross-origin browser calls, which would
-        let any web page a developer visits drive the provider."""
+        """A ``Host`` no rebound name can give; the bearer secret when one is set; and no
+        cross-origin browser calls, which would let any web page a developer visits drive
+        the provider. The Origin check compares with the request's own ``Host``, which is
+        why that is checked first."""
+        if not self.settings.host_allowed(request.host):
+            raise OAuthError(
+                "invalid_request", f"the control API does not answer for Host {request.host!r}:"
+                " only loopback names, the bound address and the issuer_url's host (a page "
+                "could make a browser send any other by DNS rebinding); set issuer_url "
+                "(--issuer-url) to the URL you call it by", 421)
         origin = request.headers.get("Origin")
         if origin is not None and origin != request.host_url.rstrip("/") \
                 and origin not in self.settings.origins:
@@ -385,6 +447,8 @@ class ControlAPI:
             body = json.loads(request.get_data(cache=True))
         except ValueError as exc:
             raise OAuthError("invalid_request", f"the body is not JSON: {exc}") from None
+        except RecursionError:  # nested thousands deep: the client's input, not our failure
+            raise OAuthError("invalid_request", "the body is nested too deeply") from None
         if not isinstance(body, dict):
             raise OAuthError("invalid_request", "the body must be a JSON object")
         return _pick(body, route.body)
@@ -397,9 +461,10 @@ class ControlAPI:
         if name == "ui":
             response = dashboard_page(issuer, base)
             secret = request.args.get("control_token")
-            if secret:  # remember it for the page's own calls
+            if secret:  # remember it for the page's own calls; over HTTPS only under TLS
                 response.set_cookie(CONTROL_COOKIE, secret, httponly=True, samesite="Strict",
-                                    path=PREFIX)
+                                    path=PREFIX, secure=request.is_secure
+                                    or self.issuer.base_url.startswith("https://"))
             return response
         if name == "ui_decode":
             token = request.form.get("token", "").strip()
@@ -422,6 +487,8 @@ class ControlAPI:
                 options = json.loads(form.get("options") or "{}")
             except ValueError as exc:
                 raise OAuthError("invalid_request", f"options are not JSON: {exc}") from None
+            except RecursionError:
+                raise OAuthError("invalid_request", "options are nested too deeply") from None
             if not isinstance(options, dict):
                 raise OAuthError("invalid_request", "options must be a JSON object")
             act_on_endpoint(issuer, form.get("endpoint", ""),

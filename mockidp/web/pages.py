@@ -1,11 +1,15 @@
-"""The few HTML pages the provider serves to people: the login page and the device page.
+"""The few HTML pages the provider serves to people: the login page, the device page and the
+dashboard.
 
-Plain server-rendered HTML with no script and no assets, so they work in any browser and in
-headless ones, and every page says plainly that this is a mock provider.
+Plain server-rendered HTML with no assets, so they work in any browser and in headless ones,
+and every page says plainly that this is a mock provider. The login and device pages have no
+script, and their policy allows none (CSP Level 3): text a request put on the page can never
+run. The dashboard's one script runs by a nonce made for each answer (CSP Level 3 §7.2).
 """
 
 from __future__ import annotations
 
+import secrets
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -24,12 +28,14 @@ _STYLE = (
     ".error{color:#b00020}table{border-collapse:collapse}td,th{padding:.2rem .5rem;"
     "text-align:left;border-bottom:1px solid #ddd}td form{display:inline}"
 )
-_NO_STORE = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
-             "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; "
-                                        "script-src 'unsafe-inline'; frame-ancestors 'none'"}
+_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+            "X-Content-Type-Options": "nosniff"}
+#: No script and nothing loaded (inline style aside), never framed (clickjacking).
+_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+           "frame-ancestors 'none'")
 
 
-def _page(title: str, body: str, status: int = 200) -> Response:
+def _page(title: str, body: str, status: int = 200, *, policy: str = _POLICY) -> Response:
     html = (
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>"
         f'<meta name=viewport content="width=device-width"><style>{_STYLE}</style></head><body>'
@@ -38,7 +44,7 @@ def _page(title: str, body: str, status: int = 200) -> Response:
         f"<h1>{escape(title)}</h1>{body}</body></html>"
     )
     return Response(html, status=status, content_type="text/html; charset=utf-8",
-                    headers=_NO_STORE)
+                    headers={**_HEADERS, "Content-Security-Policy": policy})
 
 
 def login_page(users: Users, ticket: str, hint: str | None = None, *,
@@ -107,6 +113,7 @@ def dashboard_page(issuer: Issuer, base: str, decoded: str = "", token: str = ""
     from ..core.keys import CORRUPTIONS
     from ..drivers.surface import ENDPOINT_ACTIONS, KEY_ACTIONS
 
+    nonce = secrets.token_urlsafe(18)
     keys = issuer.keys
     rows = []
     for key in keys:
@@ -159,9 +166,13 @@ def dashboard_page(issuer: Issuer, base: str, decoded: str = "", token: str = ""
         + (f"<pre id=decoded>{escape(decoded)}</pre>" if decoded else "")
         + "<h2>Requests</h2><table><thead><tr><th>method</th><th>path</th><th>endpoint</th>"
         "<th>status</th><th>time</th></tr></thead><tbody id=log></tbody></table>"
-        f'<script>document.body.dataset.base = "{base}";{_DASHBOARD_SCRIPT}</script>'
+        f'<script nonce="{nonce}">document.body.dataset.base = "{base}";'
+        f"{_DASHBOARD_SCRIPT}</script>"
     )
-    return _page("mockidp dashboard", body)
+    # Its own script (by nonce) and its fetches of the request log; the forms post here.
+    return _page("mockidp dashboard", body, policy=(
+        f"default-src 'none'; script-src 'nonce-{nonce}'; connect-src 'self'; "
+        "style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"))
 
 
 def _applies(action: str, state: str, corruption: str, kty: str) -> bool:

@@ -4,6 +4,8 @@ endpoint makes."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -22,11 +24,14 @@ if TYPE_CHECKING:
 __all__ = [
     "CORS",
     "FORM",
+    "NOSNIFF",
     "NO_STORE",
+    "PAGE_POLICY",
     "OAuthError",
     "check_form",
     "form_post",
     "from_http_exception",
+    "harden",
     "json_response",
     "quoted",
     "redirect_uri",
@@ -38,6 +43,13 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 #: Endpoints a browser app calls directly answer any origin (the provider is a test double).
 CORS = {"Access-Control-Allow-Origin": "*"}
 FORM = "application/x-www-form-urlencoded"
+#: On every answer: a browser must take the declared type, never sniff JSON or a PEM as HTML or
+#: script (Fetch standard §3.5, "X-Content-Type-Options").
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+#: The policy of an HTML answer that sets none of its own (the signed-out page): no script,
+#: nothing loaded, never framed (CSP Level 3; frame-ancestors against clickjacking).
+PAGE_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; "
+               "frame-ancestors 'none'")
 
 
 class OAuthError(Exception):
@@ -64,7 +76,19 @@ class OAuthError(Exception):
 def json_response(body: Any, status: int = 200,
                   headers: Mapping[str, str] | None = None) -> Response:
     data = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
-    return Response(data, status=status, headers=headers, content_type="application/json")
+    return Response(data, status=status, headers={**NOSNIFF, **(headers or {})},
+                    content_type="application/json")
+
+
+def harden(response: Response) -> Response:
+    """The headers every answer gets unless its handler (or a test's endpoint override) set
+    its own: ``nosniff``, and for HTML a no-script policy that forbids framing."""
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    if response.mimetype == "text/html":
+        headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+        headers.setdefault("X-Frame-Options", "DENY")
+    return response
 
 
 def from_http_exception(exc: HTTPException, path: str, method: str) -> OAuthError:
@@ -125,15 +149,29 @@ def redirect_uri(client: Client, given: str | None) -> str:
     return given
 
 
+#: The form_post page's one script, allowed by its hash (CSP Level 3 §8.4): the same bytes on
+#: every page, unlike the parameters around it, which come from the request.
+_AUTO_SUBMIT = "document.forms[0].submit()"
+_AUTO_SUBMIT_HASH = base64.b64encode(hashlib.sha256(_AUTO_SUBMIT.encode()).digest()).decode()
+_FORM_POST_HEADERS = {
+    **NO_STORE, **NOSNIFF, "X-Frame-Options": "DENY",
+    "Content-Security-Policy": f"default-src 'none'; script-src 'sha256-{_AUTO_SUBMIT_HASH}'; "
+                               "base-uri 'none'; frame-ancestors 'none'",
+}
+
+
 def form_post(target: str, params: Mapping[str, str]) -> Response:
-    """OAuth 2.0 Form Post Response Mode: a page that posts the parameters back."""
+    """OAuth 2.0 Form Post Response Mode: a page that posts the parameters back. Its script
+    is a ``<script>`` element allowed by hash, not an ``onload`` attribute, which a policy
+    could allow only with ``'unsafe-inline'`` (or ``'unsafe-hashes'``); the policy allows no
+    other script, so a parameter that escaped its attribute still could not run."""
     fields = "".join(
         f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in params.items()
     )
     page = (
-        "<!doctype html><html><head><title>mockidp</title></head>"
-        '<body onload="document.forms[0].submit()">'
+        "<!doctype html><html><head><title>mockidp</title></head><body>"
         f'<form method="post" action="{escape(target)}">{fields}'
-        "<noscript><button>Continue</button></noscript></form></body></html>"
+        "<noscript><button>Continue</button></noscript></form>"
+        f"<script>{_AUTO_SUBMIT}</script></body></html>"
     )
-    return Response(page, content_type="text/html; charset=utf-8", headers=NO_STORE)
+    return Response(page, content_type="text/html; charset=utf-8", headers=_FORM_POST_HEADERS)
