@@ -76,3 +76,18 @@ def test_the_log_keeps_the_most_recent_requests() -> None:
         log.add(RecordedRequest("GET", f"/{n}", None, freeze({}), freeze({}), freeze({}), 200,
                                 0.0, 0.0), log.generation)
     assert [e.path for e in log.entries()] == ["/2", "/3", "/4"]
+
+
+def test_the_log_keeps_a_bounded_number_of_bytes() -> None:
+    """Bounded entries still add up: the log drops its oldest past its byte budget."""
+    from mockidp.core.recording import RecordedRequest, RequestLog, freeze
+
+    log = RequestLog(limit=1000, budget=100_000)
+    big = RecordedRequest("POST", "/token", "token", freeze({}), freeze({}), freeze({}), 200,
+                          0.0, 0.0, body=b"x" * 30_000)
+    for _ in range(10):
+        log.add(big, log.generation)
+    assert len(log) == 3  # 3 x ~30 KB fit in 100 KB; the older seven went
+    log.clear()
+    log.add(big, log.generation)
+    assert len(log) == 1

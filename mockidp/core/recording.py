@@ -38,6 +38,9 @@ TRUNCATED = "...[truncated]"
 #: The log keeps the most recent this many requests, so a long-running `mockidp serve` does not
 #: grow without bound; a test that makes more should clear it (`idp.reset()`) between phases.
 LOG_LIMIT = 10_000
+#: ... and at most about this many bytes of them, oldest dropped first: bounded entries of
+#: hostile size would otherwise add up to a gigabyte at LOG_LIMIT.
+LOG_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -98,9 +101,10 @@ class RequestLog:
     is not recorded after it: it belongs to the test that is over.
     """
 
-    def __init__(self, limit: int = LOG_LIMIT) -> None:
+    def __init__(self, limit: int = LOG_LIMIT, budget: int = LOG_BYTES) -> None:
         self._lock = threading.Lock()
-        self._entries: deque[RecordedRequest] = deque(maxlen=limit)
+        self._entries: deque[tuple[RecordedRequest, int]] = deque()
+        self._limit, self._budget, self._bytes = limit, budget, 0
         self._generation = 0
 
     @property
@@ -109,13 +113,19 @@ class RequestLog:
         return self._generation
 
     def add(self, entry: RecordedRequest, generation: int) -> None:
+        size = _size(entry)
         with self._lock:
-            if generation == self._generation:
-                self._entries.append(entry)
+            if generation != self._generation:
+                return
+            self._entries.append((entry, size))
+            self._bytes += size
+            while len(self._entries) > self._limit or (
+                    self._bytes > self._budget and len(self._entries) > 1):
+                self._bytes -= self._entries.popleft()[1]
 
     def entries(self) -> list[RecordedRequest]:
         with self._lock:
-            return list(self._entries)
+            return [entry for entry, _ in self._entries]
 
     def to(self, endpoint: str) -> list[RecordedRequest]:
         return [e for e in self.entries() if e.endpoint == endpoint]
@@ -123,6 +133,7 @@ class RequestLog:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._bytes = 0
             self._generation += 1
 
     def __iter__(self) -> Iterator[RecordedRequest]:
@@ -131,3 +142,10 @@ class RequestLog:
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
+
+
+def _size(entry: RecordedRequest) -> int:
+    """About how many bytes ``entry`` keeps alive."""
+    fields = (entry.headers, entry.query, entry.form)
+    return 256 + len(entry.body) + len(entry.path) + sum(
+        len(name) + len(value) for mapping in fields for name, value in mapping.items())

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from html import escape
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from werkzeug.wrappers import Response
@@ -47,12 +48,20 @@ def _page(title: str, body: str, status: int = 200, *, policy: str = _POLICY) ->
                     headers={**_HEADERS, "Content-Security-Policy": policy})
 
 
+#: The login page lists this many users (and the one login_hint names); others are typed in.
+LISTED_USERS = 100
+
+
 def login_page(users: Users, ticket: str, hint: str | None = None, *,
                error: str = "", status: int = 200) -> Response:
     """Pick a user (or type a new one), optionally add claims, approve or deny."""
     choices = []
     default = users.default.sub
-    for index, user in enumerate(users):
+    listed = list(islice(users, LISTED_USERS))
+    hinted = users.find(hint) if hint else None
+    if hinted is not None and hinted not in listed:
+        listed.append(hinted)
+    for index, user in enumerate(listed):
         checked = " checked" if user.sub == (hint or default) else ""
         label = f"{user.claims.get('name', user.sub)} <{user.claims.get('email', '')}>"
         choices.append(
