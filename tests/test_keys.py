@@ -89,6 +89,10 @@ def test_chosen_kid_and_existing_private_key() -> None:
         (lambda r: r.add("ES256", size=2048), ConfigurationError, "fixed size"),
         (lambda r: r.add("ES256", crv="P-384"), ConfigurationError, "cannot use curve 'P-384'"),
         (lambda r: r.add("HS256", size=128), ConfigurationError, "at least 256 bits"),
+        # Bounds: a 16384-bit RSA search pins a core for minutes, past SIGTERM; a 1.6e9-bit
+        # secret would allocate 191 MiB. Both are refused before any work, naming the limit.
+        (lambda r: r.add("RS256", size=16384), ConfigurationError, "at most 8192 bits"),
+        (lambda r: r.add("HS256", size=1_600_000_000), ConfigurationError, "at most 65536 bits"),
         (lambda r: r.add("RS256", kid=""), ConfigurationError, "non-empty string"),
         (lambda r: r.add("ES256", private_key=rsa.generate_private_key(65537, 2048)),
          ConfigurationError, "EC"),

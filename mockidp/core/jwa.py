@@ -28,6 +28,12 @@ KeyType = Literal["RSA", "EC", "OKP", "oct"]
 
 RSA_DEFAULT_BITS = 2048
 RSA_MIN_BITS = 1024
+#: The largest RSA key made on request. An 8192-bit key takes seconds to find and a 16384-bit
+#: one minutes, pinning a core past SIGTERM; no provider signs with more than 4096 bits.
+RSA_MAX_BITS = 8192
+#: The largest HS* secret made on request: 8 KiB. HMAC hashes a longer key down to the hash
+#: size first (RFC 2104 §3), so a larger one proves nothing and only costs memory.
+HMAC_MAX_BITS = 8 * 1024 * 8
 
 
 @dataclass(frozen=True)
@@ -69,10 +75,12 @@ class Algorithm:
             if crv is not None:
                 raise ConfigurationError(f"{self.name} keys have no curve; drop crv={crv!r}")
             bits = RSA_DEFAULT_BITS if size is None else size
-            if isinstance(bits, bool) or not isinstance(bits, int) or bits < RSA_MIN_BITS:
+            if (isinstance(bits, bool) or not isinstance(bits, int)
+                    or not RSA_MIN_BITS <= bits <= RSA_MAX_BITS):
                 raise ConfigurationError(
                     f"RSA key size {size!r} is not usable; give an int of at least "
-                    f"{RSA_MIN_BITS} bits (default {RSA_DEFAULT_BITS})"
+                    f"{RSA_MIN_BITS} and at most {RSA_MAX_BITS} bits (default "
+                    f"{RSA_DEFAULT_BITS}; the limit keeps key generation to seconds)"
                 )
             return RSA_POOL.take(bits)
         if size is not None and self.kty != "oct":
@@ -85,10 +93,12 @@ class Algorithm:
             # RFC 7518 §3.2: a key of at least the hash size.
             nbytes = hashlib.new(self.hash_name).digest_size
             if size is not None:
-                if isinstance(size, bool) or not isinstance(size, int) or size < nbytes * 8:
+                if (isinstance(size, bool) or not isinstance(size, int)
+                        or not nbytes * 8 <= size <= HMAC_MAX_BITS):
                     raise ConfigurationError(
-                        f"{self.name} secret size {size!r} is too small; give at least "
-                        f"{nbytes * 8} bits (RFC 7518 §3.2)"
+                        f"{self.name} secret size {size!r} is not usable; give at least "
+                        f"{nbytes * 8} bits (RFC 7518 §3.2) and at most {HMAC_MAX_BITS} bits "
+                        "(8 KiB)"
                     )
                 nbytes = (size + 7) // 8
             return os.urandom(nbytes)
