@@ -331,3 +331,29 @@ def test_documented_library_validators_pass_by_default(idp: MockIdP, library: st
     report = audit(make(idp), idp, typ=EXPECTED_TYP)
     report.assert_safe()
     assert all(case.severity == "hardening" for case in report.weaknesses)
+
+
+def _cached_validators(idp: MockIdP, key_by_audience: bool):  # type: ignore[no-untyped-def]
+    """Validators for several audiences sharing one verification cache, as a gateway has."""
+    cache: dict[object, dict] = {}  # type: ignore[type-arg]
+    client = jwt.PyJWKClient(idp.jwks_uri)
+
+    def verify_for(audience: str):  # type: ignore[no-untyped-def]
+        def verify(token: str) -> dict:  # type: ignore[type-arg]
+            slot = (token, audience) if key_by_audience else token
+            if slot not in cache:
+                key = client.get_signing_key_from_jwt(token)
+                cache[slot] = jwt.decode(token, key, algorithms=["RS256"], audience=audience,
+                                         issuer=idp.issuer)
+            return cache[slot]
+        return verify
+    return verify_for
+
+
+def test_a_cache_keyed_without_the_audience_is_caught(idp: MockIdP) -> None:
+    naive = _cached_validators(idp, key_by_audience=False)
+    report = audit(naive(idp.audience), idp, faults=[], verify_for=naive)
+    case = report["audience-cache"]
+    assert case.accepted and case.severity == "high" and case.verdict == "vulnerable"
+    correct = _cached_validators(idp, key_by_audience=True)
+    audit(correct(idp.audience), idp, faults=[], verify_for=correct).assert_safe()

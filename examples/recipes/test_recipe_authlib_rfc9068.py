@@ -77,3 +77,10 @@ def test_an_outage_fails_every_request(idp: MockIdP) -> None:
     idp.endpoint("jwks").fail(503)
     with pytest.raises(requests.HTTPError):
         verify(idp.token(typ=TYP))
+
+
+def test_the_audit_finds_it_sound(idp: MockIdP) -> None:
+    """Every catalog fault through the validator: no critical or high finding."""
+    import mockidp
+
+    mockidp.audit(make_verifier(idp), idp, typ=TYP).assert_safe()

@@ -204,6 +204,7 @@ def audit(
     faults: Sequence[str] | None = None,
     progress: Callable[[AuditCase], object] | None = None,
     claims: Mapping[str, Any] | None = None,
+    verify_for: Callable[[str], Callable[[str], Any]] | None = None,
 ) -> AuditReport:
     """Run the catalog (or ``faults``) and valid baselines through ``verify``.
 
@@ -213,6 +214,10 @@ def audit(
     ``audience`` and ``algorithms`` are what the validator expects: baselines and faults are
     minted with that audience, one valid baseline per algorithm, faults with the first.
     ``claims`` go into every token (e.g. the ``nonce`` an OIDC client checks).
+    ``verify_for(audience)`` — a validator for another audience, sharing whatever the service
+    shares between its validators (a verification cache) — adds the case
+    ``audience-cache``: a token accepted for the expected audience must still be refused for
+    another one.
     The provider's keys are as they were when the audit returns.
     """
     if not callable(verify):
@@ -222,7 +227,8 @@ def audit(
 
         with MockIdP() as provider:
             return audit(verify, provider, audience=audience, algorithms=algorithms, typ=typ,
-                         faults=faults, progress=progress, claims=claims)
+                         faults=faults, progress=progress, claims=claims,
+                         verify_for=verify_for)
     names = list(FAULTS) if faults is None else list(faults)
     algs = list(algorithms) if algorithms else [idp.keys.default_alg]
     aud = audience if audience is not None else idp.audience
@@ -264,9 +270,33 @@ def audit(
         accepted, error, _ = _outcome(verify, idp.token(alg=algs[0], **mint))
         record(AuditCase("valid after rotation", "baseline", accepted, error,
                          "a valid token of the next key, published before the audit"))
+        if verify_for is not None:
+            record(_audience_cache(verify_for, idp.token(alg=algs[0], **mint), aud))
     finally:
         idp.keys.restore(snapshot)
     return AuditReport(cases)
+
+
+#: Another audience for the audience-cache case.
+OTHER_AUDIENCE = "https://mockidp.invalid/another-api"
+
+
+def _audience_cache(verify_for: Callable[[str], Callable[[str], Any]], token: str,
+                    audience: str | Sequence[str]) -> AuditCase:
+    """One genuine token verified for its audience, then for another: a verification cache
+    keyed without the audience (lua-resty-openidc#399, Envoy jwt_authn before PR #24184)
+    lets the second through."""
+    expected = audience if isinstance(audience, str) else audience[0]
+    first, error, _ = _outcome(verify_for(expected), token)
+    if not first:
+        return AuditCase("audience-cache", "baseline", False, error,
+                         "a valid token, verified for its own audience")
+    accepted, error, _ = _outcome(verify_for(OTHER_AUDIENCE), token)
+    return AuditCase(
+        "audience-cache", "fault", accepted, error,
+        "a token accepted for its audience, presented again where another audience is expected",
+        "lua-resty-openidc#399; envoyproxy/envoy#24184; RFC 7519 §4.1.3", "high",
+        "key a verification cache by token and audience, or check aud after the cache")
 
 
 def http_verifier(url: str, *, headers: Mapping[str, str] | None = None,
