@@ -320,8 +320,8 @@ def test_http_audit_against_a_running_provider(idp: MockIdP, tmp_path) -> None: 
 
 @pytest.mark.parametrize("library", ["pyjwt", "joserfc", "jwcrypto", pytest.param(
     "python-jose", marks=pytest.mark.xfail(strict=True, reason=(
-        "python-jose accepts a token whose crit names an extension it does not understand "
-        "(RFC 7515 §4.1.11: MUST reject)")))])
+        "python-jose accepts a token whose crit names an extension it does not understand, "
+        "b64 included (RFC 7515 §4.1.11: MUST reject)")))])
 def test_documented_library_validators_pass_by_default(idp: MockIdP, library: str) -> None:
     """Each library's validator as its documentation shows it (tests/verifiers.py) is sound:
     no critical or high finding; what it leaves to its caller is reported as hardening."""

@@ -389,6 +389,15 @@ def _attacker_signed(member: str) -> Callable[[Draft], str]:
     return build
 
 
+def _unencoded_payload(d: Draft) -> str:
+    """RFC 7797's ``b64: false`` (critical), over a payload that is still base64url text: the
+    bytes signed are the usual ones, so a verifier that ignores the header accepts the claims,
+    and one that honours it reads a payload that is no JSON at all."""
+    d.header["b64"] = False
+    d.header["crit"] = ["b64"]
+    return d.sign()
+
+
 def _crit_unknown(d: Draft) -> str:
     d.header["crit"] = ["x-mockidp-critical"]
     d.header["x-mockidp-critical"] = True
@@ -905,6 +914,15 @@ _ENTRIES: list[tuple[str, _Info]] = [
         severity="high",
         why=("RFC 7515 §4.1.11: a recipient MUST reject a critical extension it does not "
              "understand"))),
+    ("b64-false", _Info(
+        "encoding", 'the header says b64: false (RFC 7797, marked critical)',
+        "RFC 7797 §6, §7; RFC 7515 §4.1.11",
+        "refuse b64: false in a JWT (RFC 7797 §7: JWTs must not use it) and any critical "
+        "header it does not implement",
+        "verifiers that ignore crit (see crit-unknown)", _unencoded_payload,
+        severity="high",
+        why="RFC 7515 §4.1.11: a recipient MUST reject a critical extension it does not "
+            "understand; RFC 7797 §7 keeps b64: false out of JWTs")),
     ("malformed", _Info(
         "encoding", "two segments instead of three", "RFC 7515 §7.1",
         "reject anything but three segments", "", _malformed,
