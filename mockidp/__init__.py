@@ -17,14 +17,15 @@ if TYPE_CHECKING:
     from .core.clock import Clock
     from .core.directory import Client, Clients, PlannedLogin, User, Users
     from .core.endpoints import DiscoveryControl, EndpointControl, JwksControl
-    from .core.faults import FAULTS, Attacker, Fault
+    from .core.faults import FAULTS, Attacker, Fault, Severity
     from .core.flows import TokenContext
     from .core.issuer import Issuer
-    from .core.jwa import ALGORITHMS
-    from .core.keys import CORRUPTIONS, Key, KeyRing
+    from .core.jwa import ALGORITHMS, Algorithm
+    from .core.keys import CORRUPTIONS, Key, KeyRing, KeyState
     from .core.profiles import PROFILES, Layout, Profile
     from .core.recording import RecordedRequest
-    from .drivers.consumer_audit import AuditCase, AuditReport, audit
+    from .core.tokens import Audience, IdTokenOptions, TokenOptions
+    from .drivers.consumer_audit import AuditCase, AuditReport, Verdict, audit
     from .drivers.remote import (
         RemoteClock,
         RemoteDirectory,
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
         UnreachableError,
     )
     from .provider import MockIdP, Tenant
+    from .web.app import App
 
 __version__ = "0.1.0"
 
@@ -65,7 +67,10 @@ __all__ = [
     "CORRUPTIONS",
     "FAULTS",
     "PROFILES",
+    "Algorithm",
+    "App",
     "Attacker",
+    "Audience",
     "AuditCase",
     "AuditReport",
     "BindError",
@@ -76,12 +81,14 @@ __all__ = [
     "DiscoveryControl",
     "EndpointControl",
     "Fault",
+    "IdTokenOptions",
     "InvalidTokenError",
     "Issuer",
     "JwksControl",
     "Key",
     "KeyExistsError",
     "KeyRing",
+    "KeyState",
     "KeyStateError",
     "Layout",
     "MockIdP",
@@ -102,8 +109,10 @@ __all__ = [
     "Scenario",
     "ScenarioRun",
     "ServerError",
+    "Severity",
     "Tenant",
     "TokenContext",
+    "TokenOptions",
     "UnknownAlgorithmError",
     "UnknownClientError",
     "UnknownCorruptionError",
@@ -115,12 +124,21 @@ __all__ = [
     "UnreachableError",
     "User",
     "Users",
+    "Verdict",
     "__version__",
     "audit",
 ]
 
 #: Public name -> the module it lives in (below ``mockidp``).
 _HOME = {
+    "KeyState": "core.keys",
+    "Algorithm": "core.jwa",
+    "Severity": "core.faults",
+    "Verdict": "drivers.consumer_audit",
+    "Audience": "core.tokens",
+    "TokenOptions": "core.tokens",
+    "IdTokenOptions": "core.tokens",
+    "App": "web.app",
     "ALGORITHMS": "core.jwa",
     "Attacker": "core.faults",
     "AuditCase": "drivers.consumer_audit",

@@ -242,6 +242,8 @@ class MockIdP(_Served):
                 self._bound = self.issuer_url or (
                     f"{scheme}://{format_host(self._server.host)}:{self._server.port}")
                 self.mark_baseline()
+                for tenant in self._tenants.values():  # set up before start (a config file)
+                    tenant.mark_baseline()
                 self._baseline_tenants = self._tenants
         return self
 

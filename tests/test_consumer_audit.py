@@ -357,3 +357,20 @@ def test_a_cache_keyed_without_the_audience_is_caught(idp: MockIdP) -> None:
     assert case.accepted and case.severity == "high" and case.verdict == "vulnerable"
     correct = _cached_validators(idp, key_by_audience=True)
     audit(correct(idp.audience), idp, faults=[], verify_for=correct).assert_safe()
+
+
+def test_a_validator_that_crashes_on_a_resource_fault_is_caught(idp: MockIdP) -> None:
+    """A RecursionError on deep nesting is the weakness CVE-2025-53864 names, not a refusal:
+    one failed request (hardening); a validator that runs out of memory is high."""
+    def recursive(token: str) -> object:
+        return json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+
+    case = audit(recursive, idp, faults=["deep-nesting"])["deep-nesting"]
+    assert case.crashed and case.verdict == "weak" and case.severity == "hardening"
+    assert "RecursionError" in case.note
+
+    def exhausted(token: str) -> object:
+        raise MemoryError
+
+    case = audit(exhausted, idp, faults=["oversized"])["oversized"]
+    assert case.crashed and case.verdict == "vulnerable" and case.severity == "high"

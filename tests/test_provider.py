@@ -68,3 +68,16 @@ def test_import_is_lazy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_reset_restores_the_jwks_max_age(idp: MockIdP) -> None:
+    idp.jwks_max_age = 0
+    idp.reset()
+    assert idp.jwks_max_age == 300
+
+
+def test_verify_refuses_a_boolean_nbf(idp: MockIdP) -> None:
+    from mockidp import InvalidTokenError
+
+    with pytest.raises(InvalidTokenError, match="not valid yet"):
+        idp.verify(idp.token({"nbf": True}))

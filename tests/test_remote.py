@@ -15,6 +15,7 @@ import pytest
 from mockidp import (
     ConfigurationError,
     MockIdP,
+    MockIdPError,
     RemoteAuthError,
     RemoteConfigurationError,
     RemoteError,
@@ -257,3 +258,35 @@ def test_the_cli_says_in_one_line_what_it_cannot_reach(
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("mockidp: error:") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("answer", [
+    b"SSH-2.0-OpenSSH_9.6\r\n",  # not HTTP at all
+    b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{}",  # cut short
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n[]",
+    b"HTTP/1.1 400 Bad\r\nContent-Length: 2\r\nContent-Type: application/json\r\n\r\n[]",
+], ids=["not-http", "short-body", "json-list", "error-json-list"])
+def test_an_answer_that_is_not_mockidps_is_a_mockidp_error(answer: bytes) -> None:
+    import threading
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+
+        def answer_once() -> None:
+            connection, _ = server.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(answer)
+
+        thread = threading.Thread(target=answer_once)
+        thread.start()
+        with pytest.raises(MockIdPError):
+            RemoteIdP(f"http://127.0.0.1:{server.getsockname()[1]}", timeout=5)
+        thread.join(5)
+
+
+def test_typ_none_travels_as_none(idp: MockIdP) -> None:
+    """idp.token(typ=None) is a header without typ, remotely too."""
+    token = RemoteIdP(idp.issuer).token(typ=None)
+    assert "typ" not in jwt.get_unverified_header(token)

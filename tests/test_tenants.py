@@ -82,3 +82,15 @@ def test_a_tenants_control_api_takes_the_parents_token() -> None:
         assert requests.get(base + "/ui", timeout=5).status_code == 401
         assert requests.get(base + "/state", timeout=5,
                             headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+
+
+def test_a_tenant_set_up_before_start_keeps_its_setup_across_resets() -> None:
+    """As `mockidp serve --config` sets tenants up: before the server starts."""
+    idp = MockIdP()
+    tenant = idp.tenant("acme")
+    tenant.users.add("bob", password="pw")
+    tenant.keys.add("ES256", kid="ec-acme")
+    with idp:
+        idp.reset()
+        assert idp.tenants["acme"] is tenant
+        assert "bob" in tenant.users and "ec-acme" in tenant.keys

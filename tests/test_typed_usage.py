@@ -116,3 +116,9 @@ def test_audit_report(idp: MockIdP) -> None:
     cases: list[AuditCase] = list(report)
     assert {case.name for case in cases} >= {"expired", "alg-none"}
     assert not report.vulnerabilities
+    threshold: mockidp.Severity = "hardening"
+    verdicts: set[mockidp.Verdict] = {case.verdict for case in report.failures(threshold)}
+    assert verdicts == set()
+    state: mockidp.KeyState = idp.keys.state(idp.keys.active.kid)
+    options: mockidp.TokenOptions = {"sub": "alice", "typ": None}
+    assert state == "active" and "typ" not in jwt.get_unverified_header(idp.token(**options))

@@ -137,6 +137,9 @@ class _Info:
     at_jwt_severity: Severity | None = None
     #: Only a validator that expects at+jwt can tell this token apart (no finding otherwise).
     at_jwt_only: bool = False
+    #: A resource-exhaustion fault: a validator that crashes on it (stack, memory, a 5xx or a
+    #: timeout over HTTP) has the weakness the reference cites, even though it accepted nothing.
+    exhausts: bool = False
     #: For faults whose acceptance can be harmless: given what the validator returned and the
     #: severity, the severity that applies (``None``: no weakness) and why.
     judge: Callable[[object, Severity], tuple[Severity | None, str]] | None = None
@@ -156,12 +159,13 @@ class Fault(str):
     why: str
     at_jwt_severity: Severity | None
     at_jwt_only: bool
+    exhausts: bool
     judge: Callable[[object, Severity], tuple[Severity | None, str]] | None
 
     def __new__(cls, name: str, info: _Info) -> Fault:
         self = super().__new__(cls, name)
         for attr in ("category", "description", "reference", "check", "weakness", "build",
-                     "severity", "why", "at_jwt_severity", "at_jwt_only", "judge"):
+                     "severity", "why", "at_jwt_severity", "at_jwt_only", "exhausts", "judge"):
             object.__setattr__(self, attr, getattr(info, attr))
         return self
 
@@ -437,7 +441,8 @@ def _judged_by_sub(harmless: str) -> Callable[[object, Severity], tuple[Severity
             if returned["sub"] == "admin":
                 return "critical", "the validator returned the forged sub (admin)"
             return None, harmless
-        return severity, ""
+        return severity, ("accepted; return the claims from verify and the audit can tell "
+                          "whether the forged sub got through")
 
     return judge
 
@@ -951,21 +956,25 @@ _ENTRIES: list[tuple[str, _Info]] = [
         "bound the size of tokens before parsing",
         "Authlib < 1.6.5 (CVE-2025-61920) decoded header and signature of any size; PyJWT "
         "and jwcrypto have no limit", _oversized,
-        severity="hardening",
-        why=("resource exhaustion, not acceptance of a bad token; bounding input is defence in "
-             "depth"))),
+        severity="hardening", exhausts=True,
+        why="accepting it is no weakness; a validator that breaks on it is reported: hardening "
+            "for a stack overflow or a 5xx, high when it runs out of memory or time")),
     ("dot-flood", _Info(
         "encoding", "a valid token followed by a million dots", "RFC 7515 §7.1; CVE-2025-27144",
         "reject anything but three segments before splitting further",
         "go-jose < 4.0.5 (CVE-2025-27144) and golang-jwt < 5.2.2 (CVE-2025-30204) split such "
         "input at length", _dot_flood,
-        severity="hardening", why="resource exhaustion, not acceptance of a bad token")),
+        severity="hardening", exhausts=True,
+        why="accepting it is no weakness; a validator that breaks on it is reported: hardening "
+            "for a stack overflow or a 5xx, high when it runs out of memory or time")),
     ("deep-nesting", _Info(
         "encoding", "a claim nested 10,000 arrays deep", "CVE-2025-53864 (no RFC sets a bound)",
         "bound the nesting depth (and size) of what is parsed",
         "Nimbus JOSE+JWT < 9.37.4 (CVE-2025-53864) recursed until its stack overflowed",
         _nested,
-        severity="hardening", why="resource exhaustion, not acceptance of a bad token")),
+        severity="hardening", exhausts=True,
+        why="accepting it is no weakness; a validator that breaks on it is reported: hardening "
+            "for a stack overflow or a 5xx, high when it runs out of memory or time")),
 ]
 
 #: Every token fault, by name. Iterating gives :class:`Fault` objects (which are their names).

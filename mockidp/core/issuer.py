@@ -58,6 +58,7 @@ class _Baseline(NamedTuple):
     audience: Audience
     login: str
     refresh_token_rotation: bool
+    jwks_max_age: int
 
 
 class Issuer:
@@ -305,7 +306,7 @@ class Issuer:
         """Remember the state now as the one :meth:`reset` returns to (after start-up)."""
         self._baseline = _Baseline(self.keys.snapshot(), self.users.snapshot(),
                                    self.clients.snapshot(), self.audience, self.login,
-                                   self.refresh_token_rotation)
+                                   self.refresh_token_rotation, self.jwks_max_age)
 
     def reset(self) -> None:
         """Back to the baseline: keys, users, clients, clock, audience, login mode, endpoint
@@ -326,6 +327,7 @@ class Issuer:
         self.minter.hooks.clear()
         self.flows.clear()
         self.refresh_token_rotation = baseline.refresh_token_rotation
+        self.jwks_max_age = baseline.jwks_max_age
         with self._errors_lock:
             self.handler_errors.clear()
             self._errors_dropped = 0

@@ -447,13 +447,16 @@ class KeyRing:
         return key
 
     @action("A new key signs; the old one stays published")
-    def rotate(self, alg: str | None = None, **options: Any) -> Key:
-        """A new key of ``alg`` (default: the default algorithm) signs from now on.
+    def rotate(self, alg: str | None = None, kid: str | None = None, *,
+               size: int | None = None, crv: str | None = None,
+               private_key: Any = None) -> Key:
+        """A new key of ``alg`` (default: the default algorithm) signs from now on; ``kid``,
+        ``size``, ``crv`` and ``private_key`` as for :meth:`add`.
 
         The key it replaces stays published as *previous*, as real providers keep it until the
         tokens it signed have expired; ``revoke`` it to take it out of the JWKS.
         """
-        return self.add(alg, activate=True, **options)
+        return self.add(alg, kid, size=size, crv=crv, private_key=private_key, activate=True)
 
     @action("Make a published key sign", kid=True)
     def activate(self, kid: str) -> Key:

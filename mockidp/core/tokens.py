@@ -418,6 +418,6 @@ class Minter:
         exp, nbf = claims.get("exp"), claims.get("nbf", 0)
         if not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= now:
             raise InvalidTokenError("expired or without a numeric exp")
-        if not isinstance(nbf, int | float) or nbf > now:
+        if not isinstance(nbf, int | float) or isinstance(nbf, bool) or nbf > now:
             raise InvalidTokenError("not valid yet")
         return claims

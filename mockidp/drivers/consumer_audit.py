@@ -47,14 +47,18 @@ class AuditCase:
     severity: Severity | None = None
     #: What a correct consumer does (for a fault).
     check: str = ""
-    #: Why an accepted fault is no weakness here (e.g. the validator kept the last duplicate).
+    #: Why an accepted fault is no weakness here (e.g. the validator kept the last duplicate),
+    #: or how a resource-exhaustion fault broke the validator.
     note: str = ""
+    #: The validator did not refuse a resource-exhaustion fault cleanly: it ran out of stack or
+    #: memory, or (over HTTP) answered 5xx or timed out.
+    crashed: bool = False
 
     @property
     def verdict(self) -> Verdict:
         if self.kind == "baseline":
             return "ok" if self.accepted else "broken"
-        if not self.accepted or self.severity is None:
+        if not (self.accepted or self.crashed) or self.severity is None:
             return "ok"
         return "weak" if self.severity == "hardening" else "vulnerable"
 
@@ -185,12 +189,21 @@ class AuditReport:
         return "\n".join(parts) + "\n"
 
 
+class ServiceFailure(Exception):
+    """What :func:`http_verifier` raises when the service answers 5xx or not at all in time:
+    a failure, not a refusal."""
+
+
+#: Errors that mean the validator broke rather than refused.
+_CRASHES = (RecursionError, MemoryError, ServiceFailure)
+
+
 def _outcome(verify: Callable[[str], Any], token: str
              ) -> tuple[bool, str | None, object]:
     try:
         returned = verify(token)
     except Exception as exc:  # any rejection counts; its type and message are the evidence
-        return False, f"{type(exc).__name__}: {exc}", None
+        return False, f"{type(exc).__name__}: {exc}", exc
     return True, None, returned
 
 
@@ -262,10 +275,18 @@ def audit(
             note = "" if severity is not None else (
                 "accepted, as any validator of plain JWTs would: only one that expects at+jwt "
                 "can tell this token apart")
-            if accepted and severity is not None and fault.judge is not None:
+            crashed = fault.exhausts and isinstance(returned, _CRASHES)
+            if crashed:
+                # Out of memory or out of time takes the service down; a RecursionError or a
+                # 5xx is one failed request, defence in depth to bound.
+                exhausted = isinstance(returned, MemoryError) or (
+                    isinstance(returned, ServiceFailure) and "no answer" in str(returned))
+                severity = "high" if exhausted else "hardening"
+                note = f"the validator broke instead of refusing: {error}"
+            elif accepted and severity is not None and fault.judge is not None:
                 severity, note = fault.judge(returned, severity)
             record(AuditCase(str(fault), "fault", accepted, error, fault.description,
-                             fault.reference, severity, fault.check, note))
+                             fault.reference, severity, fault.check, note, crashed))
         idp.keys.activate(staged.kid)
         accepted, error, _ = _outcome(verify, idp.token(alg=algs[0], **mint))
         record(AuditCase("valid after rotation", "baseline", accepted, error,
@@ -316,6 +337,12 @@ def http_verifier(url: str, *, headers: Mapping[str, str] | None = None,
         except urllib.error.HTTPError as exc:
             exc.close()
             status = exc.code
+        except (TimeoutError, urllib.error.URLError) as exc:
+            if isinstance(exc, TimeoutError) or isinstance(exc.reason, TimeoutError):
+                raise ServiceFailure(f"no answer within {timeout} s") from None
+            raise
+        if status >= 500:
+            raise ServiceFailure(f"HTTP {status}")
         accepted = status in expect_status if expect_status else 200 <= status < 300
         if not accepted:
             raise PermissionError(f"HTTP {status}")

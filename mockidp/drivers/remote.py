@@ -7,6 +7,7 @@ pays for no more than ``import mockidp``.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import urllib.error
@@ -21,6 +22,7 @@ from ..core.endpoints import ENDPOINTS
 from ..core.recording import RecordedRequest, freeze
 from ..errors import (
     ConfigurationError,
+    MockIdPError,
     RemoteAuthError,
     RemoteConfigurationError,
     RemoteError,
@@ -91,13 +93,15 @@ class RemoteIdP:
     # -- plumbing -----------------------------------------------------------------------------
 
     def call(self, method: str, path: str, body: Mapping[str, Any] | None = None,
-             query: Mapping[str, str] | None = None) -> Any:
+             query: Mapping[str, str] | None = None, *, nulls: bool = False) -> Any:
+        """One control-API call; its JSON answer (an object). ``None`` options are left out
+        of ``body`` unless ``nulls``: where ``None`` means something (``typ=None``, no typ)."""
         url = f"{self.url}/_mockidp{path}" + (f"?{urlencode(query)}" if query else "")
         data = None
         headers = {"Accept": "application/json"}
         if body is not None:
             data = json.dumps({k: _jsonable(v) for k, v in body.items()
-                               if v is not None}).encode()
+                               if nulls or v is not None}).encode()
             headers["Content-Type"] = "application/json"
         if self.control_token is not None:
             headers["Authorization"] = f"Bearer {self.control_token}"
@@ -105,25 +109,38 @@ class RemoteIdP:
         try:
             with urllib.request.urlopen(request, timeout=self.timeout,
                                         context=self.ssl_context) as response:
-                return json.load(response)
+                return self._object(json.load(response))
         except urllib.error.HTTPError as exc:
-            with exc:
-                try:
-                    answer = json.load(exc)
-                except ValueError:
-                    answer = {}
-            error = answer.get("error", "error")
-            description = answer.get("error_description", exc.reason)
-            kind = {400: RemoteConfigurationError, 401: RemoteAuthError,
-                    403: RemoteAuthError}.get(exc.code, RemoteError)
-            raise kind(exc.code, error, description) from None
+            raise self._refusal(exc) from None
         except urllib.error.URLError as exc:
             raise UnreachableError(self.url, exc.reason) from None
-        except (TimeoutError, OSError) as exc:  # a timeout or reset after connecting
+        except (TimeoutError, OSError, http.client.HTTPException) as exc:
+            # A timeout or reset after connecting, or an answer that is not HTTP.
             raise UnreachableError(self.url, exc) from None
         except ValueError as exc:  # an answer that is not JSON: not a mockidp
             raise UnreachableError(self.url, f"the answer is not mockidp's JSON ({exc})"
                                    ) from None
+
+    def _object(self, answer: Any) -> dict[str, Any]:
+        if not isinstance(answer, dict):
+            raise UnreachableError(self.url, "the answer is not a JSON object: not a mockidp "
+                                             "control API")
+        return answer
+
+    def _refusal(self, exc: urllib.error.HTTPError) -> MockIdPError:
+        """The control API's error answer as an exception (or why it could not be read)."""
+        try:
+            with exc:
+                answer = json.load(exc)
+        except (ValueError, OSError, http.client.HTTPException):
+            answer = {}
+        if not isinstance(answer, dict):
+            answer = {}
+        error, description = answer.get("error", "error"), answer.get("error_description",
+                                                                       exc.reason)
+        kind = {400: RemoteConfigurationError, 401: RemoteAuthError,
+                403: RemoteAuthError}.get(exc.code, RemoteError)
+        return kind(exc.code, str(error), str(description))
 
     # -- URLs ---------------------------------------------------------------------------------
 
@@ -148,13 +165,15 @@ class RemoteIdP:
     def token(self, claims: Mapping[str, Any] | None = None,
               **options: Unpack[TokenOptions]) -> str:
         """``idp.token()`` of the remote provider: the same options, minted there."""
-        token: str = self.call("POST", "/token", {"claims": claims, **options})["token"]
+        token: str = self.call("POST", "/token", {"claims": claims, **options},
+                               nulls=True)["token"]
         return token
 
     def id_token(self, claims: Mapping[str, Any] | None = None,
                  **options: Unpack[IdTokenOptions]) -> str:
         """``idp.id_token()`` of the remote provider."""
-        token: str = self.call("POST", "/id_token", {"claims": claims, **options})["token"]
+        token: str = self.call("POST", "/id_token", {"claims": claims, **options},
+                               nulls=True)["token"]
         return token
 
     def jwks(self) -> dict[str, Any]:
@@ -255,9 +274,12 @@ class RemoteKeys:
     def jwks(self) -> dict[str, Any]:
         return self._remote.jwks()
 
-    def add(self, alg: str | None = None, kid: str | None = None, **options: Any) -> RemoteKey:
-        return RemoteKey(**self._remote.call("POST", "/keys", {"alg": alg, "kid": kid,
-                                                                **options}))
+    def add(self, alg: str | None = None, kid: str | None = None, *,
+            size: int | None = None, crv: str | None = None, activate: bool = True,
+            publish: bool = True) -> RemoteKey:
+        return RemoteKey(**self._remote.call("POST", "/keys", {
+            "alg": alg, "kid": kid, "size": size, "crv": crv, "activate": activate,
+            "publish": publish}))
 
     def ensure_active(self, alg: str) -> RemoteKey:
         return RemoteKey(**self._remote.call("POST", "/keys/ensure_active", {"alg": alg}))
@@ -270,8 +292,10 @@ class RemoteKeys:
     def restore(self, snapshot: object) -> None:
         self._remote.call("POST", "/keys/restore", {"id": snapshot})
 
-    def rotate(self, alg: str | None = None) -> RemoteKey:
-        return RemoteKey(**self._remote.call("POST", "/keys/rotate", {"alg": alg}))
+    def rotate(self, alg: str | None = None, kid: str | None = None, *,
+               size: int | None = None, crv: str | None = None) -> RemoteKey:
+        return RemoteKey(**self._remote.call("POST", "/keys/rotate", {
+            "alg": alg, "kid": kid, "size": size, "crv": crv}))
 
     def activate(self, kid: str) -> RemoteKey:
         return self._one("POST", kid, "/activate", {})

@@ -285,6 +285,9 @@ class App:
         ])
         headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items()
                    if key.startswith("HTTP_")}
+        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):  # as Werkzeug's request lists them
+            if environ.get(key):
+                headers[key.replace("_", "-").title()] = environ[key]
         query_string = environ.get("QUERY_STRING", "")
         query: dict[str, str] = {}
         for key, value in parse_qsl(query_string, keep_blank_values=True):

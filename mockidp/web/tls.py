@@ -101,9 +101,6 @@ class TestAuthority:
             context.load_cert_chain(cert, key)
         return context
 
-    def client_context(self) -> ssl.SSLContext:
-        """A client context that trusts this CA (and only it)."""
-        return ssl.create_default_context(cadata=self.ca_pem.decode())
 
     def write_bundle(self) -> str:
         """The CA certificate in a file, for ``verify=`` / ``SSL_CERT_FILE``; the caller
