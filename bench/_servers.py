@@ -5,6 +5,7 @@ answers every request with the same prebuilt bytes."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -85,8 +86,9 @@ def mockidp_serve(*options: str) -> Iterator[str]:
 
 
 @contextmanager
-def bare_werkzeug(body: bytes) -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, "-c", BARE], stdin=subprocess.PIPE,
+def _serving(script: str, body: bytes) -> Iterator[str]:
+    """A Python server running ``script``, given ``body`` on stdin; it prints its URL."""
+    process = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         assert process.stdin is not None and process.stdout is not None
@@ -100,18 +102,11 @@ def bare_werkzeug(body: bytes) -> Iterator[str]:
             process.stdout.close()
 
 
-@contextmanager
-def static_bytes(body: bytes) -> Iterator[str]:
+def bare_werkzeug(body: bytes) -> contextlib.AbstractContextManager[str]:
+    """``body`` served by a bare Werkzeug app (BARE)."""
+    return _serving(BARE, body)
+
+
+def static_bytes(body: bytes) -> contextlib.AbstractContextManager[str]:
     """The limit: every request answered with ``body`` by a bare selectors loop (STATIC)."""
-    process = subprocess.Popen([sys.executable, "-c", STATIC], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE)
-    try:
-        assert process.stdin is not None and process.stdout is not None
-        process.stdin.write(body)
-        process.stdin.close()
-        yield process.stdout.readline().decode().strip()
-    finally:
-        process.terminate()
-        process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+    return _serving(STATIC, body)
