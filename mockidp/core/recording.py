@@ -73,11 +73,21 @@ def freeze(mapping: Mapping[str, Any]) -> Mapping[str, str]:
     return MappingProxyType(dict(mapping))
 
 
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
 def bounded(mapping: Mapping[str, str]) -> tuple[Mapping[str, str], bool]:
     """``mapping`` frozen within :data:`FIELD_LIMIT` fields and :data:`ENTRY_LIMIT`
     characters, names and values cut to their limits and marked :data:`TRUNCATED`; and whether
     anything was cut or left out. The first fields are kept, so the ones a request starts with
     (Host, the grant type) survive padding that follows them."""
+    if not mapping:
+        return _EMPTY, False
+    if len(mapping) <= FIELD_LIMIT and all(  # the common case: nothing to cut
+            len(name) <= NAME_LIMIT and len(value) <= VALUE_LIMIT
+            for name, value in mapping.items()) and sum(
+            len(name) + len(value) for name, value in mapping.items()) <= ENTRY_LIMIT:
+        return MappingProxyType(dict(mapping)), False
     kept: dict[str, str] = {}
     budget = ENTRY_LIMIT
     cut = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import weakref
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import NotFound
@@ -35,17 +36,15 @@ CLIENT_ASSERTION_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "
 
 _documents: weakref.WeakKeyDictionary[Issuer, tuple[object, bytes]] = \
     weakref.WeakKeyDictionary()
-_date: tuple[int, str] = (-1, "")
-
-
 def http_date(now: float) -> str:
-    """An HTTP date (RFC 9110 §5.6.7) for the provider's clock, formatted once per second."""
-    global _date
-    second = int(now)
-    cached = _date
-    if cached[0] != second:
-        cached = _date = (second, _format_date(second))
-    return cached[1]
+    """An HTTP date (RFC 9110 §5.6.7) for the provider's clock, formatted once per second
+    (and per second ``Expires`` names, which alternates with ``Date`` on every JWKS answer)."""
+    return _formatted(int(now))
+
+
+@lru_cache(maxsize=8)
+def _formatted(second: int) -> str:
+    return _format_date(second)
 
 
 def metadata(issuer: Issuer) -> dict[str, Any]:
