@@ -104,6 +104,18 @@ def test_rfc6749_2_3_1_percent_escapes_must_decode_to_utf8(idp: MockIdP) -> None
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
 
 
+def test_rfc6749_2_3_one_authentication_method_per_request(idp: MockIdP) -> None:
+    """RFC 6749 §2.3: the client MUST NOT use more than one authentication method in each
+    request; Basic plus a body secret, or a body client_id unlike Basic's, is
+    ``invalid_request`` (§5.2)."""
+    default = idp.clients.default
+    auth = {"Authorization": basic(default.client_id, default.client_secret or "")}
+    two = client_credentials(idp, auth, {"client_secret": default.client_secret or ""})
+    assert two.status_code == 400 and two.json()["error"] == "invalid_request"
+    other = client_credentials(idp, auth, {"client_id": "someone-else"})
+    assert other.status_code == 400 and other.json()["error"] == "invalid_request"
+
+
 # -- RFC 8414 §2, RFC 7523 §2.2, OIDC Core §9: assertion algorithms --------------------------
 
 def test_rfc8414_2_assertion_algs_listed_for_every_endpoint_that_takes_assertions(
@@ -375,6 +387,7 @@ def test_oidc_core_6_request_objects_are_refused_on_the_redirect(
     assert answer.status_code == 302
     query = parse_qs(urlsplit(answer.headers["Location"]).query)
     assert query["error"] == [error] and query["state"] == ["s"] and "code" not in query
+    assert query["iss"] == [idp.issuer]  # RFC 9207 §2: on error responses too
     metadata = requests.get(idp.discovery_url, timeout=5).json()
     assert metadata["request_parameter_supported"] is False
     assert metadata["request_uri_parameter_supported"] is False
