@@ -308,7 +308,7 @@ def test_rfc6750_3_1_no_credentials_no_error_code(idp: MockIdP, headers: dict) -
     answer = requests.get(idp.userinfo_endpoint, headers=headers, timeout=5)
     assert answer.status_code == 401
     assert answer.headers["WWW-Authenticate"] == 'Bearer realm="mockidp"'
-    assert answer.content == b""
+    assert answer.json() == {}  # no error information in the body either
 
 
 # -- OIDC Core §12.2: the ID token on refresh -----------------------------------------------

@@ -78,14 +78,15 @@ class BearerChallenge(OAuthError):
     """A 401 to a protected resource request without credentials (or with only a scheme the
     resource does not take): ``WWW-Authenticate`` names the scheme and realm, and nothing
     else is said. RFC 6750 §3.1: the resource server SHOULD NOT include an error code or other
-    error information then, in the challenge or (so nothing contradicts it) the body."""
+    error information then, in the challenge or (so nothing contradicts it) the body, which is
+    an empty JSON object: every answer of the provider is JSON."""
 
     def __init__(self, challenge: str) -> None:
         super().__init__("", "no access token in the request", 401,
                          {"WWW-Authenticate": challenge})
 
     def response(self) -> Response:
-        return Response(b"", status=401, headers={**NO_STORE, **NOSNIFF, **self.headers})
+        return json_response(b"{}", 401, {**NO_STORE, **self.headers})
 
 
 def json_response(body: Any, status: int = 200,
