@@ -39,6 +39,7 @@ __all__ = [
     "ExpiringStore",
     "FlowState",
     "Grant",
+    "GrantTokens",
     "PendingLogin",
     "RevokedTokens",
     "TicketStore",
@@ -79,6 +80,9 @@ class Grant:
     code_challenge_method: str = "plain"
     #: Extra claims for this sign-in's tokens (the login page's claim editor, next_login()).
     claims: Mapping[str, Any] | None = None
+    #: One authorization grant, kept through :meth:`renewed` (refresh, rotation): the access
+    #: tokens issued under it are revoked with its refresh token (RFC 7009 §2.1).
+    grant_id: str = field(default_factory=lambda: secrets.token_urlsafe(16))
 
     def renewed(self, expires_at: float, scope: str | None = None) -> Grant:
         return replace(self, expires_at=expires_at, scope=self.scope if scope is None else scope,
@@ -248,6 +252,47 @@ class RevokedTokens:
         self._store.clear()
 
 
+class GrantTokens:
+    """The access tokens issued under each grant, by ``jti`` with their ``exp``, so that
+    revoking the grant's refresh token revokes them too (RFC 7009 §2.1: the server SHOULD
+    also invalidate the access tokens based on the same grant). A registry rather than a claim
+    in the token: the tokens a consumer sees carry no provider-private claim.
+
+    A grant is forgotten once its last token expired (swept on the provider's clock when a
+    token is recorded), and at most ``limit`` grants are kept, like an :class:`ExpiringStore`.
+    """
+
+    def __init__(self, limit: int = REFRESH_LIMIT) -> None:
+        self._lock = threading.Lock()
+        self._store: ExpiringStore[tuple[tuple[str, float], ...]] = ExpiringStore(limit)
+
+    @property
+    def limit(self) -> int:
+        return self._store.limit
+
+    @limit.setter
+    def limit(self, limit: int) -> None:
+        self._store.limit = limit
+
+    def record(self, grant_id: str, jti: str, exp: float, now: float) -> None:
+        """Remember that the token ``jti`` (expiring at ``exp``) came from ``grant_id``."""
+        with self._lock:
+            live = tuple(t for t in self._store.get(grant_id) or () if t[1] > now)
+            tokens = (*live, (jti, exp))
+            self._store.put(grant_id, tokens, max(e for _, e in tokens), now)
+
+    def pop(self, grant_id: str) -> tuple[tuple[str, float], ...]:
+        """The ``(jti, exp)`` of the tokens recorded for ``grant_id``, forgotten here."""
+        with self._lock:
+            return self._store.pop(grant_id) or ()
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def clear(self) -> None:
+        self._store.clear()
+
+
 @dataclass
 class TokenContext:
     """What a token hook (``idp.on_token(hook)``) sees for each token an endpoint issues.
@@ -363,16 +408,18 @@ class PendingLogin:
 
 class FlowState:
     """Everything the OAuth endpoints remember between requests, for one issuer: codes,
-    refresh tokens, revoked access tokens, device authorizations, sign-ins waiting on the login
-    page, the ``jti`` of client assertions already used (RFC 7523 §3) and how many users the
-    login page added. Owned by the core :class:`~mockidp.core.issuer.Issuer`; the endpoints
-    read and write it, and a reset clears it. Each store is bounded (see the module
-    docstring)."""
+    refresh tokens, revoked access tokens, the access tokens of each grant, device
+    authorizations, sign-ins waiting on the login page, the ``jti`` of client assertions
+    already used (RFC 7523 §3) and how many users the login page added. Owned by the core
+    :class:`~mockidp.core.issuer.Issuer`; the endpoints read and write it, and a reset clears
+    it. Each store is bounded (see the module docstring)."""
 
     def __init__(self) -> None:
         self.codes = TicketStore(CODE_LIMIT)
         self.refresh_tokens = TicketStore(REFRESH_LIMIT)
         self.revoked = RevokedTokens(REVOKED_LIMIT)
+        #: The access tokens each grant issued, revoked with its refresh token (RFC 7009).
+        self.grant_tokens = GrantTokens(REFRESH_LIMIT)
         self.devices = DeviceAuthorizations(DEVICE_LIMIT)
         self.pending_logins: ExpiringStore[PendingLogin] = ExpiringStore(PENDING_LOGIN_LIMIT)
         #: ``jti`` -> ``True`` until the assertion's ``exp``: a replay is refused while the
@@ -387,6 +434,7 @@ class FlowState:
         self.codes.clear()
         self.refresh_tokens.clear()
         self.revoked.clear()
+        self.grant_tokens.clear()
         self.devices.clear()
         self.pending_logins.clear()
         self.used_assertions.clear()

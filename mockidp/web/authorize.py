@@ -97,7 +97,18 @@ def _approved(issuer: Issuer, grant: Grant, user: User, claims: Mapping[str, Any
 
 def _authorization_grant(issuer: Issuer, params: Mapping[str, str], client: Client,
                          given_uri: str | None) -> Grant:
-    """The validated request, as a grant still missing its user."""
+    """The validated request, as a grant still missing its user.
+
+    OIDC Core §6 request objects are not served (discovery says so): a ``request`` or
+    ``request_uri`` is answered with ``request_not_supported`` / ``request_uri_not_supported``
+    (§3.1.2.6) rather than ignored, since a client that sent one expects its parameters, not
+    the outer ones, to count (§6.3.3)."""
+    if "request" in params:
+        raise OAuthError("request_not_supported", "request objects (the request parameter, "
+                         "OIDC Core §6.1) are not supported")
+    if "request_uri" in params:
+        raise OAuthError("request_uri_not_supported", "request_uri (OIDC Core §6.2) is not "
+                         "supported")
     response_type = params.get("response_type")
     if not response_type:
         raise OAuthError("invalid_request", "response_type is required")

@@ -1,18 +1,27 @@
 """Client authentication at the token, device, introspection and revocation endpoints:
-``client_secret_basic``, ``client_secret_post``, ``private_key_jwt`` (RFC 7523 §2.2) and, for a
-public client, its ``client_id`` alone (RFC 6749 §2.3.1). Failures are ``invalid_client`` with
-401 and ``WWW-Authenticate``."""
+``client_secret_basic``, ``client_secret_post``, ``private_key_jwt`` and ``client_secret_jwt``
+(RFC 7523 §2.2, OIDC Core §9) and, for a public client, its ``client_id`` alone (RFC 6749
+§2.3.1). Failures are ``invalid_client`` with 401 and ``WWW-Authenticate``.
+
+Assertions are verified by PyJWT except where PyJWT falls short: the RFC 9864 names
+``Ed25519`` / ``Ed448`` (which PyJWT does not know; verified with the same cryptography signer
+:mod:`mockidp.core.jwa` signs them with) and HMAC keyed with the client secret (verified with
+:mod:`hmac`, because PyJWT warns on a secret shorter than the hash, and a warning is an error
+under ``-W error``). Claims are checked by PyJWT on every path."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import math
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 import jwt
+from jwt.algorithms import OKPAlgorithm
 
+from ..core import jwa
 from ..core.jws import MalformedJWS, parse_compact
 from .responses import OAuthError
 
@@ -22,9 +31,23 @@ if TYPE_CHECKING:
     from ..core.directory import Client
     from ..core.issuer import Issuer
 
-__all__ = ["CLIENT_ASSERTION_TYPE", "authenticate_client", "verify_assertion"]
+__all__ = [
+    "CLIENT_ASSERTION_TYPE",
+    "CLIENT_SECRET_JWT_ALGS",
+    "PRIVATE_KEY_JWT_ALGS",
+    "authenticate_client",
+    "verify_assertion",
+]
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#: ``private_key_jwt``: the asymmetric algorithms a client's registered key may sign with.
+PRIVATE_KEY_JWT_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+                        "ES512", "EdDSA", "Ed25519", "Ed448"]
+#: ``client_secret_jwt`` (RFC 7523 §2.2, OIDC Core §9): HMAC keyed with the client secret.
+_HMAC_HASHES = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
+CLIENT_SECRET_JWT_ALGS = list(_HMAC_HASHES)
+#: RFC 9864: each fully-specified EdDSA name allows exactly one curve.
+_EDDSA_CURVES = {"Ed25519": "Ed25519", "Ed448": "Ed448"}
 _BASIC = {"WWW-Authenticate": 'Basic realm="mockidp"'}
 
 
@@ -52,20 +75,25 @@ def authenticate_client(issuer: Issuer, request: Request) -> Client:
 
 
 def _authenticate_assertion(issuer: Issuer, request: Request) -> Client:
-    """``private_key_jwt``: a JWT signed by one of the client's registered keys, with
-    ``iss`` = ``sub`` = the client id and this token endpoint as ``aud``; each ``jti``
-    once (RFC 7523 §3, OIDC Core §9)."""
+    """``private_key_jwt`` (a JWT signed by one of the client's registered keys) or
+    ``client_secret_jwt`` (an HS256/384/512 JWT keyed with the client secret), with
+    ``iss`` = ``sub`` = the client id and this authorization server as ``aud``; each ``jti``
+    once (RFC 7523 §2.2 and §3, OIDC Core §9)."""
     if request.form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
         raise _refused(f"client_assertion_type must be {CLIENT_ASSERTION_TYPE}")
     assertion = request.form.get("client_assertion", "")
     try:
         # Our own parser, not PyJWT's: it also refuses JSON nested too deep to decode
         # (a RecursionError) as malformed.
-        client_id = parse_compact(assertion)[1].get("iss")
+        header, payload, _, _ = parse_compact(assertion)
     except MalformedJWS as exc:
         raise _refused(f"malformed client_assertion: {exc}") from None
+    client_id = payload.get("iss")
     client = issuer.clients.get(client_id) if isinstance(client_id, str) else None
-    if client is None or client.jwks is None:
+    if header.get("alg") in _HMAC_HASHES:
+        if client is None or client.client_secret is None:
+            raise _refused(f"no client with a secret is {client_id!r} (client_secret_jwt)")
+    elif client is None or client.jwks is None:
         raise _refused(f"no client with registered keys is {client_id!r}")
     if request.form.get("client_id", client.client_id) != client.client_id:
         raise _refused("client_id differs from the assertion's iss")
@@ -82,19 +110,36 @@ def _authenticate_assertion(issuer: Issuer, request: Request) -> Client:
 
 def verify_assertion(issuer: Issuer, assertion: str, client: Client, *, subject: str | None,
                      error: str) -> dict[str, Any]:
-    """The claims of a JWT the client signed with one of its registered keys."""
+    """The claims of a JWT the client signed with one of its registered keys, or (an HS*
+    ``alg``) with its secret. ``aud`` must name this authorization server: its issuer, or the
+    URL of an endpoint that authenticates clients (RFC 7523 §3 leaves the value to the server
+    and suggests the token endpoint; clients such as Authlib send the URL they post to)."""
     status, headers = (401, _BASIC) if error == "invalid_client" else (400, {})
+    audience = [issuer.issuer, issuer.token_endpoint, *(
+        issuer.url_for(name) for name in ("introspect", "revoke", "device"))]
     try:
-        kid = jwt.get_unverified_header(assertion).get("kid")
-        candidates = [k for k in (client.jwks or {}).get("keys", [])
-                      if kid is None or k.get("kid") == kid]
-        if not candidates:
-            raise jwt.InvalidKeyError(f"no registered key of the client has kid {kid!r}")
-        key = jwt.PyJWK(candidates[0])
-        audience = [issuer.token_endpoint, issuer.issuer]
+        header = jwt.get_unverified_header(assertion)
+        alg = header.get("alg")
+        if alg in _HMAC_HASHES or alg in _EDDSA_CURVES:
+            _verify_signature(assertion, header, client)
+            options: dict[str, Any] = {
+                "verify_signature": False, "verify_exp": True, "verify_nbf": True,
+                "verify_iat": True, "verify_aud": True, "verify_iss": True,
+                "verify_sub": True, "verify_jti": True}
+            key: Any = None
+            algorithms: list[str] | None = None
+        else:
+            kid = header.get("kid")
+            candidates = [k for k in (client.jwks or {}).get("keys", [])
+                          if kid is None or k.get("kid") == kid]
+            if not candidates:
+                raise jwt.InvalidKeyError(f"no registered key of the client has kid {kid!r}")
+            key = jwt.PyJWK(candidates[0])
+            algorithms, options = [key.algorithm_name], {}
+        options["require"] = ["exp", "iss", "sub", "aud"]
         claims: dict[str, Any] = jwt.decode(
-            assertion, key, algorithms=[key.algorithm_name], audience=audience,
-            issuer=client.client_id, options={"require": ["exp", "iss", "sub", "aud"]},
+            assertion, key, algorithms=algorithms, audience=audience,
+            issuer=client.client_id, options=options,  # type: ignore[arg-type]
         )
     except jwt.PyJWTError as exc:
         raise OAuthError(error, f"assertion rejected: {exc}", status, headers) from None
@@ -104,6 +149,39 @@ def verify_assertion(issuer: Issuer, assertion: str, client: Client, *, subject:
     if subject is not None and claims["sub"] != subject:
         raise OAuthError(error, f"assertion sub must be {subject!r}", status, headers)
     return claims
+
+
+def _verify_signature(assertion: str, header: dict[str, Any], client: Client) -> None:
+    """The signature of an assertion PyJWT cannot verify (see the module docstring);
+    :class:`jwt.InvalidSignatureError` or :class:`jwt.InvalidKeyError` if it does not hold."""
+    alg = header["alg"]
+    try:
+        _, _, message, signature = parse_compact(assertion)
+    except MalformedJWS as exc:
+        raise jwt.DecodeError(str(exc)) from None
+    if alg in _HMAC_HASHES:
+        secret = client.client_secret
+        if secret is None:
+            raise jwt.InvalidKeyError(f"{alg} (client_secret_jwt) needs a client secret")
+        expected = hmac.new(secret.encode(), message, _HMAC_HASHES[alg]).digest()
+        if not hmac.compare_digest(expected, signature):
+            raise jwt.InvalidSignatureError("Signature verification failed")
+        return
+    # RFC 9864 Ed25519 / Ed448: an OKP key of exactly that curve, whose "alg", if the JWK
+    # names one, is this one (RFC 7517 §4.4).
+    kid = header.get("kid")
+    candidates = [k for k in (client.jwks or {}).get("keys", [])
+                  if (kid is None or k.get("kid") == kid) and k.get("kty") == "OKP"
+                  and k.get("crv") == _EDDSA_CURVES[alg] and k.get("alg", alg) == alg]
+    if not candidates:
+        raise jwt.InvalidKeyError(f"no registered {_EDDSA_CURVES[alg]} key of the client "
+                                  f"for {alg} has kid {kid!r}")
+    try:
+        public_key = OKPAlgorithm.from_jwk(candidates[0])
+    except (jwt.InvalidKeyError, ValueError, TypeError) as exc:
+        raise jwt.InvalidKeyError(f"unusable {alg} key: {exc}") from None
+    if not jwa.get(alg).signer.verify(message, public_key, signature):
+        raise jwt.InvalidSignatureError("Signature verification failed")
 
 
 def _client_credentials(request: Request) -> tuple[str, str | None]:
@@ -125,7 +203,13 @@ def _client_credentials(request: Request) -> tuple[str, str | None]:
     client_id, sep, secret = decoded.partition(":")
     if not sep:
         raise _refused("Basic credentials need id:secret")
-    client_id, secret = unquote(client_id), unquote(secret)  # RFC 6749 §2.3.1 form-encodes
+    try:
+        # RFC 6749 §2.3.1: both were form-urlencoded (Appendix B) before Base64, so "+" is a
+        # space and "%2B" a plus; the bytes decoded are UTF-8.
+        client_id = unquote_plus(client_id, errors="strict")
+        secret = unquote_plus(secret, errors="strict")
+    except UnicodeDecodeError:
+        raise _refused("malformed Basic credentials: not form-urlencoded UTF-8") from None
     if "client_secret" in request.form:
         raise OAuthError("invalid_request", "use one client authentication method, not two")
     if request.form.get("client_id", client_id) != client_id:

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 
 from ..core.flows import PKCE_METHODS
 from .authorize import RESPONSE_MODES
+from .clientauth import CLIENT_SECRET_JWT_ALGS, PRIVATE_KEY_JWT_ALGS
 from .responses import CORS, json_response
 from .sessions import SCOPE_CLAIMS
 from .token import GRANTS
@@ -28,11 +29,18 @@ if TYPE_CHECKING:
 
     from ..core.issuer import Issuer
 
-__all__ = ["AUTH_METHODS", "http_date", "jwks_headers", "metadata", "metadata_bytes"]
+__all__ = ["AUTH_METHODS", "INTROSPECTION_AUTH_METHODS", "http_date", "jwks_headers",
+           "metadata", "metadata_bytes"]
 
-AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
-CLIENT_ASSERTION_ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
-                         "ES384", "ES512", "EdDSA"]
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "client_secret_jwt",
+                "private_key_jwt", "none"]
+#: RFC 7662 §2.1: introspection must be authorized, so a public client's bare ``client_id``
+#: (``none``) is not listed; a bearer access token is also taken, but has no method name in
+#: the IANA registry RFC 8414 §2 draws these values from.
+INTROSPECTION_AUTH_METHODS = [m for m in AUTH_METHODS if m != "none"]
+#: The ``alg`` values a client assertion may use, for ``private_key_jwt`` and
+#: ``client_secret_jwt`` alike (RFC 8414 §2 has one list per endpoint for both).
+CLIENT_ASSERTION_ALGS = [*PRIVATE_KEY_JWT_ALGS, *CLIENT_SECRET_JWT_ALGS]
 
 _documents: weakref.WeakKeyDictionary[Issuer, tuple[object, bytes]] = \
     weakref.WeakKeyDictionary()
@@ -49,7 +57,14 @@ def _formatted(second: int) -> str:
 
 def metadata(issuer: Issuer) -> dict[str, Any]:
     """Provider metadata (OIDC Discovery 1.0 §3, RFC 8414 §2), advertising only what is
-    served and exactly the algorithms the key ring signs with."""
+    served and exactly the algorithms the key ring signs with.
+
+    RFC 8414 §2: an endpoint whose auth methods list ``private_key_jwt`` or
+    ``client_secret_jwt`` MUST list the assertion algorithms too, so each of the three has its
+    ``*_auth_signing_alg_values_supported``. OIDC Discovery §3: ``request_parameter_supported``
+    defaults to false but ``request_uri_parameter_supported`` to true, so both are stated:
+    neither is served (the authorization endpoint answers ``request_not_supported`` /
+    ``request_uri_not_supported``, OIDC Core §6)."""
     return {
         "issuer": issuer.issuer,
         "authorization_endpoint": issuer.url_for("authorize"),
@@ -70,8 +85,12 @@ def metadata(issuer: Issuer) -> dict[str, Any]:
         "code_challenge_methods_supported": list(PKCE_METHODS),
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
-        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": INTROSPECTION_AUTH_METHODS,
+        "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
         "authorization_response_iss_parameter_supported": True,
         "claims_supported": [
             "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "azp",

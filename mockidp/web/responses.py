@@ -27,6 +27,7 @@ __all__ = [
     "NOSNIFF",
     "NO_STORE",
     "PAGE_POLICY",
+    "BearerChallenge",
     "OAuthError",
     "check_form",
     "form_post",
@@ -71,6 +72,21 @@ class OAuthError(Exception):
     def response(self) -> Response:
         body = {"error": self.error, "error_description": self.description}
         return json_response(body, self.status, {**NO_STORE, **self.headers})
+
+
+class BearerChallenge(OAuthError):
+    """A 401 to a protected resource request without credentials (or with only a scheme the
+    resource does not take): ``WWW-Authenticate`` names the scheme and realm, and nothing
+    else is said. RFC 6750 §3.1: the resource server SHOULD NOT include an error code or other
+    error information then, in the challenge or (so nothing contradicts it) the body, which is
+    an empty JSON object: every answer of the provider is JSON."""
+
+    def __init__(self, challenge: str) -> None:
+        super().__init__("", "no access token in the request", 401,
+                         {"WWW-Authenticate": challenge})
+
+    def response(self) -> Response:
+        return json_response(b"{}", 401, {**NO_STORE, **self.headers})
 
 
 def json_response(body: Any, status: int = 200,

@@ -14,7 +14,9 @@ from .authorize import refuse_script_uri
 from .clientauth import authenticate_client
 from .responses import (
     CORS,
+    FORM,
     NO_STORE,
+    BearerChallenge,
     OAuthError,
     check_form,
     json_response,
@@ -27,7 +29,6 @@ from .responses import (
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request
 
-    from ..core.directory import Client
     from ..core.issuer import Issuer
 
 __all__ = ["SCOPE_CLAIMS", "end_session", "introspect", "revoke", "userinfo"]
@@ -42,20 +43,7 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
 
 def userinfo(issuer: Issuer, request: Request) -> Response:
     """OIDC Core §5.3, with bearer-token errors as RFC 6750 §3 defines them."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise OAuthError("invalid_request", "send the access token as "
-                         "'Authorization: Bearer <token>'", 401,
-                         {"WWW-Authenticate": 'Bearer realm="mockidp"'})
-    try:
-        claims = issuer.verify(token.strip())
-        if claims.get("jti") in issuer.flows.revoked:
-            raise InvalidTokenError("the token was revoked")
-    except InvalidTokenError as exc:
-        raise OAuthError("invalid_token", str(exc), 401, {
-            "WWW-Authenticate": f'Bearer realm="mockidp", error="invalid_token", '
-                                f'error_description="{quoted(str(exc))}"'}) from None
+    claims = _bearer_claims(issuer, request)
     scopes = scope_set(claims.get("scope"))
     if "scope" in claims and "openid" not in scopes:
         raise OAuthError("insufficient_scope", "the token's scope lacks openid", 403, {
@@ -71,19 +59,78 @@ def userinfo(issuer: Issuer, request: Request) -> Response:
     return json_response(body, headers=NO_STORE)
 
 
-def _token_form(issuer: Issuer, request: Request) -> tuple[Client, str]:
-    """The authenticated client and the ``token`` parameter of RFC 7662 / RFC 7009."""
-    check_form(request)
-    client = authenticate_client(issuer, request)
+def _bearer_claims(issuer: Issuer, request: Request) -> dict[str, Any]:
+    """The claims of the bearer access token a protected resource request carries: in the
+    ``Authorization`` header (RFC 6750 §2.1) or, in a form-encoded POST body, as
+    ``access_token`` (§2.2); never both (§2: one method per request). A request with neither
+    gets a challenge with no error code or other error information (§3.1)."""
+    header = request.headers.get("Authorization")
+    scheme, _, token = (header or "").partition(" ")
+    in_header = scheme.lower() == "bearer"
+    in_body = (request.method == "POST" and request.mimetype == FORM
+               and "access_token" in request.form)
+    if in_body:
+        refuse_repeats(request.form)
+    if in_header and in_body:
+        raise _bearer_error("invalid_request", "send the access token once: in the "
+                            "Authorization header or the form body, not both (RFC 6750 §2)",
+                            400)
+    if not in_header and not in_body:
+        # No credentials, or only a scheme this resource does not take: RFC 6750 §3.1.
+        raise BearerChallenge(_REALM)
+    token = (token if in_header else request.form["access_token"]).strip()
+    if not token:
+        raise _bearer_error("invalid_request", "the access token is empty", 400)
+    try:
+        claims = issuer.verify(token)
+        if claims.get("jti") in issuer.flows.revoked:
+            raise InvalidTokenError("the token was revoked")
+    except InvalidTokenError as exc:
+        raise _bearer_error("invalid_token", str(exc), 401) from None
+    return claims
+
+
+_REALM = 'Bearer realm="mockidp"'
+
+
+def _bearer_error(error: str, description: str, status: int) -> OAuthError:
+    """An RFC 6750 §3 error: the code in the body and in the ``Bearer`` challenge."""
+    return OAuthError(error, description, status, {
+        "WWW-Authenticate": f'{_REALM}, error="{error}", '
+                            f'error_description="{quoted(description)}"'})
+
+
+def _token_param(request: Request) -> str:
+    """The ``token`` parameter of RFC 7662 §2.1 / RFC 7009 §2.1."""
     token = request.form.get("token")
     if not token:
         raise OAuthError("invalid_request", "token is required")
-    return client, token
+    return token
 
 
 def introspect(issuer: Issuer, request: Request) -> Response:
-    """RFC 7662 §2: whether a token is active now, and its claims if so."""
-    _, token = _token_form(issuer, request)
+    """RFC 7662 §2: whether a token is active now, and its claims if so.
+
+    §2.1: the endpoint MUST require authorization, against token scanning. It takes either
+    client authentication by a confidential client (a secret or an assertion; any such
+    client, as the resource servers that introspect are clients of their own) or a bearer
+    access token of this provider, not revoked (§2.1 names both). A public client's bare
+    ``client_id`` authenticates nobody and is refused (``invalid_client``, 401)."""
+    check_form(request)
+    scheme, _, _ = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        if {"client_id", "client_secret", "client_assertion"} & set(request.form):
+            raise OAuthError("invalid_request", "authorize with a bearer token or "
+                             "authenticate as a client, not both")
+        _bearer_claims(issuer, request)
+    else:
+        client = authenticate_client(issuer, request)
+        if client.public:
+            raise OAuthError("invalid_client", f"{client.client_id!r} is a public client: "
+                             "introspection needs a confidential client or a bearer access "
+                             "token (RFC 7662 §2.1)", 401,
+                             {"WWW-Authenticate": 'Basic realm="mockidp"'})
+    token = _token_param(request)
     grant = issuer.flows.refresh_tokens.peek(token, issuer.clock.time())
     if grant is not None:
         body: dict[str, Any] = {
@@ -105,13 +152,21 @@ def introspect(issuer: Issuer, request: Request) -> Response:
 
 def revoke(issuer: Issuer, request: Request) -> Response:
     """RFC 7009 §2: revoke a refresh token or an access token; unknown tokens are no error
-    (§2.2), and a token of another client is left alone."""
-    client, token = _token_form(issuer, request)
-    tickets = issuer.flows.refresh_tokens
-    grant = tickets.peek(token, issuer.clock.time())
+    (§2.2), and a token of another client is left alone. Revoking a refresh token also
+    revokes the access tokens issued under the same grant (§2.1 SHOULD): the provider
+    remembers each such token's ``jti`` by grant (``issuer.flows.grant_tokens``)."""
+    check_form(request)
+    client = authenticate_client(issuer, request)
+    token = _token_param(request)
+    flows = issuer.flows
+    tickets = flows.refresh_tokens
+    now = issuer.clock.time()
+    grant = tickets.peek(token, now)
     if grant is not None:
         if grant.client_id == client.client_id:
             tickets.revoke(token)
+            for jti, exp in flows.grant_tokens.pop(grant.grant_id):
+                flows.revoked.add(jti, exp, now)
     else:
         try:
             claims = issuer.verify(token)

@@ -9,6 +9,7 @@ import hmac
 from typing import TYPE_CHECKING, Any
 
 from ..core.flows import CODE_LIFETIME, REFRESH_LIFETIME, Grant, pkce_matches
+from ..core.jws import MalformedJWS, parse_compact
 from ..errors import InvalidTokenError
 from .clientauth import authenticate_client, verify_assertion
 from .responses import CORS, NO_STORE, OAuthError, check_form, json_response, scope_set
@@ -53,13 +54,20 @@ def issue(issuer: Issuer, client: Client, grant_type: str, sub: str, scope: str,
           grant: Grant | None = None, refresh: bool = False,
           claims: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The token response (RFC 6749 §5.1): an access token; an ID token when a user signed
-    in with ``openid`` in scope (OIDC Core §3.1.3.3, §12.2); a refresh token if asked."""
+    in with ``openid`` in scope (OIDC Core §3.1.3.3, §12.2); a refresh token if asked.
+
+    An access token issued under a grant is recorded by its ``jti`` with the grant, so
+    revoking the grant's refresh token revokes it too (RFC 7009 §2.1). An ID token issued on
+    refresh carries no ``nonce`` (OIDC Core §12.2: it SHOULD NOT; a refresh is not an
+    authentication request), and keeps the original ``auth_time``."""
     minter = issuer.minter
     extra = {**(grant.claims or {})} if grant is not None else {}
     extra.update(claims or {})
     access = minter.access_token(extra, sub=sub, client_id=client.client_id,
                                  scope=scope or None, expires_in=TOKEN_LIFETIME,
                                  grant_type=grant_type, client=client)
+    if grant is not None:
+        _record(issuer, grant, access)
     body: dict[str, Any] = {
         "access_token": access, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME,
     }
@@ -67,7 +75,8 @@ def issue(issuer: Issuer, client: Client, grant_type: str, sub: str, scope: str,
         body["scope"] = scope
     if grant is not None and "openid" in scope_set(scope):
         body["id_token"] = minter.id_token(
-            grant.claims, sub=sub, aud=client.client_id, nonce=grant.nonce,
+            grant.claims, sub=sub, aud=client.client_id,
+            nonce=None if grant_type == "refresh_token" else grant.nonce,
             access_token=access, auth_time=grant.auth_time, expires_in=TOKEN_LIFETIME,
             grant_type=grant_type, client=client, scope=scope,
         )
@@ -76,6 +85,18 @@ def issue(issuer: Issuer, client: Client, grant_type: str, sub: str, scope: str,
         renewed = grant.renewed(now + REFRESH_LIFETIME, scope)
         body["refresh_token"] = issuer.flows.refresh_tokens.issue(renewed, now)
     return body
+
+
+def _record(issuer: Issuer, grant: Grant, access_token: str) -> None:
+    """Remember ``access_token`` (its final ``jti`` and ``exp``, after the hooks) under
+    ``grant``; a token a hook or fault left without them cannot be revoked this way."""
+    try:
+        claims = parse_compact(access_token)[1]
+    except (MalformedJWS, UnicodeError):
+        return
+    jti, exp = claims.get("jti"), claims.get("exp")
+    if isinstance(jti, str) and isinstance(exp, int | float) and not isinstance(exp, bool):
+        issuer.flows.grant_tokens.record(grant.grant_id, jti, float(exp), issuer.clock.time())
 
 
 def verified(issuer: Issuer, token: str, name: str) -> dict[str, Any]:
