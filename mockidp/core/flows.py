@@ -180,13 +180,11 @@ class ExpiringStore(Generic[V]):
             self._items.clear()
 
 
-class TicketStore:
-    """Opaque strings standing for grants (codes, refresh tokens). Thread-safe, and bounded
-    (see :class:`ExpiringStore`): a grant is forgotten once it expired and something new is
-    issued, or when more than ``limit`` are outstanding (the oldest first)."""
+class _Bounded:
+    """What the stores below share: the :class:`ExpiringStore` that bounds each, its
+    ``limit`` (adjustable, e.g. by a test), its size and clearing."""
 
-    def __init__(self, limit: int = REFRESH_LIMIT) -> None:
-        self._store: ExpiringStore[Grant] = ExpiringStore(limit)
+    _store: ExpiringStore[Any]
 
     @property
     def limit(self) -> int:
@@ -195,6 +193,21 @@ class TicketStore:
     @limit.setter
     def limit(self, limit: int) -> None:
         self._store.limit = limit
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def clear(self) -> None:
+        self._store.clear()
+
+
+class TicketStore(_Bounded):
+    """Opaque strings standing for grants (codes, refresh tokens). Thread-safe, and bounded
+    (see :class:`ExpiringStore`): a grant is forgotten once it expired and something new is
+    issued, or when more than ``limit`` are outstanding (the oldest first)."""
+
+    def __init__(self, limit: int = REFRESH_LIMIT) -> None:
+        self._store: ExpiringStore[Grant] = ExpiringStore(limit)
 
     def issue(self, grant: Grant, now: float | None = None) -> str:
         """A new ticket for ``grant``; tickets expired at ``now`` are dropped meanwhile."""
@@ -215,14 +228,8 @@ class TicketStore:
     def revoke(self, ticket: str) -> bool:
         return self._store.pop(ticket) is not None
 
-    def __len__(self) -> int:
-        return len(self._store)
 
-    def clear(self) -> None:
-        self._store.clear()
-
-
-class RevokedTokens:
+class RevokedTokens(_Bounded):
     """The ``jti`` of access tokens revoked at the revocation endpoint (RFC 7009), each kept
     until the token expires: after that the provider refuses the token anyway, so forgetting
     it changes no answer (RFC 7009 §2.2 leaves the tracking to the server). Bounded by
@@ -231,28 +238,14 @@ class RevokedTokens:
     def __init__(self, limit: int = REVOKED_LIMIT) -> None:
         self._store: ExpiringStore[bool] = ExpiringStore(limit)
 
-    @property
-    def limit(self) -> int:
-        return self._store.limit
-
-    @limit.setter
-    def limit(self, limit: int) -> None:
-        self._store.limit = limit
-
     def add(self, jti: str, expires_at: float = math.inf, now: float | None = None) -> None:
         self._store.put(jti, True, expires_at, now)
 
     def __contains__(self, jti: object) -> bool:
         return jti in self._store
 
-    def __len__(self) -> int:
-        return len(self._store)
 
-    def clear(self) -> None:
-        self._store.clear()
-
-
-class GrantTokens:
+class GrantTokens(_Bounded):
     """The access tokens issued under each grant, by ``jti`` with their ``exp``, so that
     revoking the grant's refresh token revokes them too (RFC 7009 §2.1: the server SHOULD
     also invalidate the access tokens based on the same grant). A registry rather than a claim
@@ -266,14 +259,6 @@ class GrantTokens:
         self._lock = threading.Lock()
         self._store: ExpiringStore[tuple[tuple[str, float], ...]] = ExpiringStore(limit)
 
-    @property
-    def limit(self) -> int:
-        return self._store.limit
-
-    @limit.setter
-    def limit(self, limit: int) -> None:
-        self._store.limit = limit
-
     def record(self, grant_id: str, jti: str, exp: float, now: float) -> None:
         """Remember that the token ``jti`` (expiring at ``exp``) came from ``grant_id``."""
         with self._lock:
@@ -285,12 +270,6 @@ class GrantTokens:
         """The ``(jti, exp)`` of the tokens recorded for ``grant_id``, forgotten here."""
         with self._lock:
             return self._store.pop(grant_id) or ()
-
-    def __len__(self) -> int:
-        return len(self._store)
-
-    def clear(self) -> None:
-        self._store.clear()
 
 
 @dataclass
@@ -336,7 +315,7 @@ class DeviceAuthorization:
     last_poll: float | None = None
 
 
-class DeviceAuthorizations:
+class DeviceAuthorizations(_Bounded):
     """Pending and decided device authorizations. In tests, ``approve()`` stands in for the
     user who types the code on another device.
 
@@ -347,15 +326,8 @@ class DeviceAuthorizations:
 
     def __init__(self, limit: int = DEVICE_LIMIT) -> None:
         self._lock = threading.Lock()
-        self._by_device: ExpiringStore[DeviceAuthorization] = ExpiringStore(limit)
+        self._store: ExpiringStore[DeviceAuthorization] = ExpiringStore(limit)
 
-    @property
-    def limit(self) -> int:
-        return self._by_device.limit
-
-    @limit.setter
-    def limit(self, limit: int) -> None:
-        self._by_device.limit = limit
 
     def start(self, client_id: str, scope: str, now: float) -> DeviceAuthorization:
         letters = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
@@ -363,17 +335,17 @@ class DeviceAuthorizations:
             device_code=secrets.token_urlsafe(32), user_code=f"{letters[:4]}-{letters[4:]}",
             client_id=client_id, scope=scope, expires_at=now + DEVICE_LIFETIME,
         )
-        self._by_device.put(record.device_code, record, record.expires_at + DEVICE_LIFETIME,
+        self._store.put(record.device_code, record, record.expires_at + DEVICE_LIFETIME,
                             now)
         return record
 
     def by_device_code(self, device_code: str) -> DeviceAuthorization | None:
-        return self._by_device.get(device_code)
+        return self._store.get(device_code)
 
     def by_user_code(self, user_code: str | None) -> DeviceAuthorization | None:
         """The authorization for ``user_code`` (case and dashes ignored), or with ``None`` the
         latest one still pending."""
-        records = self._by_device.values()
+        records = self._store.values()
         if user_code is None:
             pending = [r for r in records if r.status == "pending"]
             return pending[-1] if pending else None
@@ -386,13 +358,13 @@ class DeviceAuthorizations:
             record.sub, record.auth_time = sub, now
 
     def finish(self, record: DeviceAuthorization) -> None:
-        self._by_device.pop(record.device_code)
+        self._store.pop(record.device_code)
 
     def __len__(self) -> int:
-        return len(self._by_device)
+        return len(self._store)
 
     def clear(self) -> None:
-        self._by_device.clear()
+        self._store.clear()
 
 
 @dataclass(frozen=True)
