@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import FrameType
 
+    from .drivers.remote import RemoteIdP
     from .provider import MockIdP
 
 __all__ = ["main"]
@@ -148,6 +149,33 @@ def _claims(pairs: list[str]) -> dict[str, Any]:
     return claims
 
 
+def _remote(flag: str, url: str, control_token: str | None) -> RemoteIdP:
+    """A ``RemoteIdP`` for ``--url`` / ``--issuer``, its errors naming the flag and what to
+    check: a newcomer's first try is often a URL without ``http://`` or no server running."""
+    from .drivers.remote import RemoteIdP
+    from .errors import ConfigurationError, RemoteAuthError, UnreachableError
+
+    try:
+        return RemoteIdP(url, control_token=control_token)
+    except ConfigurationError as exc:
+        raise _Fail(f"{flag} {url!r}: {exc}; give the issuer `mockidp serve` prints") from None
+    except UnreachableError as exc:
+        raise _Fail(f"{flag} {url}: {exc}; is `mockidp serve` running there?") from None
+    except RemoteAuthError as exc:
+        raise _Fail(f"{flag} {url}: {exc}; pass the server's --control-token") from None
+
+
+def _start(provider: MockIdP, flag: str) -> None:
+    """Start ``provider``; a port in use names the command's flag, not ``port=0``."""
+    from .errors import BindError
+
+    try:
+        provider.start()
+    except BindError as exc:
+        raise _Fail(f"{flag} {exc.port}: cannot listen on {exc.host}:{exc.port}: {exc.reason}; "
+                    f"pick another {flag}, or {flag} 0 for any free port") from None
+
+
 def _provider(args: argparse.Namespace) -> MockIdP:
     from .core import profiles
     from .provider import MockIdP
@@ -190,7 +218,13 @@ def _serve(args: argparse.Namespace) -> int:
 
         scenario = Scenario.load(args.scenario)
     provider = _provider(args)
-    provider.start()
+    _start(provider, "--port")
+    # A scenario step that fails as it plays is logged here (the scenario stops; the server
+    # keeps serving), whatever --quiet says: it is an error, not a request line.
+    scenario_log = logging.getLogger("mockidp.scenario")
+    scenario_handler = logging.StreamHandler(sys.stderr)
+    scenario_handler.setFormatter(_Printable("mockidp: scenario: %(message)s"))
+    scenario_log.addHandler(scenario_handler)
     if not args.quiet:
         handler = logging.StreamHandler(sys.stdout)
         handler.setFormatter(_Printable("%(message)s"))
@@ -230,6 +264,7 @@ def _serve(args: argparse.Namespace) -> int:
         if player is not None:
             player.join()
         provider.stop()
+        scenario_log.removeHandler(scenario_handler)
     return 0
 
 
@@ -241,9 +276,7 @@ def _token(args: argparse.Namespace) -> int:
                                "expires_in": args.expires_in, "fault": args.fault}
     options = {k: v for k, v in options.items() if v is not None}
     if args.url:
-        from .drivers.remote import RemoteIdP
-
-        remote = RemoteIdP(args.url, control_token=args.control_token)
+        remote = _remote("--url", args.url, args.control_token)
         print(remote.id_token(**options) if args.id_token else remote.token(**options))
         return 0
     from .provider import MockIdP
@@ -283,14 +316,14 @@ def _audit(args: argparse.Namespace) -> int:
         print(mark, end="", file=sys.stderr, flush=True)
 
     if args.issuer:
-        from .drivers.remote import RemoteIdP
-
-        remote = RemoteIdP(args.issuer, control_token=args.control_token)
+        remote = _remote("--issuer", args.issuer, args.control_token)
         print(f"mockidp audit: provider {remote.issuer} -> {args.url}", file=sys.stderr)
         report = audit(verify, remote, audience=args.audience, algorithms=args.alg or None,
                        progress=progress)
     else:
-        with MockIdP(**options) as provider:
+        provider = MockIdP(**options)
+        _start(provider, "--idp-port")
+        with provider:
             print(f"mockidp audit: provider {provider.issuer} -> {args.url}", file=sys.stderr)
             report = audit(verify, provider, algorithms=args.alg or None, progress=progress)
     print(file=sys.stderr)

@@ -16,9 +16,12 @@ if TYPE_CHECKING:
 
     from .provider import MockIdP
 
-__all__ = ["idp", "idp_server"]
+__all__ = ["idp", "idp_fault", "idp_server"]
 
 _MARKER_OPTIONS = ("alg", "audience")
+#: The session options' defaults: when every option has its default, start-up checks nothing
+#: (and imports nothing), as pytest loads this plugin in every run of every project.
+_DEFAULTS = {"alg": "RS256", "host": "127.0.0.1", "seed": "0", "profile": "generic"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,15 +60,63 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "idp(alg=None, audience=None, profile=None, **profile_options): configure the mockidp "
-        "provider for this test only (a profile gets a provider of its own for the test)",
+        "idp(alg=None, audience=None, *, profile=None, tls=False, **options): configure the "
+        "mockidp provider for this test only. alg= (a JWS algorithm, e.g. 'ES256') and "
+        "audience= set the session's provider for the test. profile= (generic, keycloak, okta, "
+        "entra, auth0, google, cognito) gives the test a provider of its own, which also takes "
+        "the profile's options (realm=, server=, tenant_id=, user_pool=), tls=True, "
+        "certificates=, allow_remote= (with host=) and the other MockIdP keywords.",
     )
+    _check_session_options(config)
+
+
+def _check_session_options(config: pytest.Config) -> None:
+    """A bad ``--mockidp-*`` option (or ini value) is one usage error at start-up, naming the
+    option, rather than the same fixture error on every test that uses ``idp``. Checked
+    without starting a provider (no keys are made), and not at all when every option has its
+    default."""
+    values = {name: _option(config, name) for name in _DEFAULTS}
+    pairs = config.getoption("mockidp_profile_options") or config.getini(
+        "mockidp_profile_options")
+    if values == _DEFAULTS and not pairs:
+        return
+    from .core import jwa, profiles
+    from .errors import ConfigurationError
+
+    def fail(name: str, exc: Exception) -> pytest.UsageError:
+        cli = name.replace("_", "-").replace("options", "option")
+        return pytest.UsageError(f"mockidp: {exc} (--mockidp-{cli}, ini mockidp_{name})")
+
+    try:
+        alg = jwa.get(values["alg"]).name
+    except ConfigurationError as exc:
+        raise fail("alg", exc) from None
+    try:
+        int(values["seed"])
+    except ValueError:
+        raise fail("seed", ValueError(f"the seed must be an integer, not {values['seed']!r}")
+                   ) from None
+    try:
+        profile = profiles.get(values["profile"])
+    except ConfigurationError as exc:
+        raise fail("profile", exc) from None
+    try:
+        profile.layout(profiles.parse_options(pairs))
+    except ConfigurationError as exc:
+        raise fail("profile_options", exc) from None
+    if profile.algorithms and alg not in profile.algorithms:
+        raise fail("alg", ConfigurationError(
+            f"the {profile.name} profile signs with {', '.join(profile.algorithms)}, not {alg}"))
+    try:
+        _check_host(config)
+    except ConfigurationError as exc:
+        raise pytest.UsageError(f"mockidp: {exc}") from None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A test that takes ``idp_fault`` runs once per catalog fault, with its name as the id
     (``test_rejects[alg-confusion]``)."""
-    if "idp_fault" in metafunc.fixturenames:
+    if "idp_fault" in metafunc.fixturenames:  # shadows the fixture below
         from .core.faults import FAULTS
 
         names = [str(fault) for fault in FAULTS]
@@ -75,6 +126,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def _option(config: pytest.Config, name: str) -> str:
     value = config.getoption(f"mockidp_{name}")
     return str(value if value is not None else config.getini(f"mockidp_{name}"))
+
+
+@pytest.fixture
+def idp_fault(request: pytest.FixtureRequest) -> str:
+    """The name of a token fault of the catalog (``mockidp.FAULTS``), a string such as
+    ``"alg-confusion"``: a test that takes ``idp_fault`` runs once per fault, each with the
+    fault's name as its id (``test_rejects[alg-confusion]``). Mint the token yourself with
+    ``idp.token(fault=idp_fault)``; ``mockidp.FAULTS[idp_fault]`` tells what a correct
+    consumer checks."""
+    return str(request.param)  # set by pytest_generate_tests, which parametrizes every such test
 
 
 @pytest.fixture(scope="session")
@@ -96,20 +157,8 @@ def _provider(config: pytest.Config, **options: Any) -> MockIdP:
 
     tls = config.getoption("mockidp_tls") or config.getini("mockidp_tls")
     from .core.profiles import parse_options
-    from .errors import ConfigurationError
-    from .web.control import is_loopback
 
-    host = _option(config, "host")
-    allow_remote = bool(config.getoption("mockidp_allow_remote")
-                        or config.getini("mockidp_allow_remote"))
-    if not allow_remote and not is_loopback(host):
-        # MockIdP's own rule, named by the plugin's options
-        raise ConfigurationError(
-            f"--mockidp-host {host} is not a loopback address: anyone who reaches it could "
-            "mint tokens the provider signs; add --mockidp-allow-remote (ini: "
-            "mockidp_allow_remote = true) to listen on it anyway, and send idp.control_token "
-            "to the control API")
-
+    host, allow_remote = _check_host(config)
     profile_options = parse_options(config.getoption("mockidp_profile_options")
                                     or config.getini("mockidp_profile_options"))
     settings: dict[str, Any] = {
@@ -120,6 +169,24 @@ def _provider(config: pytest.Config, **options: Any) -> MockIdP:
     if "profile" in options:  # another profile: none of the session's profile options
         settings = {k: settings[k] for k in ("host", "allow_remote", "seed", "tls")}
     return MockIdP(**{**settings, **options})
+
+
+def _check_host(config: pytest.Config) -> tuple[str, bool]:
+    """The session's host and whether it may be beyond loopback: MockIdP's own rule, named by
+    the plugin's options."""
+    from .errors import ConfigurationError
+    from .web.control import is_loopback
+
+    host = _option(config, "host")
+    allow_remote = bool(config.getoption("mockidp_allow_remote")
+                        or config.getini("mockidp_allow_remote"))
+    if not allow_remote and not is_loopback(host):
+        raise ConfigurationError(
+            f"--mockidp-host {host} is not a loopback address: anyone who reaches it could "
+            "mint tokens the provider signs; add --mockidp-allow-remote (ini: "
+            "mockidp_allow_remote = true) to listen on it anyway, and send idp.control_token "
+            "to the control API")
+    return host, allow_remote
 
 
 def _check(marker: pytest.Mark) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -58,9 +59,18 @@ def test_bad_values_exit_2_with_one_line(argv: list[str], message: str,
 
 
 def test_port_in_use_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """The message names the flag to change, not the Python API's ``port=0``."""
     with MockIdP() as other:
         assert main(["serve", "--port", str(other.port)]) == 2
-    assert "address already in use" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert err == (f"mockidp: error: --port {other.port}: cannot listen on 127.0.0.1:"
+                       f"{other.port}: address already in use; pick another --port, or "
+                       "--port 0 for any free port\n")
+        assert main(["audit", "--url", "http://127.0.0.1:9/x", "--idp-port",
+                     str(other.port)]) == 2
+        err = capsys.readouterr().err
+        assert f"--idp-port {other.port}: cannot listen" in err and "port=0" not in err
+        assert err.count("\n") == 1
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -157,6 +167,86 @@ def test_bad_scenario_exits_2(tmp_path, capsys: pytest.CaptureFixture[str]) -> N
     path.write_text('[[step]]\naction = "explode"\n')
     assert main(["serve", "--port", "0", "--scenario", str(path)]) == 2
     assert "action must be one of" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        ('action = "fail"\nendpoint = "nope"', "step 1: endpoint: unknown endpoint 'nope'"),
+        ('action = "corrupt"\nhow = "bogus"', "step 1: how: unknown key corruption 'bogus'"),
+        ('action = "fail"\nendpoint = "jwks"\ncolour = 1', "step 1: fail takes no colour"),
+        ('action = "fail"\nendpoint = "jwks"\nstatus = "x"', "step 1: status: expected an "
+                                                              "integer"),
+        ('action = "revoke"\nkid = "previous"', "step 1 (revoke at 0s) failed: no previous key"),
+    ],
+)
+def test_bad_scenario_step_exits_2_with_one_line(
+        tmp_path: Path, step: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(f"[[step]]\n{step}\n")
+    assert main(["serve", "--port", "0", "--quiet", "--scenario", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mockidp: error: {path}: {message}") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("option", ["--config", "--scenario"])
+def test_a_file_that_is_not_utf8_exits_2_with_one_line(
+        tmp_path: Path, option: str, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes("# caf\xe9\n".encode("latin-1"))
+    assert main(["serve", "--port", "0", option, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "is not UTF-8 (byte 0xe9 at offset 5)" in err and str(path) in err
+    assert err.count("\n") == 1
+
+
+def test_a_step_failing_as_it_plays_is_logged_and_the_server_keeps_serving(
+        tmp_path: Path) -> None:
+    """The player thread logs the failure as one line on stderr (even with --quiet) and no
+    traceback; the later steps do not play; the server serves on and exits 0."""
+    path = tmp_path / "s.toml"
+    path.write_text('[[step]]\nat = "100ms"\naction = "activate"\nkid = "next"\n'
+                    '[[step]]\nat = "200ms"\naction = "rotate"\nalg = "ES256"\n')
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockidp", "serve", "--port", "0", "--quiet", "--scenario",
+         str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        jwks = [process.stdout.readline() for _ in range(4)][3].split()[-1]
+        line = process.stderr.readline()
+        assert line == (f"mockidp: scenario: {path}: step 1 (activate at 0.1s) failed: no next "
+                        "key to act on; the scenario stopped (1 later step not played)\n")
+        with urllib.request.urlopen(jwks, timeout=5) as response:
+            assert [k["alg"] for k in json.load(response)["keys"]] == ["RS256"]
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=10)
+    finally:
+        process.kill()
+        process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+    assert process.returncode == 0 and err == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["token", "--url", "notaurl"],
+         "--url 'notaurl': the URL of a running mockidp (its issuer) must be an absolute "
+         "http(s) URL"),
+        (["audit", "--url", "http://127.0.0.1:9/x", "--issuer", "notaurl"],
+         "--issuer 'notaurl': the URL of a running mockidp"),
+        (["token", "--url", "http://127.0.0.1:9"],
+         "--url http://127.0.0.1:9: cannot reach the mockidp control API"),
+    ],
+)
+def test_a_bad_provider_url_is_one_line_with_a_hint(
+        argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"mockidp: error: {message}") and err.count("\n") == 1
+    assert "mockidp serve" in err  # the hint: what to give, or what to start
 
 
 def test_token_one_off(capsys: pytest.CaptureFixture[str]) -> None:

@@ -92,3 +92,13 @@ def test_a_config_file_picks_a_profile(tmp_path: Path) -> None:
 def test_missing_file() -> None:
     with pytest.raises(ConfigurationError, match="cannot read"):
         Config.load("/no/such/file.toml")
+
+
+def test_a_config_file_that_is_not_utf8(tmp_path: Path) -> None:
+    """TOML is UTF-8; a file saved as Latin-1 is one ConfigurationError naming it, not a
+    UnicodeDecodeError."""
+    path = tmp_path / "mockidp.toml"
+    path.write_bytes('[[users]]\nsub = "José"\n'.encode("latin-1"))
+    with pytest.raises(ConfigurationError, match=r"mockidp\.toml: config is not UTF-8 "
+                                                 r"\(byte 0xe9 at offset 20\)"):
+        Config.load(path)

@@ -68,6 +68,36 @@ def test_rules_queue_in_order(idp: MockIdP) -> None:
     assert json.loads(get(idp.jwks_uri)[2]) == idp.jwks()
 
 
+def test_delays_and_answers_are_two_queues(idp: MockIdP) -> None:
+    """As the README's Endpoint faults section says: a request takes the head of the delay
+    queue and the head of the answer queue, so a delay and a failure given together apply to
+    the same request, whichever was given first; within each queue, the order given."""
+    idp.endpoint("jwks").delay(0.3, times=1).fail(500, times=1)
+    started = time.monotonic()
+    assert get(idp.jwks_uri)[0] == 500
+    assert time.monotonic() - started >= 0.3  # delayed *and* failed
+    started = time.monotonic()
+    assert get(idp.jwks_uri)[0] == 200
+    assert time.monotonic() - started < 0.3
+
+    idp.endpoint("jwks").fail(503, times=1).delay(0.3, times=2).headers({"X-Two": "2"}, times=1)
+    durations, answers = [], []
+    for _ in range(3):
+        started = time.monotonic()
+        status, headers, _body = get(idp.jwks_uri)
+        durations.append(time.monotonic() - started)
+        answers.append((status, headers.get("X-Two")))
+    assert answers == [(503, None), (200, "2"), (200, None)]  # the answer queue, in order
+    assert [d >= 0.3 for d in durations] == [True, True, False]  # the delay queue, twice
+
+
+def test_a_rule_until_reset_holds_back_those_behind_it(idp: MockIdP) -> None:
+    idp.endpoint("jwks").fail(503).fail(500, times=1)
+    assert [get(idp.jwks_uri)[0] for _ in range(3)] == [503, 503, 503]
+    idp.endpoint("jwks").reset()
+    assert get(idp.jwks_uri)[0] == 200
+
+
 def test_delay_does_not_block_other_requests_and_reset_releases_it(idp: MockIdP) -> None:
     idp.endpoint("jwks").delay(30)
     done = threading.Event()

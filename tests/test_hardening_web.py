@@ -178,9 +178,10 @@ def test_plugin_beyond_loopback_needs_allow_remote(pytester: pytest.Pytester, ho
         """
     )
     refused = pytester.runpytest("--mockidp-host", "0.0.0.0")
-    refused.stdout.fnmatch_lines(["*mockidp: --mockidp-host 0.0.0.0 is not a loopback address*"
+    # a usage error at start-up (pytest_configure), on stderr, before any test runs
+    refused.stderr.fnmatch_lines(["*mockidp: --mockidp-host 0.0.0.0 is not a loopback address*"
                                   "--mockidp-allow-remote*"])
-    assert refused.ret != 0
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
     if how == "ini":
         pytester.makeini("[pytest]\nmockidp_host = 0.0.0.0\nmockidp_allow_remote = true\n")
         args: list[str] = []

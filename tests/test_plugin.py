@@ -106,11 +106,66 @@ def test_session_options(pytester: pytest.Pytester, how: str) -> None:
     pytester.runpytest(*args).assert_outcomes(passed=1)
 
 
-def test_bad_session_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_x(idp):\n    pass\n")
-    result = pytester.runpytest("--mockidp-alg", "RS1")
-    result.stdout.fnmatch_lines(["*mockidp: unknown JWS algorithm 'RS1'*"])
-    assert result.ret != 0
+@pytest.mark.parametrize(
+    ("args", "ini", "message"),
+    [
+        (["--mockidp-alg", "ES999"], "",
+         "mockidp: unknown JWS algorithm 'ES999'; use one of: RS256, * (--mockidp-alg, "
+         "ini mockidp_alg)"),
+        ([], "mockidp_alg = RS1",
+         "mockidp: unknown JWS algorithm 'RS1'; * (--mockidp-alg, ini mockidp_alg)"),
+        (["--mockidp-profile", "nope"], "",
+         "mockidp: unknown profile 'nope'; use one of: generic, keycloak, *"),
+        (["--mockidp-profile", "okta", "--mockidp-profile-option", "realm=demo"], "",
+         "mockidp: profile 'okta' has no option(s) realm; its options: server "
+         "(--mockidp-profile-option, ini mockidp_profile_options)"),
+        (["--mockidp-profile", "okta", "--mockidp-alg", "ES256"], "",
+         "mockidp: the okta profile signs with RS256, not ES256 (--mockidp-alg, *"),
+        (["--mockidp-seed", "x"], "", "mockidp: the seed must be an integer, not 'x' *"),
+        (["--mockidp-host", "192.0.2.1"], "",
+         "mockidp: --mockidp-host 192.0.2.1 is not a loopback address*"),
+    ],
+)
+def test_bad_session_option_is_one_usage_error_at_start_up(
+        pytester: pytest.Pytester, args: list[str], ini: str, message: str) -> None:
+    """One error before any test runs, naming the option, rather than the same fixture
+    traceback on every test that uses ``idp`` (and a pass for those that do not)."""
+    pytester.makepyfile("def test_a(idp):\n    pass\n\ndef test_b(idp_server):\n    pass\n\n"
+                        "def test_c():\n    pass\n")
+    if ini:
+        pytester.makeini(f"[pytest]\n{ini}\n")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+    assert "passed" not in result.stdout.str()  # no test ran
+
+
+def test_idp_fault_is_documented_as_a_fixture(pytester: pytest.Pytester) -> None:
+    """``pytest --fixtures`` lists ``idp_fault``, saying its value is the fault's name; and a
+    test taking it still runs once per catalog fault."""
+    from mockidp import FAULTS
+
+    pytester.makepyfile(
+        """
+        import mockidp
+
+        def test_names(idp_fault):
+            assert isinstance(idp_fault, str) and idp_fault in mockidp.FAULTS
+        """
+    )
+    result = pytester.runpytest("--fixtures")
+    result.stdout.fnmatch_lines(["idp_fault -- *",
+                                 "    The name of a token fault of the catalog*"])
+    pytester.runpytest().assert_outcomes(passed=len(FAULTS))
+
+
+def test_idp_marker_lists_its_options(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--markers")
+    (line,) = [line for line in result.stdout.lines if line.startswith("@pytest.mark.idp(")]
+    for option in ("alg=", "audience=", "profile=", "tls=", "realm=", "server=", "tenant_id=",
+                   "user_pool=", "allow_remote=", "certificates="):
+        assert option in line, option
 
 
 def test_failed_request_handler_fails_the_test(pytester: pytest.Pytester) -> None:
@@ -186,14 +241,6 @@ def test_profile_options(pytester: pytest.Pytester, how: str) -> None:
     else:
         args = ["--mockidp-profile", "keycloak", "--mockidp-profile-option", "realm=demo"]
     pytester.runpytest(*args).assert_outcomes(passed=1)
-
-
-def test_bad_profile_option_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile("def test_x(idp):\n    pass\n")
-    result = pytester.runpytest("--mockidp-profile", "okta",
-                                           "--mockidp-profile-option", "realm=demo")
-    result.stdout.fnmatch_lines(["*mockidp: profile 'okta' has no option(s) realm*"])
-    assert result.ret != 0
 
 
 def test_marker_profile_gives_the_test_its_own_provider(pytester: pytest.Pytester) -> None:

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import json
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -123,6 +124,28 @@ def test_auth0_issuer_ends_with_a_slash() -> None:
     with MockIdP(profile="auth0") as idp:
         assert idp.issuer.endswith("/") and decoded(idp.token())["iss"] == idp.issuer
         assert get_json(idp.discovery_url)["issuer"] == idp.issuer
+
+
+def test_auth0_tenant_is_accepted_and_changes_nothing() -> None:
+    """Auth0 puts the tenant in the host name, which a path layout cannot give: ``tenant=``
+    is still taken (code written with it keeps working) and documented as having no effect;
+    ``issuer_url`` gives the host-style issuer."""
+    with MockIdP(profile="auth0", tenant="acme") as idp:
+        assert idp.issuer == idp.base_url + "/" and "acme" not in idp.jwks_uri
+        assert "acme" not in json.dumps(get_json(idp.discovery_url))
+    with MockIdP(profile="auth0", issuer_url="https://acme.auth0.com") as idp:
+        assert idp.issuer == "https://acme.auth0.com/"
+        assert idp.token_endpoint == "https://acme.auth0.com/oauth/token"
+
+
+def test_the_readme_gives_every_profile_options_default() -> None:
+    """The README's profile table names each option with its default, as the code has it."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    rows = {line.split("|")[1].strip(" `"): line.split("|")[2] for line in readme.splitlines()
+            if line.startswith("| `") and line.count("|") == 5}
+    for name, profile in PROFILES.items():
+        for option, default in profile.options.items():
+            assert f"`{option}` (`{default}`" in rows[name], (name, option)
 
 
 def test_cognito_access_tokens_carry_no_aud_unless_asked() -> None:

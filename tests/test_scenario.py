@@ -95,3 +95,111 @@ def test_scenario_through_the_control_api(idp: MockIdP) -> None:
     answer = remote.run_scenario(EXAMPLES / "emergency-revocation.toml")
     assert answer == {"steps": 2, "applied": 2}
     assert len(idp.jwks()["keys"]) == 1 and len(idp.keys) == 2
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        ('action = "fail"\nendpoint = "nope"', "step 1: endpoint: unknown endpoint 'nope'"),
+        ('action = "empty"\nendpoint = "token"', "step 1: endpoint: empty does not apply to "
+                                                 "'token'; use one of: jwks"),
+        ('action = "reset"\nendpoint = "nope"', "step 1: endpoint: unknown endpoint 'nope'"),
+        ('action = "corrupt"\nhow = "bogus"', "step 1: how: unknown key corruption 'bogus'"),
+        ('action = "add"\nalg = "ES999"', "step 1: alg: unknown JWS algorithm 'ES999'"),
+        ('action = "rotate"\nalg = "ES999"', "step 1: alg: unknown JWS algorithm 'ES999'"),
+        ('action = "fail"\nendpoint = "jwks"\ncolour = 1', "step 1: fail takes no colour"),
+        ('action = "fail"\nendpoint = "jwks"\nstatus = "x"',
+         "step 1: status: expected an integer, not 'x'"),
+        ('action = "fail"\nendpoint = "jwks"\nstatus = true',
+         "step 1: status: expected an integer"),
+        ('action = "fail"\nendpoint = "jwks"\nheaders = { a = 1 }',
+         "step 1: headers: expected a table of strings"),
+        ('action = "algorithms"\nendpoint = "discovery"\nalgs = [1]',
+         "step 1: algs: expected an array of strings"),
+        ('action = "delay"\nendpoint = "jwks"\nseconds = "1s"',
+         "step 1: seconds: expected a number"),
+        ('action = "add"\nactivate = "no"', "step 1: activate: expected true or false"),
+        ('action = "revoke"\nkid = 3', "step 1: kid: expected a string"),
+        # values the action itself refuses, found by a dry run at load
+        ('action = "delay"\nendpoint = "jwks"\nseconds = -1', "step 1: delay: delay takes seconds"),
+        ('action = "fail"\nendpoint = "jwks"\ntimes = 0', "step 1: fail: times must be"),
+        ('action = "fail"\nendpoint = "jwks"\nstatus = 99', "step 1: fail: "),
+        ('action = "redirect"\nendpoint = "jwks"\nstatus = 200', "step 1: redirect: redirect "
+                                                                 "status must be"),
+    ],
+)
+def test_every_step_is_checked_at_load(idp: MockIdP, step: str, message: str,
+                                       tmp_path: Path) -> None:
+    """A typo fails when the scenario is loaded, naming the file, the step and the field —
+    not minutes later in the player thread."""
+    path = tmp_path / "typo.toml"
+    path.write_text(f'[[step]]\nat = "10m"\n{step}\n')
+    with pytest.raises(ConfigurationError) as error:
+        Scenario.load(path)
+    assert str(error.value).startswith(f"{path}: {message}")
+    assert "\n" not in str(error.value)
+
+
+def test_a_step_that_fails_as_it_plays_stops_the_run(idp: MockIdP,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Only the provider's state can refuse ``kid = "next"``; when it does, the run stops
+    visibly (logged, ``run.error``) and the later steps, written for the state that step was
+    to make, do not play."""
+    scenario = Scenario.load('[[step]]\nat = "1m"\naction = "activate"\nkid = "next"\n'
+                             '[[step]]\nat = "2m"\naction = "rotate"\n')
+    first = idp.keys.active.kid
+    run = idp.run_scenario(scenario)
+    with caplog.at_level("ERROR", logger="mockidp.scenario"):
+        idp.clock.advance(600)  # a clock listener: nothing raises here
+    assert run.done and run.applied == 0
+    assert isinstance(run.error, ConfigurationError)
+    message = ("step 1 (activate at 60s) failed: no next key to act on; the scenario stopped "
+               "(1 later step not played)")
+    assert str(run.error) == message
+    assert [r.getMessage() for r in caplog.records] == [message]
+    assert idp.keys.active.kid == first and len(idp.keys) == 1  # the rotation never played
+    with pytest.raises(ConfigurationError, match="no next key"):
+        run.finish()
+    with pytest.raises(ConfigurationError, match="no next key"):
+        run.check()
+
+
+def test_a_failing_step_in_the_player_thread_is_recorded(idp: MockIdP, tmp_path: Path) -> None:
+    """``mockidp serve`` plays a scenario in a thread of its own: a failing step ends the
+    thread cleanly (no traceback) with the error on the run, naming the file."""
+    path = tmp_path / "outage.toml"
+    path.write_text('[[step]]\nat = "20ms"\naction = "revoke"\nkid = "no-such-kid"\n'
+                    '[[step]]\nat = "40ms"\naction = "rotate"\n')
+    run = idp.run_scenario(path)
+    idp.clock.listeners.clear()
+    errors: list[BaseException | None] = []
+    previous = threading.excepthook
+
+    def record(args: threading.ExceptHookArgs) -> None:
+        errors.append(args.exc_value)
+
+    threading.excepthook = record
+    try:
+        player = threading.Thread(target=run.play, args=(threading.Event(),))
+        player.start()
+        player.join(5)
+    finally:
+        threading.excepthook = previous
+    assert not player.is_alive() and errors == []
+    assert run.done and run.applied == 0 and len(idp.keys) == 1
+    assert str(run.error).startswith(f"{path}: step 1 (revoke at 0.02s) failed: ")
+    assert "no-such-kid" in str(run.error)
+
+
+def test_a_step_failing_at_start_raises_to_the_caller(idp: MockIdP) -> None:
+    """Steps at "0s" apply inside ``run_scenario``: its caller gets the error directly."""
+    with pytest.raises(ConfigurationError, match=r"step 1 \(revoke at 0s\) failed: no previous"):
+        idp.run_scenario('[[step]]\naction = "revoke"\nkid = "previous"\n')
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-16"])
+def test_a_scenario_file_that_is_not_utf8(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "s.toml"
+    path.write_bytes('# rotation: café\n[[step]]\naction = "rotate"\n'.encode(encoding))
+    with pytest.raises(ConfigurationError, match=r"s\.toml: scenario is not UTF-8 \(byte 0x"):
+        Scenario.load(path)

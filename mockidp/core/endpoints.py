@@ -1,8 +1,13 @@
 """Per-endpoint fault controls: make an endpoint fail, slow down, serve something else, drop
 the connection or redirect, for every request or for the next ``times`` requests only.
 
-Each endpoint has two queues, consulted once per request: delays, and response overrides.
-A rule with ``times=None`` holds until ``reset()``; the rules behind it wait. Delays wait on an
+Each endpoint has two queues, consulted once per request: delays (``delay``), and answer
+overrides (every other method). A request takes the head of each, so a delay and an answer
+override given together apply to the same request, in whichever order they were given —
+``delay(0.2, times=1).fail(500, times=1)`` delays and fails the first request — while within
+one queue the rules apply in the order given. Users stack a slow answer on a failure or a
+redirect; two queues let them say so without a method for every pair. A rule with
+``times=None`` holds until ``reset()``; the rules behind it in its queue wait. Delays wait on an
 event that ``reset()`` (and the provider's stop) sets, so no delayed handler outlives its test.
 
 Every size a caller gives is bounded (:data:`MAX_TIMES`, :data:`MAX_DELAY`, :data:`MAX_BODY`,

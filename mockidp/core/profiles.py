@@ -223,6 +223,10 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({p.name: p for p in (
     ),
     Profile(
         "auth0", "Auth0: issuer with a trailing slash, /oauth/token, x5c",
+        # Auth0's tenant is in the host name (https://{tenant}.auth0.com/), which a layout of
+        # paths below one root cannot give: `tenant` is accepted, so that code written as
+        # MockIdP(profile="auth0", tenant=...) keeps working, and changes nothing. A host-style
+        # issuer comes from issuer_url="https://acme.auth0.com" (--issuer-url) instead.
         issuer_slash=True, options={"tenant": "mockidp"},
         paths={"token": "/oauth/token", "revoke": "/oauth/revoke",
                "end-session": "/oidc/logout", "device": "/oauth/device/code",

@@ -33,13 +33,14 @@ Every field is checked before anything starts: an unknown field or a wrong type 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError
 from . import _toml
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from ..core.issuer import Issuer
     from ..provider import MockIdP
 
@@ -114,10 +115,7 @@ class Config:
 
     @classmethod
     def load(cls, path: str | Path) -> Config:
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise ConfigurationError(f"{path}: cannot read: {exc.strerror}") from None
+        text = _toml.read(path, "config")
         try:
             data = _toml.loads(text)
         except _toml.TOMLDecodeError as exc:
