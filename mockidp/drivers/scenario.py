@@ -290,6 +290,11 @@ class ScenarioRun:
         self._lock = threading.Lock()
 
     @property
+    def provider(self) -> Issuer:
+        """The issuer the scenario plays on (its name before the core was split out)."""
+        return self.issuer
+
+    @property
     def done(self) -> bool:
         """No step is left to play: all applied, or one failed (see :attr:`error`)."""
         return self.error is not None or self.applied >= len(self.scenario.steps)
