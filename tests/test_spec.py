@@ -391,3 +391,37 @@ def test_oidc_core_6_request_objects_are_refused_on_the_redirect(
     metadata = requests.get(idp.discovery_url, timeout=5).json()
     assert metadata["request_parameter_supported"] is False
     assert metadata["request_uri_parameter_supported"] is False
+
+
+# -- RFC 8414 §3: the metadata of an issuer with a path, at the server's root ----------------
+
+def _inserted_metadata_url(issuer: str) -> str:
+    """RFC 8414 §3: ``/.well-known/oauth-authorization-server`` inserted between the host and
+    the issuer's path, any terminating "/" removed first."""
+    parts = urlsplit(issuer)
+    return (f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server"
+            f"{parts.path.rstrip('/')}")
+
+
+@pytest.mark.parametrize("profile", ["keycloak", "okta", "entra", "cognito", "generic", "auth0"])
+def test_rfc8414_3_metadata_at_the_inserted_well_known_location(profile: str) -> None:
+    """RFC 8414 §3: for an issuer ``https://host/path`` the metadata is at
+    ``https://host/.well-known/oauth-authorization-server/path``, and §3.3: its ``issuer`` is
+    that issuer. Served for the provider and for a tenant (``{root}/name{path}``), whose
+    request the root routes; the appended form (``{issuer}/.well-known/...``) stays, and for an
+    issuer at the root the two are one path."""
+    with MockIdP(profile=profile) as idp:
+        tenant = idp.tenant("team")
+        for issuer in (idp, tenant):
+            url = _inserted_metadata_url(issuer.issuer)
+            response = requests.get(url, timeout=5)
+            assert response.status_code == 200, (url, response.text)
+            assert response.json()["issuer"] == issuer.issuer
+            appended = requests.get(issuer.url_for("oauth-metadata"), timeout=5)
+            assert appended.status_code == 200 and appended.json() == response.json()
+            assert issuer.requests_to("oauth-metadata")[-2].path == urlsplit(url).path
+            # the endpoint's controls act on both locations (the general path, not the cache)
+            issuer.endpoint("oauth-metadata").fail(503, times=1)
+            assert requests.get(url, timeout=5).status_code == 503
+        if profile in ("generic", "auth0"):
+            assert _inserted_metadata_url(idp.issuer) == idp.url_for("oauth-metadata")
