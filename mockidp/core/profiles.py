@@ -122,6 +122,9 @@ class Profile:
     algorithms: tuple[str, ...] = ()
     #: Publish ``x5c`` / ``x5t`` / ``x5t#S256`` with each key, as the provider does.
     certificates: bool = False
+    #: The ``typ`` of the access tokens its token endpoint issues: ``"JWT"``, or ``"at+jwt"``
+    #: for a provider that issues RFC 9068 tokens by default.
+    access_token_typ: str = "JWT"
 
     def layout(self, options: Mapping[str, str]) -> Layout:
         """The URL layout for ``options`` (checked against the profile's)."""
