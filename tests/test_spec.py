@@ -23,6 +23,7 @@ from joserfc.jwk import OKPKey
 from mockidp import ConfigurationError, MockIdP
 from mockidp.core import jwa
 from mockidp.core.jws import b64url_encode, sign_compact
+from mockidp.core.keys import Key
 
 REDIRECT = "http://127.0.0.1:9/cb"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -588,3 +589,133 @@ def test_rfc9068_2_token_endpoint_issues_at_jwt_when_chosen() -> None:
     with pytest.raises(ConfigurationError):
         MockIdP(access_token_typ="application/jwt")
 
+
+# -- OIDC Discovery §3, RFC 8414 §2: every advertised value is served ------------------------
+
+def _code(idp: MockIdP, client_id: str, **params: str) -> str:
+    """The code of an authorization request, whichever response mode carries it."""
+    response = requests.get(idp.url_for("authorize"), allow_redirects=False, timeout=5, params={
+        "client_id": client_id, "response_type": "code", "redirect_uri": REDIRECT,
+        "scope": "openid profile", **params})
+    mode = params.get("response_mode", "query")
+    if mode == "form_post":
+        assert response.status_code == 200 and 'name="code"' in response.text
+        return response.text.split('name="code" value="')[1].split('"')[0]
+    location = urlsplit(response.headers["Location"])
+    return parse_qs(location.fragment if mode == "fragment" else location.query)["code"][0]
+
+
+def _redeem(idp: MockIdP, code: str, auth: dict[str, object] | None = None,
+            **form: str) -> dict:
+    response = requests.post(idp.token_endpoint, timeout=5, **(auth or {}), data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, **form})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _grant(idp: MockIdP, grant_type: str) -> requests.Response:
+    """One request of ``grant_type`` by the default client, set up as that grant needs."""
+    default = idp.clients.default
+    auth = (default.client_id, default.client_secret or "")
+    form: dict[str, str] = {"grant_type": grant_type}
+    if grant_type == "authorization_code":
+        form.update(code=_code(idp, default.client_id), redirect_uri=REDIRECT)
+    elif grant_type == "refresh_token":
+        form["refresh_token"] = _redeem(idp, _code(idp, default.client_id),
+                                        {"auth": auth})["refresh_token"]
+    elif grant_type == "password":
+        form.update(username=idp.users.default.sub, password="password", scope="openid")
+    elif grant_type.endswith(":token-exchange"):
+        form.update(subject_token=idp.token(),
+                    subject_token_type="urn:ietf:params:oauth:token-type:access_token")
+    elif grant_type.endswith(":jwt-bearer"):
+        form["assertion"] = idp.token()
+    elif grant_type.endswith(":device_code"):
+        device = requests.post(idp.url_for("device"), auth=auth, timeout=5,
+                               data={"scope": "openid"}).json()
+        idp.approve_device(device["user_code"])
+        form["device_code"] = device["device_code"]
+    return requests.post(idp.token_endpoint, auth=auth, data=form, timeout=5)
+
+
+def test_every_advertised_value_is_served(idp: MockIdP) -> None:
+    """OIDC Discovery 1.0 §3 and RFC 8414 §2 list what the provider supports; a client picks
+    from those lists, so each value must work. The RFC 8414 document (at both §3 locations)
+    is the discovery document; then every grant type, response mode, PKCE method, token
+    endpoint auth method and its assertion algorithms, and every ID token and userinfo signing
+    algorithm is exercised over HTTP."""
+    idp.keys.add("PS256")  # the signing lists follow the key ring
+    metadata = requests.get(idp.discovery_url, timeout=5).json()
+    for url in (idp.url_for("oauth-metadata"), _inserted_metadata_url(idp.issuer)):
+        assert requests.get(url, timeout=5).json() == metadata
+    default = idp.clients.default
+    basic_auth = {"auth": (default.client_id, default.client_secret or "")}
+
+    for grant_type in metadata["grant_types_supported"]:
+        response = _grant(idp, grant_type)
+        assert response.status_code == 200, (grant_type, response.text)
+        assert idp.verify(response.json()["access_token"])
+
+    for mode in metadata["response_modes_supported"]:
+        assert _redeem(idp, _code(idp, default.client_id, response_mode=mode), basic_auth)
+
+    verifier = "v" * 43
+    challenges = {"S256": b64url_encode(hashlib.sha256(verifier.encode()).digest()).decode(),
+                  "plain": verifier}
+    for method in metadata["code_challenge_methods_supported"]:
+        code = _code(idp, default.client_id, code_challenge=challenges[method],
+                     code_challenge_method=method)
+        assert _redeem(idp, code, basic_auth, code_verifier=verifier)
+
+    # client authentication: every method, and every assertion algorithm of the jwt ones
+    keys = {alg: Key.generate(alg) for alg in metadata[
+        "token_endpoint_auth_signing_alg_values_supported"] if jwa.get(alg).asymmetric}
+    idp.clients.add("pk", jwks={"keys": [{**key.public_jwk, "kid": alg}  # type: ignore[dict-item]
+                                         for alg, key in keys.items()]})
+    idp.clients.add("hm", "h" * 64)
+    idp.clients.add("pub", public=True)
+    for method in metadata["token_endpoint_auth_methods_supported"]:
+        form: dict[str, str] = {}
+        extra: dict[str, object] = {}
+        if method == "client_secret_basic":
+            extra = basic_auth
+        elif method == "client_secret_post":
+            form = {"client_id": default.client_id, "client_secret": default.client_secret or ""}
+        elif method == "none":  # a public client, with PKCE
+            code = _code(idp, "pub", code_challenge=challenges["S256"],
+                         code_challenge_method="S256")
+            assert _redeem(idp, code, client_id="pub", code_verifier=verifier)
+            continue
+        if method in ("client_secret_jwt", "private_key_jwt"):
+            for alg in metadata["token_endpoint_auth_signing_alg_values_supported"]:
+                if jwa.get(alg).asymmetric != (method == "private_key_jwt"):
+                    continue
+                if method == "private_key_jwt":
+                    key = keys[alg]
+                    body = {"iss": "pk", "sub": "pk", "aud": idp.token_endpoint,
+                            "jti": uuid.uuid4().hex, "exp": int(time.time()) + 60}
+                    assertion = sign_compact({"alg": alg, "kid": alg}, body,
+                                             key.algorithm.signer, key.signing_key)
+                else:
+                    assertion = _hmac_assertion("hm", "h" * 64, idp.token_endpoint, alg)
+                ok = client_credentials(idp, data={"client_assertion_type": ASSERTION_TYPE,
+                                                   "client_assertion": assertion})
+                assert ok.status_code == 200, (method, alg, ok.text)
+            continue
+        ok = requests.post(idp.token_endpoint, timeout=5, **extra,  # type: ignore[arg-type]
+                           data={"grant_type": "client_credentials", **form})
+        assert ok.status_code == 200, (method, ok.text)
+
+    # every ID token and userinfo signing algorithm, for a client that registers it
+    assert {"RS256", "PS256"} <= set(metadata["id_token_signing_alg_values_supported"])
+    for alg in metadata["id_token_signing_alg_values_supported"]:
+        client = idp.clients.add(id_token_signed_response_alg=alg)
+        id_token = _client_tokens(idp, client.client_id, client.client_secret or "")["id_token"]
+        assert _verified(idp, id_token, client.client_id)[0]["alg"] == alg
+    for alg in metadata["userinfo_signing_alg_values_supported"]:
+        client = idp.clients.add(userinfo_signed_response_alg=alg)
+        access = _client_tokens(idp, client.client_id, client.client_secret or "")[
+            "access_token"]
+        answer = requests.get(metadata["userinfo_endpoint"], timeout=5,
+                              headers={"Authorization": f"Bearer {access}"})
+        assert _verified(idp, answer.text, client.client_id)[0]["alg"] == alg
