@@ -130,6 +130,11 @@ class MockIdP(_Served):
 
     ``profile_options`` are the profile's options (``{"realm": "demo"}`` for keycloak);
     they may also be given as keywords (``MockIdP(profile="keycloak", realm="demo")``).
+
+    ``access_token_typ`` is the ``typ`` of the access tokens the token endpoint issues:
+    ``"JWT"``, or ``"at+jwt"`` for RFC 9068's profile (with ``client_id``, §2.2); default: what
+    the profile's provider does. A client may register its own (``clients.add(...,
+    access_token_typ=...)``).
     """
 
     def __init__(
@@ -152,6 +157,7 @@ class MockIdP(_Served):
         profile: str | Profile = "generic",
         profile_options: Mapping[str, str] | None = None,
         certificates: bool | None = None,
+        access_token_typ: str | None = None,
         **options: str,
     ) -> None:
         if profile_options is not None and not isinstance(profile_options, Mapping):
@@ -160,6 +166,7 @@ class MockIdP(_Served):
         super().__init__(
             self._url, alg=alg, audience=audience, seed=seed, jwks_max_age=jwks_max_age,
             login=login, log_limit=log_limit, profile=profile, certificates=certificates,
+            access_token_typ=access_token_typ,
             profile_options={**(profile_options or {}), **options},
         )
         if issuer_url is not None:

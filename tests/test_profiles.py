@@ -142,7 +142,7 @@ def test_the_readme_gives_every_profile_options_default() -> None:
     """The README's profile table names each option with its default, as the code has it."""
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     rows = {line.split("|")[1].strip(" `"): line.split("|")[2] for line in readme.splitlines()
-            if line.startswith("| `") and line.count("|") == 5}
+            if line.startswith("| `") and line.count("|") == 6}
     for name, profile in PROFILES.items():
         for option, default in profile.options.items():
             assert f"`{option}` (`{default}`" in rows[name], (name, option)
@@ -178,8 +178,11 @@ def check_certificate(jwk: dict[str, Any], public_key: Any) -> None:
 @pytest.mark.parametrize("alg", ["RS256", "ES256", "EdDSA"])
 def test_certificates_match_the_published_keys(alg: str) -> None:
     with MockIdP(certificates=True, alg=alg) as idp:
-        [jwk] = get_json(idp.jwks_uri)["keys"]
-        check_certificate(jwk, idp.keys.active.public_key)
+        # the default alg's key, and RS256's, which OIDC Discovery §3 has every provider serve
+        keys = {jwk["kid"]: jwk for jwk in get_json(idp.jwks_uri)["keys"]}
+        assert {key.alg for key in idp.keys.published()} == {alg, "RS256"}
+        for key in idp.keys.published():
+            check_certificate(keys[key.kid], key.public_key)
 
 
 def test_certificates_only_where_asked() -> None:

@@ -12,6 +12,7 @@ import time
 import uuid
 from urllib.parse import parse_qs, quote_plus, urlsplit
 
+import jwt
 import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
@@ -19,9 +20,10 @@ from authlib.oauth2.rfc7523 import ClientSecretJWT, PrivateKeyJWT
 from cryptography.hazmat.primitives.asymmetric import ed448, ed25519
 from joserfc.jwk import OKPKey
 
-from mockidp import MockIdP
+from mockidp import ConfigurationError, MockIdP
 from mockidp.core import jwa
 from mockidp.core.jws import b64url_encode, sign_compact
+from mockidp.core.keys import Key
 
 REDIRECT = "http://127.0.0.1:9/cb"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -391,3 +393,329 @@ def test_oidc_core_6_request_objects_are_refused_on_the_redirect(
     metadata = requests.get(idp.discovery_url, timeout=5).json()
     assert metadata["request_parameter_supported"] is False
     assert metadata["request_uri_parameter_supported"] is False
+
+
+# -- RFC 8414 §3: the metadata of an issuer with a path, at the server's root ----------------
+
+def _inserted_metadata_url(issuer: str) -> str:
+    """RFC 8414 §3: ``/.well-known/oauth-authorization-server`` inserted between the host and
+    the issuer's path, any terminating "/" removed first."""
+    parts = urlsplit(issuer)
+    return (f"{parts.scheme}://{parts.netloc}/.well-known/oauth-authorization-server"
+            f"{parts.path.rstrip('/')}")
+
+
+@pytest.mark.parametrize("profile", ["keycloak", "okta", "entra", "cognito", "generic", "auth0"])
+def test_rfc8414_3_metadata_at_the_inserted_well_known_location(profile: str) -> None:
+    """RFC 8414 §3: for an issuer ``https://host/path`` the metadata is at
+    ``https://host/.well-known/oauth-authorization-server/path``, and §3.3: its ``issuer`` is
+    that issuer. Served for the provider and for a tenant (``{root}/name{path}``), whose
+    request the root routes; the appended form (``{issuer}/.well-known/...``) stays, and for an
+    issuer at the root the two are one path."""
+    with MockIdP(profile=profile) as idp:
+        tenant = idp.tenant("team")
+        for issuer in (idp, tenant):
+            url = _inserted_metadata_url(issuer.issuer)
+            response = requests.get(url, timeout=5)
+            assert response.status_code == 200, (url, response.text)
+            assert response.json()["issuer"] == issuer.issuer
+            appended = requests.get(issuer.url_for("oauth-metadata"), timeout=5)
+            assert appended.status_code == 200 and appended.json() == response.json()
+            assert issuer.requests_to("oauth-metadata")[-2].path == urlsplit(url).path
+            # the endpoint's controls act on both locations (the general path, not the cache)
+            issuer.endpoint("oauth-metadata").fail(503, times=1)
+            assert requests.get(url, timeout=5).status_code == 503
+        if profile in ("generic", "auth0"):
+            assert _inserted_metadata_url(idp.issuer) == idp.url_for("oauth-metadata")
+
+
+# -- OIDC Discovery §3 / Registration §2: RS256 is always served; each client its own alg ----
+
+def _client_tokens(idp: MockIdP, client_id: str, secret: str, scope: str = "openid profile"
+                   ) -> dict:
+    """The code flow for ``client_id`` over HTTP, then its token response."""
+    location = code_flow(idp, client_id, extra={"scope": scope}).headers["Location"]
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    response = requests.post(idp.token_endpoint, timeout=5, auth=(client_id, secret), data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _verified(idp: MockIdP, token: str, audience: str) -> tuple[dict, dict]:
+    """The header and claims of ``token``, its signature checked against the key the
+    advertised ``jwks_uri`` publishes under its kid, as a relying party does."""
+    metadata = requests.get(idp.discovery_url, timeout=5).json()
+    header = jwt.get_unverified_header(token)
+    key = jwt.PyJWKClient(metadata["jwks_uri"]).get_signing_key(header["kid"])
+    claims = jwt.decode(token, key, algorithms=[header["alg"]], audience=audience,
+                        issuer=metadata["issuer"])
+    return header, claims
+
+
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA", "PS256"])
+def test_oidc_discovery_3_rs256_is_advertised_and_served(alg: str) -> None:
+    """OIDC Discovery 1.0 §3: ``id_token_signing_alg_values_supported`` MUST include RS256.
+    A provider whose default is another algorithm still lists it, publishes its key, and
+    signs with it the ID tokens of a client registered with ``id_token_signed_response_alg``
+    RS256 (OIDC Registration §2); a client that registered nothing gets the provider's
+    default. Every listed algorithm has a published key (advertise exactly what is served)."""
+    with MockIdP(alg=alg) as idp:
+        idp.clients.add("rs", "rs-secret", id_token_signed_response_alg="RS256")
+        metadata = requests.get(idp.discovery_url, timeout=5).json()
+        advertised = metadata["id_token_signing_alg_values_supported"]
+        assert "RS256" in advertised and alg in advertised
+        published = {jwk["alg"] for jwk in requests.get(metadata["jwks_uri"], timeout=5)
+                     .json()["keys"]}
+        assert set(advertised) == published
+        header, claims = _verified(idp, _client_tokens(idp, "rs", "rs-secret")["id_token"],
+                                   "rs")
+        assert header["alg"] == "RS256" and claims["aud"] == "rs"
+        default = idp.clients.default
+        header, _ = _verified(idp, _client_tokens(idp, default.client_id,
+                                                  default.client_secret or "")["id_token"],
+                              default.client_id)
+        assert header["alg"] == alg
+
+
+def test_oidc_registration_2_id_token_alg_of_a_client_is_advertised_once_registered(
+        idp: MockIdP) -> None:
+    """OIDC Registration §2: a client may register any algorithm the OP can sign with; the
+    provider makes that key when the client is registered, so discovery lists it and the JWKS
+    serves it before the first token. ``none`` and HMAC (keyed with the client's secret, OIDC
+    Core §10.1) are not served, so not registrable."""
+    assert "ES384" not in requests.get(idp.discovery_url, timeout=5).json()[
+        "id_token_signing_alg_values_supported"]
+    idp.clients.add("es", "es-secret", id_token_signed_response_alg="ES384")
+    assert "ES384" in requests.get(idp.discovery_url, timeout=5).json()[
+        "id_token_signing_alg_values_supported"]
+    header, _ = _verified(idp, _client_tokens(idp, "es", "es-secret")["id_token"], "es")
+    assert header["alg"] == "ES384"
+    for refused in ("HS256", "none"):
+        with pytest.raises(ConfigurationError):
+            idp.clients.add(f"c-{refused}", id_token_signed_response_alg=refused)
+
+
+# -- OIDC Core §5.3.2: signed userinfo for the clients that registered it --------------------
+
+def test_oidc_core_5_3_2_signed_userinfo(idp: MockIdP) -> None:
+    """OIDC Core §5.3.2: a client registered with ``userinfo_signed_response_alg`` (OIDC
+    Registration §2) gets the userinfo answer as a JWT, ``Content-Type: application/jwt``,
+    with ``iss`` (the issuer) and ``aud`` (its client id) added; other clients get JSON.
+    Discovery lists exactly the algorithms that can be served, never ``none`` (an unsigned JWT
+    is never served)."""
+    idp.clients.add("signed-ui", "s-secret", userinfo_signed_response_alg="ES256")
+    metadata = requests.get(idp.discovery_url, timeout=5).json()
+    advertised = metadata["userinfo_signing_alg_values_supported"]
+    assert "none" not in advertised and "ES256" in advertised
+    access = _client_tokens(idp, "signed-ui", "s-secret")["access_token"]
+    response = requests.get(metadata["userinfo_endpoint"], timeout=5,
+                            headers={"Authorization": f"Bearer {access}"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/jwt"
+    header, claims = _verified(idp, response.text, "signed-ui")
+    assert header["alg"] == "ES256"
+    assert claims["iss"] == idp.issuer and claims["aud"] == "signed-ui"
+    assert claims["sub"] == idp.users.default.sub and "name" in claims
+    plain = requests.get(metadata["userinfo_endpoint"], timeout=5, headers={
+        "Authorization": f"Bearer {tokens(idp)['access_token']}"})
+    assert plain.headers["Content-Type"] == "application/json"
+    assert "iss" not in plain.json()
+    for alg in advertised:  # each advertised algorithm is served
+        client = idp.clients.add(userinfo_signed_response_alg=alg)
+        access = _client_tokens(idp, client.client_id, client.client_secret or "")[
+            "access_token"]
+        answer = requests.get(metadata["userinfo_endpoint"], timeout=5,
+                              headers={"Authorization": f"Bearer {access}"})
+        assert _verified(idp, answer.text, client.client_id)[0]["alg"] == alg
+
+
+# -- RFC 9068: the token endpoint's access tokens in the at+jwt profile ----------------------
+
+def _rfc9068_validator(idp: MockIdP) -> object:
+    """Authlib's RFC 9068 resource server (``typ: at+jwt``; ``iss``, ``exp``, ``aud``, ``sub``,
+    ``client_id``, ``iat``, ``jti`` required), on the advertised JWKS."""
+    from authlib.oauth2.rfc9068 import JWTBearerTokenValidator
+    from joserfc.jwk import KeySet
+
+    class Validator(JWTBearerTokenValidator):  # type: ignore[misc]
+        def get_jwks(self) -> KeySet:
+            metadata = requests.get(idp.discovery_url, timeout=5).json()
+            return KeySet.import_key_set(requests.get(metadata["jwks_uri"], timeout=5).json())
+
+    return Validator(issuer=idp.issuer, resource_server=idp.audience)
+
+
+def _access_header_and_claims(idp: MockIdP, client_id: str, secret: str) -> tuple[dict, dict]:
+    response = requests.post(idp.token_endpoint, timeout=5, auth=(client_id, secret),
+                             data={"grant_type": "client_credentials", "scope": "read"})
+    assert response.status_code == 200, response.text
+    token = response.json()["access_token"]
+    validator = _rfc9068_validator(idp)
+    header = jwt.get_unverified_header(token)
+    if header.get("typ") == "at+jwt":
+        claims = validator.authenticate_token(token)  # type: ignore[attr-defined]
+        validator.validate_token(claims, scopes=["read"], request=None)  # type: ignore[attr-defined]
+    else:
+        claims = idp.verify(token)
+    return header, dict(claims)
+
+
+def test_rfc9068_2_token_endpoint_issues_at_jwt_when_chosen() -> None:
+    """RFC 9068 §2.1: ``typ: at+jwt``; §2.2: ``iss``, ``exp``, ``aud``, ``sub``, ``client_id``,
+    ``iat``, ``jti``. The provider chooses it (``MockIdP(access_token_typ="at+jwt")``, which its
+    tenants share) or a client does (``clients.add(..., access_token_typ=...)``), the client's
+    choice winning; the generic default stays ``JWT``. Checked by Authlib's RFC 9068 resource
+    server over the advertised JWKS."""
+    with MockIdP() as idp:
+        default = idp.clients.default
+        header, _ = _access_header_and_claims(idp, default.client_id,
+                                              default.client_secret or "")
+        assert header["typ"] == "JWT"
+        idp.clients.add("rs9068", "s", access_token_typ="at+jwt")
+        header, claims = _access_header_and_claims(idp, "rs9068", "s")
+        assert header["typ"] == "at+jwt" and claims["client_id"] == "rs9068"
+        with pytest.raises(ConfigurationError):
+            idp.clients.add("bad", access_token_typ="jwt+at")
+    with MockIdP(access_token_typ="at+jwt") as idp:
+        for issuer in (idp, idp.tenant("t")):
+            default = issuer.clients.default
+            header, claims = _access_header_and_claims(issuer, default.client_id,
+                                                       default.client_secret or "")
+            assert header["typ"] == "at+jwt"
+            assert {"iss", "exp", "aud", "sub", "client_id", "iat", "jti"} <= set(claims)
+        idp.clients.add("plain", "s", access_token_typ="JWT")
+        assert _access_header_and_claims(idp, "plain", "s")[0]["typ"] == "JWT"
+    with pytest.raises(ConfigurationError):
+        MockIdP(access_token_typ="application/jwt")
+
+
+# -- OIDC Discovery §3, RFC 8414 §2: every advertised value is served ------------------------
+
+def _code(idp: MockIdP, client_id: str, **params: str) -> str:
+    """The code of an authorization request, whichever response mode carries it."""
+    response = requests.get(idp.url_for("authorize"), allow_redirects=False, timeout=5, params={
+        "client_id": client_id, "response_type": "code", "redirect_uri": REDIRECT,
+        "scope": "openid profile", **params})
+    mode = params.get("response_mode", "query")
+    if mode == "form_post":
+        assert response.status_code == 200 and 'name="code"' in response.text
+        return response.text.split('name="code" value="')[1].split('"')[0]
+    location = urlsplit(response.headers["Location"])
+    return parse_qs(location.fragment if mode == "fragment" else location.query)["code"][0]
+
+
+def _redeem(idp: MockIdP, code: str, auth: dict[str, object] | None = None,
+            **form: str) -> dict:
+    response = requests.post(idp.token_endpoint, timeout=5, **(auth or {}), data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, **form})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _grant(idp: MockIdP, grant_type: str) -> requests.Response:
+    """One request of ``grant_type`` by the default client, set up as that grant needs."""
+    default = idp.clients.default
+    auth = (default.client_id, default.client_secret or "")
+    form: dict[str, str] = {"grant_type": grant_type}
+    if grant_type == "authorization_code":
+        form.update(code=_code(idp, default.client_id), redirect_uri=REDIRECT)
+    elif grant_type == "refresh_token":
+        form["refresh_token"] = _redeem(idp, _code(idp, default.client_id),
+                                        {"auth": auth})["refresh_token"]
+    elif grant_type == "password":
+        form.update(username=idp.users.default.sub, password="password", scope="openid")
+    elif grant_type.endswith(":token-exchange"):
+        form.update(subject_token=idp.token(),
+                    subject_token_type="urn:ietf:params:oauth:token-type:access_token")
+    elif grant_type.endswith(":jwt-bearer"):
+        form["assertion"] = idp.token()
+    elif grant_type.endswith(":device_code"):
+        device = requests.post(idp.url_for("device"), auth=auth, timeout=5,
+                               data={"scope": "openid"}).json()
+        idp.approve_device(device["user_code"])
+        form["device_code"] = device["device_code"]
+    return requests.post(idp.token_endpoint, auth=auth, data=form, timeout=5)
+
+
+def test_every_advertised_value_is_served(idp: MockIdP) -> None:
+    """OIDC Discovery 1.0 §3 and RFC 8414 §2 list what the provider supports; a client picks
+    from those lists, so each value must work. The RFC 8414 document (at both §3 locations)
+    is the discovery document; then every grant type, response mode, PKCE method, token
+    endpoint auth method and its assertion algorithms, and every ID token and userinfo signing
+    algorithm is exercised over HTTP."""
+    idp.keys.add("PS256")  # the signing lists follow the key ring
+    metadata = requests.get(idp.discovery_url, timeout=5).json()
+    for url in (idp.url_for("oauth-metadata"), _inserted_metadata_url(idp.issuer)):
+        assert requests.get(url, timeout=5).json() == metadata
+    default = idp.clients.default
+    basic_auth = {"auth": (default.client_id, default.client_secret or "")}
+
+    for grant_type in metadata["grant_types_supported"]:
+        response = _grant(idp, grant_type)
+        assert response.status_code == 200, (grant_type, response.text)
+        assert idp.verify(response.json()["access_token"])
+
+    for mode in metadata["response_modes_supported"]:
+        assert _redeem(idp, _code(idp, default.client_id, response_mode=mode), basic_auth)
+
+    verifier = "v" * 43
+    challenges = {"S256": b64url_encode(hashlib.sha256(verifier.encode()).digest()).decode(),
+                  "plain": verifier}
+    for method in metadata["code_challenge_methods_supported"]:
+        code = _code(idp, default.client_id, code_challenge=challenges[method],
+                     code_challenge_method=method)
+        assert _redeem(idp, code, basic_auth, code_verifier=verifier)
+
+    # client authentication: every method, and every assertion algorithm of the jwt ones
+    keys = {alg: Key.generate(alg) for alg in metadata[
+        "token_endpoint_auth_signing_alg_values_supported"] if jwa.get(alg).asymmetric}
+    idp.clients.add("pk", jwks={"keys": [{**key.public_jwk, "kid": alg}  # type: ignore[dict-item]
+                                         for alg, key in keys.items()]})
+    idp.clients.add("hm", "h" * 64)
+    idp.clients.add("pub", public=True)
+    for method in metadata["token_endpoint_auth_methods_supported"]:
+        form: dict[str, str] = {}
+        extra: dict[str, object] = {}
+        if method == "client_secret_basic":
+            extra = basic_auth
+        elif method == "client_secret_post":
+            form = {"client_id": default.client_id, "client_secret": default.client_secret or ""}
+        elif method == "none":  # a public client, with PKCE
+            code = _code(idp, "pub", code_challenge=challenges["S256"],
+                         code_challenge_method="S256")
+            assert _redeem(idp, code, client_id="pub", code_verifier=verifier)
+            continue
+        if method in ("client_secret_jwt", "private_key_jwt"):
+            for alg in metadata["token_endpoint_auth_signing_alg_values_supported"]:
+                if jwa.get(alg).asymmetric != (method == "private_key_jwt"):
+                    continue
+                if method == "private_key_jwt":
+                    key = keys[alg]
+                    body = {"iss": "pk", "sub": "pk", "aud": idp.token_endpoint,
+                            "jti": uuid.uuid4().hex, "exp": int(time.time()) + 60}
+                    assertion = sign_compact({"alg": alg, "kid": alg}, body,
+                                             key.algorithm.signer, key.signing_key)
+                else:
+                    assertion = _hmac_assertion("hm", "h" * 64, idp.token_endpoint, alg)
+                ok = client_credentials(idp, data={"client_assertion_type": ASSERTION_TYPE,
+                                                   "client_assertion": assertion})
+                assert ok.status_code == 200, (method, alg, ok.text)
+            continue
+        ok = requests.post(idp.token_endpoint, timeout=5, **extra,  # type: ignore[arg-type]
+                           data={"grant_type": "client_credentials", **form})
+        assert ok.status_code == 200, (method, ok.text)
+
+    # every ID token and userinfo signing algorithm, for a client that registers it
+    assert {"RS256", "PS256"} <= set(metadata["id_token_signing_alg_values_supported"])
+    for alg in metadata["id_token_signing_alg_values_supported"]:
+        client = idp.clients.add(id_token_signed_response_alg=alg)
+        id_token = _client_tokens(idp, client.client_id, client.client_secret or "")["id_token"]
+        assert _verified(idp, id_token, client.client_id)[0]["alg"] == alg
+    for alg in metadata["userinfo_signing_alg_values_supported"]:
+        client = idp.clients.add(userinfo_signed_response_alg=alg)
+        access = _client_tokens(idp, client.client_id, client.client_secret or "")[
+            "access_token"]
+        answer = requests.get(metadata["userinfo_endpoint"], timeout=5,
+                              headers={"Authorization": f"Bearer {access}"})
+        assert _verified(idp, answer.text, client.client_id)[0]["alg"] == alg

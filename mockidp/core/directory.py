@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from ..errors import ConfigurationError, UnknownClientError, UnknownUserError
+from . import jwa
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
 __all__ = [
+    "ACCESS_TOKEN_TYPES",
     "GRANT_TYPES",
     "SCRIPT_SCHEMES",
     "Client",
@@ -284,16 +286,30 @@ def redirect_uri_problem(uri: object) -> str | None:
     return None
 
 
+#: The ``typ`` header values an access token from the token endpoint may have: a plain JWT,
+#: or the RFC 9068 §2.1 profile (which also puts ``client_id`` in it, §2.2).
+ACCESS_TOKEN_TYPES = ("JWT", "at+jwt")
+
+
 @dataclass(frozen=True)
 class Client:
     """A registered OAuth client (RFC 6749 §2). ``client_secret`` is ``None`` for public ones;
-    ``jwks`` holds the public keys a ``private_key_jwt`` client signs its assertions with."""
+    ``jwks`` holds the public keys a ``private_key_jwt`` client signs its assertions with.
+
+    The signing choices are OpenID Connect Dynamic Client Registration 1.0 §2 metadata, each
+    ``None`` for the provider's choice: ``id_token_signed_response_alg`` (the provider's
+    default algorithm), ``userinfo_signed_response_alg`` (userinfo answered as plain JSON, not a
+    JWT); ``access_token_typ`` picks the token endpoint's access token ``typ`` (``"at+jwt"``:
+    RFC 9068), which has no registration name."""
 
     client_id: str
     client_secret: str | None
     redirect_uris: tuple[str, ...] = ()
     grant_types: tuple[str, ...] = GRANT_TYPES
     jwks: Mapping[str, Any] | None = None
+    id_token_signed_response_alg: str | None = None
+    userinfo_signed_response_alg: str | None = None
+    access_token_typ: str | None = None
 
     @property
     def public(self) -> bool:
@@ -305,8 +321,11 @@ class Clients(_Registry[Client]):
 
     _unknown = UnknownClientError
 
-    def __init__(self) -> None:
+    def __init__(self, ensure_key: Callable[[str], object] | None = None) -> None:
         super().__init__()
+        #: Makes the provider able to sign with an algorithm a client registers (the key
+        #: ring's ``ensure_active``), so that what the metadata lists is what is served.
+        self._ensure_key = ensure_key
         first = Client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
         self._state = _Snapshot({first.client_id: first}, first.client_id)
 
@@ -319,9 +338,24 @@ class Clients(_Registry[Client]):
         public: bool = False,
         grant_types: Iterable[str] | None = None,
         jwks: Mapping[str, Any] | None = None,
+        id_token_signed_response_alg: str | None = None,
+        userinfo_signed_response_alg: str | None = None,
+        access_token_typ: str | None = None,
     ) -> Client:
         """Register a client. Confidential clients get a random secret unless given one, or
-        authenticate with ``private_key_jwt`` when given ``jwks`` (their public keys)."""
+        authenticate with ``private_key_jwt`` when given ``jwks`` (their public keys).
+
+        ``id_token_signed_response_alg`` and ``userinfo_signed_response_alg`` (OIDC
+        Registration §2) choose how its ID tokens and its userinfo answers (then a JWT, OIDC
+        Core §5.3.2) are signed; the provider makes and publishes a key of that algorithm at
+        once, so discovery lists it. ``access_token_typ="at+jwt"`` gives it RFC 9068 access
+        tokens at the token endpoint (default: the provider's choice)."""
+        signing_algs = [_signing_alg(name, value) for name, value in (
+            ("id_token_signed_response_alg", id_token_signed_response_alg),
+            ("userinfo_signed_response_alg", userinfo_signed_response_alg))]
+        if access_token_typ is not None and access_token_typ not in ACCESS_TOKEN_TYPES:
+            raise ConfigurationError(f"access_token_typ must be one of "
+                                     f"{', '.join(ACCESS_TOKEN_TYPES)}, not {access_token_typ!r}")
         if public and (client_secret is not None or jwks is not None):
             raise ConfigurationError("a public client has no secret or keys; drop them")
         if isinstance(redirect_uris, str):
@@ -346,9 +380,28 @@ class Clients(_Registry[Client]):
             raise ConfigurationError(f"unknown grant type(s) {', '.join(sorted(unknown))}; "
                                      f"use: {', '.join(GRANT_TYPES)}")
         client = Client(client_id, client_secret, redirect_uris, tuple(grant_types),
-                        jwks)
+                        jwks, id_token_signed_response_alg=signing_algs[0],
+                        userinfo_signed_response_alg=signing_algs[1],
+                        access_token_typ=access_token_typ)
         with self._lock:
             if client_id in self._state.items:
                 raise ConfigurationError(f"a client {client_id!r} already exists")
             self._state = self._state._replace(items={**self._state.items, client_id: client})
+        if self._ensure_key is not None:
+            for alg in signing_algs:
+                if alg is not None:
+                    self._ensure_key(alg)
         return client
+
+
+def _signing_alg(name: str, alg: str | None) -> str | None:
+    """A JWS algorithm a client may register for what the provider signs for it: one whose
+    public key the JWKS can publish. ``none`` is not served, and an HMAC algorithm would be
+    keyed with the client's secret (OIDC Core §10.1), which the provider does not do."""
+    if alg is None:
+        return None
+    algorithm = jwa.get(alg)
+    if not algorithm.asymmetric:
+        raise ConfigurationError(f"{name} {alg} is not served: the provider signs for clients "
+                                 "with keys its JWKS publishes (RS, PS, ES, EdDSA)")
+    return algorithm.name

@@ -21,7 +21,7 @@ from ..errors import ConfigurationError, NotStartedError, ServerError
 from . import jwa, profiles
 from .checks import whole_number
 from .clock import Clock
-from .directory import Clients, Users
+from .directory import ACCESS_TOKEN_TYPES, Clients, Users
 from .endpoints import ENDPOINTS, EndpointControl, Endpoints
 from .flows import FlowState, TokenContext
 from .keys import KeyRing
@@ -77,6 +77,7 @@ class Issuer:
         profile: str | Profile = "generic",
         profile_options: Mapping[str, str] | None = None,
         certificates: bool | None = None,
+        access_token_typ: str | None = None,
     ) -> None:
         alg = jwa.get(alg).name
         #: The real provider this one is shaped like (:data:`mockidp.PROFILES`).
@@ -90,6 +91,14 @@ class Issuer:
             )
         if certificates is None:
             certificates = self.profile.certificates
+        if access_token_typ is None:
+            access_token_typ = self.profile.access_token_typ
+        if access_token_typ not in ACCESS_TOKEN_TYPES:
+            raise ConfigurationError(f"access_token_typ must be one of "
+                                     f"{', '.join(ACCESS_TOKEN_TYPES)}, not {access_token_typ!r}")
+        #: The ``typ`` of the access tokens the token endpoint issues, unless the client
+        #: registered another: ``"at+jwt"`` is RFC 9068's profile (with ``client_id``).
+        self.access_token_typ = access_token_typ
         if audience is None:
             audience = self.profile.audience or DEFAULT_AUDIENCE
         if login not in _LOGIN_MODES:
@@ -108,8 +117,12 @@ class Issuer:
         self.refresh_token_rotation = False
         self.clock = Clock()
         self.keys = KeyRing(alg, certificates=bool(certificates))
+        # OIDC Discovery 1.0 §3: id_token_signing_alg_values_supported MUST include RS256,
+        # so a provider whose default is another algorithm publishes an RS256 key as well,
+        # for the clients that register it (OIDC Registration §2's default).
+        self.keys.ensure_active("RS256")
         self.users = Users(seed)
-        self.clients = Clients()
+        self.clients = Clients(self.keys.ensure_active)
         #: The fault controls of every endpoint (``idp.endpoint(name)``).
         self.endpoints = Endpoints(ENDPOINTS)
         self.requests_log = RequestLog(whole_number("log_limit", log_limit, 1))
@@ -131,6 +144,7 @@ class Issuer:
             "alg": alg, "audience": audience, "seed": seed, "jwks_max_age": jwks_max_age,
             "login": login, "log_limit": log_limit, "profile": self.profile,
             "profile_options": dict(self.layout.options), "certificates": certificates,
+            "access_token_typ": access_token_typ,
         }
 
     # -- URLs ---------------------------------------------------------------------------------

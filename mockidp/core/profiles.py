@@ -78,6 +78,9 @@ class Layout:
     issuer_slash: bool = False
     #: The profile's options with the defaults filled in.
     options: Mapping[str, str] = field(default_factory=dict)
+    #: Further paths (below the root URL) that serve an endpoint, path -> endpoint name: the
+    #: RFC 8414 §3 location of the metadata when the issuer has a path.
+    aliases: Mapping[str, str] = field(default_factory=dict)
 
     def path(self, endpoint: str) -> str:
         """The path of ``endpoint`` below the root URL."""
@@ -119,6 +122,9 @@ class Profile:
     algorithms: tuple[str, ...] = ()
     #: Publish ``x5c`` / ``x5t`` / ``x5t#S256`` with each key, as the provider does.
     certificates: bool = False
+    #: The ``typ`` of the access tokens its token endpoint issues: ``"JWT"``, or ``"at+jwt"``
+    #: for a provider that issues RFC 9068 tokens by default.
+    access_token_typ: str = "JWT"
 
     def layout(self, options: Mapping[str, str]) -> Layout:
         """The URL layout for ``options`` (checked against the profile's)."""
@@ -145,7 +151,7 @@ class Profile:
             else:
                 paths[name] = endpoint.path if endpoint.internal else issuer + endpoint.path
         return Layout(issuer, MappingProxyType(paths), self.issuer_slash,
-                      MappingProxyType(values))
+                      MappingProxyType(values), MappingProxyType(metadata_aliases(issuer, paths)))
 
     def claims(self, kind: str, body: dict[str, Any], context: ClaimContext) -> dict[str, Any]:
         """``body`` with this profile's default ``kind`` ("access" or "id") claims applied."""
@@ -158,6 +164,16 @@ class Profile:
             if value is not None:
                 body[name] = value
         return body
+
+
+def metadata_aliases(issuer: str, paths: Mapping[str, str]) -> dict[str, str]:
+    """RFC 8414 §3: the metadata of an issuer with a path is at
+    ``/.well-known/oauth-authorization-server`` *inserted* between the host and that path
+    (``https://host/.well-known/oauth-authorization-server/realms/demo``), any terminating
+    ``/`` removed first. The appended form (``{issuer}/.well-known/...``), which many clients
+    still try, stays the endpoint's own path; for an issuer at the root both are one path."""
+    inserted = ENDPOINTS["oauth-metadata"].path + issuer.rstrip("/")
+    return {} if inserted == paths["oauth-metadata"] else {inserted: "oauth-metadata"}
 
 
 _OIDC = "{issuer}/protocol/openid-connect"

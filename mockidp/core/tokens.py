@@ -388,6 +388,14 @@ class Minter:
         except (TypeError, ValueError) as exc:
             raise _not_json(exc) from None
 
+    def signed_userinfo(self, claims: Mapping[str, Any], client_id: str, alg: str) -> str:
+        """The userinfo answer as a JWT (OIDC Core §5.3.2): the claims with ``iss`` (this
+        issuer) and ``aud`` (the client) added, signed by the active key of ``alg``."""
+        key = self.select_key(alg, None)
+        body = {**claims, "iss": self._issuer(), "aud": client_id}
+        return sign_encoded(self.encoded_header(key, "JWT"), body, key.algorithm.signer,
+                            key.signing_key)
+
     def verify(self, token: str, *, expired_ok: bool = False) -> dict[str, Any]:
         """The claims of a token this provider signed with a published key, checked for
         ``iss``, ``exp`` and ``nbf`` on the provider's clock; :class:`InvalidTokenError`

@@ -51,6 +51,29 @@ request_log = logging.getLogger("mockidp.requests")
 CONTROL_PREFIX = ENDPOINTS["control"].path.partition("{")[0]
 #: Request bodies larger than this are refused with 413.
 MAX_BODY = 1024 * 1024
+#: RFC 8414 §3's well-known suffix, inserted before an issuer's path.
+OAUTH_METADATA = ENDPOINTS["oauth-metadata"].path
+#: The environ key of the path a request was sent to, when a tenant serves it under another.
+REQUEST_PATH = "mockidp.request_path"
+
+
+def _tenant_metadata(environ: WSGIEnvironment, mounts: Mapping[str, App]
+                     ) -> tuple[App, WSGIEnvironment] | None:
+    """RFC 8414 §3 for a tenant: its issuer is ``{root}/{name}{issuer path}``, so its
+    metadata is at ``{root}/.well-known/oauth-authorization-server/{name}{issuer path}``, at
+    the server's root. That request is the tenant's, at the same suffix below its own root
+    (where its layout serves the inserted form, or, for an issuer at the tenant's root, the
+    appended one: the same path); the log keeps the path the client sent."""
+    path = environ.get("PATH_INFO", "")
+    if not path.startswith(OAUTH_METADATA + "/"):
+        return None
+    name, slash, rest = path[len(OAUTH_METADATA) + 1:].partition("/")
+    mounted = mounts.get(name)
+    if mounted is None:
+        return None
+    script = environ.get("SCRIPT_NAME", "")
+    return mounted, {**environ, "PATH_INFO": OAUTH_METADATA + slash + rest,
+                     "SCRIPT_NAME": f"{script}/{name}", REQUEST_PATH: script + path}
 
 
 def _redirected(issuer: Issuer, request: Request, name: str) -> Response:
@@ -111,14 +134,19 @@ class App:
         self.mounts = mounts
         #: Behind a proxy: during each request the base URL follows X-Forwarded-*.
         self.trust_forwarded = trust_forwarded
-        paths = issuer.layout.paths
-        #: Path -> name of the endpoints the fast path answers.
+        layout = issuer.layout
+        paths = layout.paths
+        #: Path -> name of the endpoints the fast path answers (their aliases too).
         self.static = {paths[name]: name for name, e in ENDPOINTS.items() if e.cached}
+        self.static.update((path, name) for path, name in layout.aliases.items()
+                           if ENDPOINTS[name].cached)
 
     @cached_property
     def url_map(self) -> Map:
         # Built on the first request that needs routing: the fast path never does.
-        return _url_map(tuple(self.issuer.layout.paths.items()))
+        layout = self.issuer.layout
+        return _url_map((*layout.paths.items(),
+                         *((name, path) for path, name in layout.aliases.items())))
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -144,6 +172,9 @@ class App:
                 environ = {**environ, "PATH_INFO": "/" + rest,
                            "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + "/" + segment}
                 return mounted.serve(environ, start_response)
+            inserted = _tenant_metadata(environ, mounts)
+            if inserted is not None:
+                return inserted[0].serve(inserted[1], start_response)
         answered = self.fast(environ, start_response)
         if answered is not None:
             return answered
@@ -240,7 +271,9 @@ class App:
         query, cut_query = bounded(request.args.to_dict())
         kept_form, cut_form = bounded(form)
         self.log_entry(RecordedRequest(
-            method=request.method, path=request.script_root + request.path, endpoint=name,
+            method=request.method,
+            path=request.environ.get(REQUEST_PATH) or request.script_root + request.path,
+            endpoint=name,
             headers=headers, query=query, form=kept_form, status=status,
             time=self.issuer.clock.time(), duration=time.perf_counter() - started,
             body=body[:BODY_LIMIT], truncated=(cut_headers or cut_query or cut_form
@@ -295,7 +328,8 @@ class App:
         kept_headers, cut_headers = bounded(headers)
         kept_query, cut_query = bounded(query)
         self.log_entry(RecordedRequest(
-            method=method, path=environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"],
+            method=method, path=environ.get(REQUEST_PATH)
+            or environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"],
             endpoint=name, headers=kept_headers, query=kept_query, form=bounded({})[0],
             status=200, time=now, duration=time.perf_counter() - started,
             truncated=cut_headers or cut_query,

@@ -17,6 +17,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.http import http_date as _format_date
 from werkzeug.wrappers import Response
 
+from ..core import jwa
 from ..core.flows import PKCE_METHODS
 from .authorize import RESPONSE_MODES
 from .clientauth import CLIENT_SECRET_JWT_ALGS, PRIVATE_KEY_JWT_ALGS
@@ -64,7 +65,14 @@ def metadata(issuer: Issuer) -> dict[str, Any]:
     ``*_auth_signing_alg_values_supported``. OIDC Discovery §3: ``request_parameter_supported``
     defaults to false but ``request_uri_parameter_supported`` to true, so both are stated:
     neither is served (the authorization endpoint answers ``request_not_supported`` /
-    ``request_uri_not_supported``, OIDC Core §6)."""
+    ``request_uri_not_supported``, OIDC Core §6).
+
+    OIDC Discovery §3: ``id_token_signing_alg_values_supported`` MUST include RS256, and the
+    issuer always has an RS256 key. The signing algorithms listed for ID tokens and for
+    userinfo are those of the ring's published and active asymmetric keys: each can be
+    registered by a client (``id_token_signed_response_alg``, ``userinfo_signed_response_alg``)
+    and is then served; registering another adds its key, and so its name here."""
+    signing = [alg for alg in issuer.keys.algorithms() if jwa.get(alg).asymmetric]
     return {
         "issuer": issuer.issuer,
         "authorization_endpoint": issuer.url_for("authorize"),
@@ -80,8 +88,8 @@ def metadata(issuer: Issuer) -> dict[str, Any]:
         "response_modes_supported": list(RESPONSE_MODES),
         "grant_types_supported": list(GRANTS),
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": issuer.keys.algorithms(),
-        "userinfo_signing_alg_values_supported": ["none"],
+        "id_token_signing_alg_values_supported": signing,
+        "userinfo_signing_alg_values_supported": signing,
         "code_challenge_methods_supported": list(PKCE_METHODS),
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,

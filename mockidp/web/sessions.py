@@ -42,7 +42,11 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
 
 
 def userinfo(issuer: Issuer, request: Request) -> Response:
-    """OIDC Core §5.3, with bearer-token errors as RFC 6750 §3 defines them."""
+    """OIDC Core §5.3, with bearer-token errors as RFC 6750 §3 defines them.
+
+    §5.3.2: a client registered with ``userinfo_signed_response_alg`` gets the claims as a
+    JWT (``application/jwt``) with ``iss`` and ``aud`` added; any other, plain JSON. The
+    client is the one the token was issued to (its ``client_id``, else ``azp``)."""
     claims = _bearer_claims(issuer, request)
     scopes = scope_set(claims.get("scope"))
     if "scope" in claims and "openid" not in scopes:
@@ -56,6 +60,12 @@ def userinfo(issuer: Issuer, request: Request) -> Response:
         released = set(user.claims) if "scope" not in claims else {
             name for scope in scopes for name in SCOPE_CLAIMS.get(scope, ())}
         body.update((k, v) for k, v in user.claims.items() if k in released)
+    named = claims.get("client_id", claims.get("azp"))
+    client = issuer.clients.get(named) if isinstance(named, str) else None
+    if client is not None and client.userinfo_signed_response_alg is not None:
+        signed = issuer.minter.signed_userinfo(body, client.client_id,
+                                               client.userinfo_signed_response_alg)
+        return Response(signed, content_type="application/jwt", headers=NO_STORE)
     return json_response(body, headers=NO_STORE)
 
 

@@ -59,12 +59,18 @@ def issue(issuer: Issuer, client: Client, grant_type: str, sub: str, scope: str,
     An access token issued under a grant is recorded by its ``jti`` with the grant, so
     revoking the grant's refresh token revokes it too (RFC 7009 §2.1). An ID token issued on
     refresh carries no ``nonce`` (OIDC Core §12.2: it SHOULD NOT; a refresh is not an
-    authentication request), and keeps the original ``auth_time``."""
+    authentication request), and keeps the original ``auth_time``.
+
+    The access token's ``typ`` is the client's registered choice, else the provider's
+    (``"at+jwt"``: RFC 9068 §2.1, with ``client_id`` as §2.2 requires); the ID token is
+    signed with the client's ``id_token_signed_response_alg`` (OIDC Registration §2), else the
+    provider's default algorithm."""
     minter = issuer.minter
     extra = {**(grant.claims or {})} if grant is not None else {}
     extra.update(claims or {})
     access = minter.access_token(extra, sub=sub, client_id=client.client_id,
                                  scope=scope or None, expires_in=TOKEN_LIFETIME,
+                                 typ=client.access_token_typ or issuer.access_token_typ,
                                  grant_type=grant_type, client=client)
     if grant is not None:
         _record(issuer, grant, access)
@@ -78,6 +84,7 @@ def issue(issuer: Issuer, client: Client, grant_type: str, sub: str, scope: str,
             grant.claims, sub=sub, aud=client.client_id,
             nonce=None if grant_type == "refresh_token" else grant.nonce,
             access_token=access, auth_time=grant.auth_time, expires_in=TOKEN_LIFETIME,
+            alg=client.id_token_signed_response_alg,
             grant_type=grant_type, client=client, scope=scope,
         )
     if refresh and grant is not None:
