@@ -54,7 +54,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ConfigurationError
 from . import _toml
@@ -62,9 +62,10 @@ from . import _toml
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from ..core.directory import Clients, Users
     from ..core.flows import TokenContext
-    from ..core.issuer import Issuer
-    from ..provider import MockIdP
+    from ..core.keys import KeyRing
+    from ..core.tokens import Minter
 
 __all__ = ["Config", "Rule", "keep_rules"]
 
@@ -80,12 +81,15 @@ _TOP: dict[str, Any] = {
 }
 _ENTRIES: dict[str, dict[str, Any]] = {
     "keys": {"alg": _STR, "kid": _STR, "size": _INT, "crv": _STR, "activate": _BOOL,
-             "publish": _BOOL, "file": _STR, "pem": _STR, "jwk": (dict,)},
+             "publish": _BOOL},
     "clients": {"client_id": _STR, "client_secret": _STR, "redirect_uris": _STRS,
                 "public": _BOOL, "grant_types": _STRS, "jwks": (dict,)},
     "users": {"sub": _STR, "password": _STR, "default": _BOOL, "claims": (dict,)},
     "rules": {"match": (dict,), "claims": (dict,)},
 }
+#: A key's fixed material, besides what ``keys.add`` takes (above, kept equal to its options).
+_KEY_MATERIAL = {"file": _STR, "pem": _STR, "jwk": (dict,)}
+_FIELDS = {**_ENTRIES, "keys": {**_ENTRIES["keys"], **_KEY_MATERIAL}}
 _TENANT = {"keys": "keys", "clients": "clients", "users": "users", "rules": "rules"}
 _PROVIDER_OPTIONS = ("alg", "audience", "issuer_url", "login", "seed", "jwks_max_age", "profile",
                      "certificates")
@@ -122,7 +126,7 @@ def _check_table(where: str, table: Any, schema: dict[str, Any]) -> None:
             if not isinstance(value, list):
                 raise ConfigurationError(f"{path}: expected an array of tables ([[{name}]])")
             for index, entry in enumerate(value):
-                _check_table(f"{path}[{index}]", entry, _ENTRIES[expected])
+                _check_table(f"{path}[{index}]", entry, _FIELDS[expected])
                 if expected == "rules":  # patterns and templates, checked before the start
                     Rule.parse(entry.get("match", {}), entry.get("claims", {}),
                                f"{path}[{index}]")
@@ -135,6 +139,25 @@ def _check_table(where: str, table: Any, schema: dict[str, Any]) -> None:
                 _check_table(f"{path}.{tenant}", body, _TENANT)
         else:
             _check(path, value, expected)
+
+
+class Issuer(Protocol):
+    """What a config file sets up: an issuer's keys, clients, users and hooks. Named by its
+    shape rather than imported from the facade, so that the control API can take the file's
+    rules (``POST /_mockidp/rules``) without an import cycle through ``MockIdP``."""
+
+    keys: KeyRing
+    clients: Clients
+    users: Users
+    minter: Minter
+
+
+class Provider(Issuer, Protocol):
+    """A :class:`~mockidp.MockIdP`, as :meth:`Config.apply` uses it: an issuer with tenants."""
+
+    refresh_token_rotation: bool
+
+    def tenant(self, name: str) -> Issuer: ...
 
 
 @dataclass(frozen=True)
@@ -179,7 +202,7 @@ class Config:
             raise ConfigurationError(f"{self.source}: {exc}") from None
         return {**options, "profile_options": dict(layout.options)}
 
-    def apply(self, provider: MockIdP) -> None:
+    def apply(self, provider: Provider) -> None:
         """Add the file's keys, clients, users and tenants (before the provider starts)."""
         try:
             if "refresh_token_rotation" in self.data:
