@@ -57,6 +57,7 @@ def test_health_answers_without_the_control_token_and_says_nothing_else() -> Non
         refused = requests.get(provider.issuer + "/_mockidp/state", timeout=5)
         assert refused.status_code == 401  # everything else still needs the token
         assert provider.requests == []  # the control API is not the consumer's traffic
+        assert "/_mockidp/health" not in openapi(provider.issuer)["paths"]  # all of those need it
 
 
 def test_rules_through_the_control_api_and_remote_last_until_reset(idp: MockIdP) -> None:
