@@ -327,3 +327,12 @@ def test_bad_fixed_keys(tmp_path: Path, entry: str, message: str) -> None:
     path.write_text(f"[[keys]]\n{entry}\n")
     with pytest.raises(ConfigurationError, match=r"keys\.toml: " + message):
         Config.load(path).apply(MockIdP())
+
+
+def test_tenants_that_are_no_table_next_to_a_key_file(tmp_path: Path) -> None:
+    """Key files are resolved before the file is checked: a wrong ``tenants`` is still the
+    check's one error, not an AttributeError."""
+    path = tmp_path / "keys.toml"
+    path.write_text('tenants = "acme"\n[[keys]]\nfile = "k.pem"\n')
+    with pytest.raises(ConfigurationError, match="tenants: expected a table of tenants"):
+        Config.load(path)

@@ -175,7 +175,8 @@ class Config:
         # A key's file is named relative to the config file, not to wherever the server was
         # started: a container mounts both side by side.
         directory = Path(path).parent
-        for table in (data, *(data.get("tenants") or {}).values()):
+        tenants = data.get("tenants")
+        for table in (data, *(tenants.values() if isinstance(tenants, dict) else ())):
             keys = table.get("keys") if isinstance(table, dict) else None
             for key in keys if isinstance(keys, list) else ():
                 if isinstance(key, dict) and isinstance(key.get("file"), str):
