@@ -249,6 +249,13 @@ def _serve(args: argparse.Namespace) -> int:
             print(f"control token: {provider.control_token}")
         if args.tls:
             print(f"CA bundle: {provider.ca_bundle}")
+        # Below the root URL, not the issuer's path: a profile's issuer (/realms/demo) is not
+        # where the control API is.
+        dashboard = f"{provider.base_url}/_mockidp/ui"
+        if provider.control_token is not None:
+            dashboard += "  (open it once with ?control_token=<the token>)"
+        print(f"dashboard: {dashboard}")
+        print(f"health:    {provider.base_url}/_mockidp/health")
         sys.stdout.flush()
         if scenario is not None:
             run = provider.run_scenario(scenario)

@@ -1,5 +1,6 @@
 """The pytest plugin (``pytest11`` entry point): fixtures ``idp_server`` and ``idp``, the
-``idp`` marker and the ``mockidp_*`` options.
+``idp`` marker, the ``mockidp_*`` options, and a report section on a failing test that used
+``idp``: what the provider served during it.
 
 pytest imports this module in every run of every project that has mockidp installed, so it
 imports nothing heavy at module level; the provider is imported inside the fixture.
@@ -14,6 +15,7 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from .core.issuer import Issuer
     from .provider import MockIdP
 
 __all__ = ["idp", "idp_fault", "idp_server"]
@@ -55,6 +57,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "then needs idp.control_token (ini: mockidp_allow_remote)")
     parser.addini("mockidp_allow_remote", "let mockidp_host be beyond loopback", type="bool",
                   default=False)
+    group.addoption("--mockidp-no-report", dest="mockidp_no_report", action="store_true",
+                    default=False,
+                    help="leave out the 'mockidp' section (requests served, keys, tokens "
+                         "minted) of a failing test that used idp (ini: mockidp_report = false)")
+    parser.addini("mockidp_report", "add what the provider served to a failing test's report",
+                  type="bool", default=True)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -234,3 +242,80 @@ def idp(idp_server: MockIdP, request: pytest.FixtureRequest) -> Iterator[MockIdP
         idp_server.check()
     finally:
         idp_server.reset()
+
+
+# -- the report of a failing test ---------------------------------------------------------------
+
+#: How much of a provider's record a failing test's report shows: the latest requests and
+#: tokens, each value cut to ``REPORT_VALUE`` characters. A report is read by a person; a
+#: test that made thousands of requests still fails with the last few that matter.
+REPORT_REQUESTS = 50
+REPORT_TOKENS = 20
+REPORT_VALUE = 200
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    """When a test that used ``idp`` fails, add a "mockidp" section to its report: what the
+    provider served during the test (each request, the keys' states, the tokens minted), so
+    that a failure of the consumer under test explains itself without a rerun. Runs before
+    pytest builds the report (``tryfirst``), while the test's provider has not yet been reset
+    by the fixture's teardown; costs nothing for a test that passed or did not use ``idp``."""
+    if call.when != "call" or call.excinfo is None or call.excinfo.errisinstance(
+            pytest.skip.Exception):
+        return
+    provider = getattr(item, "funcargs", {}).get("idp")
+    if provider is None or item.config.getoption("mockidp_no_report") \
+            or not item.config.getini("mockidp_report"):
+        return
+    try:
+        text = report(provider)
+    except Exception as exc:  # the report must never hide the test's own failure
+        text = f"(mockidp could not describe the provider: {exc!r})"
+    item.add_report_section("call", "mockidp", text)
+
+
+def _cut(value: object) -> object:
+    if isinstance(value, str) and len(value) > REPORT_VALUE:
+        return value[:REPORT_VALUE] + f"...[{len(value) - REPORT_VALUE} more]"
+    if isinstance(value, dict):
+        return {name: _cut(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_cut(item) for item in value[:20]] + (["..."] if len(value) > 20 else [])
+    return value
+
+
+def report(provider: Issuer) -> str:
+    """What ``provider`` served since its last reset, bounded: the last
+    :data:`REPORT_REQUESTS` requests, every key with its state, the last
+    :data:`REPORT_TOKENS` tokens minted (header and claims, decoded, values cut)."""
+    import json
+
+    from .core.jws import MalformedJWS, parse_compact
+
+    lines = [f"issuer {provider.issuer}"]
+    requests = provider.requests
+    shown = requests[-REPORT_REQUESTS:]
+    lines.append(f"requests served: {len(requests)}"
+                 + (f" (the last {len(shown)})" if len(shown) < len(requests) else ""))
+    for entry in shown:
+        path = _cut(entry.path)
+        status = "dropped" if entry.status is None else entry.status
+        lines.append(f"  {entry.method} {path} -> {status} ({entry.endpoint or 'no endpoint'})")
+    lines.append("keys:")
+    for key in provider.keys:
+        corruption = provider.keys.corruption(key.kid)
+        lines.append(f"  {key.kid} {key.alg} {provider.keys.state(key.kid)}"
+                     + (f" corrupted: {corruption}" if corruption else ""))
+    minted = list(provider.minter.minted)[-REPORT_TOKENS:]
+    lines.append(f"tokens minted (the last {len(minted)}, oldest first):" if minted
+                 else "tokens minted: none")
+    for token in minted:
+        try:
+            header, claims, _, _ = parse_compact(token)
+        except (MalformedJWS, UnicodeError) as exc:  # a fault may make a token no JWS
+            lines.append(f"  not a compact JWS ({exc}): {_cut(token)}")
+            continue
+        lines.append(f"  header {json.dumps(_cut(header), sort_keys=True)}")
+        lines.append(f"  claims {json.dumps(_cut(claims), sort_keys=True)}")
+    return "\n".join(lines)

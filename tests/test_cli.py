@@ -325,3 +325,52 @@ def test_serve_with_everything(tmp_path) -> None:  # type: ignore[no-untyped-def
     assert process.returncode == 0, err
     assert "GET /.well-known/openid-configuration 200" in out
     assert "POST /token 200" in out
+
+
+def _serve_banner(config: Path) -> tuple[dict[str, str], list[dict[str, object]]]:
+    """Start ``mockidp serve --config``, read its banner and JWKS, and stop it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mockidp", "serve", "--port", "0", "--quiet", "--profile",
+         "keycloak", "--config", str(config)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline().strip() for _ in range(7)]
+        banner = {name: value.strip() for name, _, value in
+                  (line.partition(": ") for line in lines[1:])}
+        with urllib.request.urlopen(banner["jwks"], timeout=5) as response:
+            keys = json.load(response)["keys"]
+        with urllib.request.urlopen(banner["health"], timeout=5) as response:
+            assert json.load(response) == {"status": "ok"}
+        with urllib.request.urlopen(banner["dashboard"], timeout=5) as response:
+            assert response.status == 200 and b"<html" in response.read().lower()
+        process.terminate()
+        process.communicate(timeout=10)
+    finally:
+        process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+    return banner, keys
+
+
+def test_serve_with_a_fixed_key_publishes_it_at_every_start(tmp_path: Path) -> None:
+    """Two starts of the server publish the same key under the same kid (a consumer that
+    cached the JWKS across a restart keeps working), and the banner names the dashboard and
+    the health route, below the root URL rather than the realm's path."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (tmp_path / "signing.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption()))
+    config = tmp_path / "mockidp.toml"
+    config.write_text('[[keys]]\nfile = "signing.pem"\nkid = "stable"\n')
+    first_banner, first = _serve_banner(config)
+    _, second = _serve_banner(config)
+    assert first_banner["dashboard"].endswith("/_mockidp/ui")
+    assert "/realms/" not in first_banner["dashboard"]
+    # The key's members; its certificate (x5c, under this profile) is made anew at each start.
+    fixed = [[{m: k[m] for m in ("kty", "kid", "alg", "n", "e")} for k in keys
+              if k["kid"] == "stable"] for keys in (first, second)]
+    assert fixed[0] == fixed[1] and len(fixed[0]) == 1

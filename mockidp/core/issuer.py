@@ -324,8 +324,8 @@ class Issuer:
 
     def reset(self) -> None:
         """Back to the baseline: keys, users, clients, clock, audience, login mode, endpoint
-        faults (delayed answers are let go), flows in progress, token hooks, handler errors and
-        the request log.
+        faults (delayed answers are let go), flows in progress, token hooks, the record of
+        tokens minted, handler errors and the request log.
 
         A restore of a snapshot, not a rebuild: it takes microseconds and keeps the default kids.
         """
@@ -339,6 +339,7 @@ class Issuer:
         self.login = baseline.login
         self.clock.reset()
         self.minter.hooks.clear()
+        self.minter.minted.clear()
         self.flows.clear()
         self.refresh_token_rotation = baseline.refresh_token_rotation
         self.jwks_max_age = baseline.jwks_max_age

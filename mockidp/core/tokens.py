@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -138,6 +139,11 @@ def _not_json(exc: Exception) -> ConfigurationError:
                               f"None, lists and dicts of them): {exc}")
 
 
+#: How many of the latest tokens a minter keeps (:attr:`Minter.minted`): enough for the pytest
+#: plugin to show what a failing test was given, and bounded, as `mockidp serve` mints for days.
+MINTED_LIMIT = 20
+
+
 class Minter:
     """Makes signed JWTs from the provider's keys, clock, users and clients."""
 
@@ -167,6 +173,9 @@ class Minter:
         self._headers: dict[tuple[str, str, str | None], bytes] = {}
         #: Functions that shape each token before it is signed (``idp.on_token``).
         self.hooks: list[Callable[[TokenContext], object]] = []
+        #: The latest tokens minted, oldest first, for the report of a failing test: kept as
+        #: the compact strings (an append costs nothing; decoding waits until a test fails).
+        self.minted: deque[str] = deque(maxlen=MINTED_LIMIT)
 
     def select_key(self, alg: str | None, kid: str | None) -> Key:
         """The key named by ``kid`` (in any state, revoked included), else the active key of
@@ -267,13 +276,16 @@ class Minter:
         try:
             if headers is None and fault is None and not self.hooks:
                 # The common case: one header per key, serialized once.
-                return sign_encoded(self.encoded_header(key, typ), body, key.algorithm.signer,
-                                    key.signing_key)
-            context = self._context_for("access_token", grant_type, client, body,
-                                        self.header(key, typ, headers), fault)
-            return self.finish(context, key)
+                token = sign_encoded(self.encoded_header(key, typ), body, key.algorithm.signer,
+                                     key.signing_key)
+            else:
+                context = self._context_for("access_token", grant_type, client, body,
+                                            self.header(key, typ, headers), fault)
+                token = self.finish(context, key)
         except (TypeError, ValueError) as exc:
             raise _not_json(exc) from None
+        self.minted.append(token)
+        return token
 
     def finish(self, context: TokenContext, key: Key) -> str:
         """The end of every token's way: the test's hooks edit it, then it is signed — by the
@@ -384,9 +396,11 @@ class Minter:
         try:
             context = self._context_for("id_token", grant_type, client, body,
                                         self.header(key, "JWT", headers), fault, scope)
-            return self.finish(context, key)
+            token = self.finish(context, key)
         except (TypeError, ValueError) as exc:
             raise _not_json(exc) from None
+        self.minted.append(token)
+        return token
 
     def signed_userinfo(self, claims: Mapping[str, Any], client_id: str, alg: str) -> str:
         """The userinfo answer as a JWT (OIDC Core §5.3.2): the claims with ``iss`` (this

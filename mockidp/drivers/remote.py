@@ -205,6 +205,15 @@ class RemoteIdP:
     def reset(self) -> None:
         self.call("POST", "/reset", {})
 
+    def add_rule(self, match: Mapping[str, str], claims: Mapping[str, Any]) -> dict[str, Any]:
+        """Add ``claims`` to the tokens ``match`` describes, as a config file's ``[[rules]]``
+        entry does, until the next reset (``POST /_mockidp/rules``). ``match`` compares
+        ``kind``, ``grant_type``, ``client_id``, ``scope`` and ``sub``: exact, a glob or
+        ``re:`` and a regular expression. Answers the rule as the provider took it."""
+        answer: dict[str, Any] = self.call("POST", "/rules", {"match": dict(match),
+                                                              "claims": dict(claims)})
+        return answer
+
     def run_scenario(self, scenario: Any) -> dict[str, Any]:
         """Start a scenario (TOML file or text, or a ``Scenario``) on the remote provider."""
         from .scenario import Scenario

@@ -35,6 +35,7 @@ from ..core.checks import http_url
 from ..core.faults import FAULTS
 from ..core.jws import MalformedJWS, parse_compact
 from ..core.tokens import IdTokenOptions, TokenOptions
+from ..drivers.config import Rule as ClaimRule
 from ..drivers.scenario import Scenario, start
 from ..drivers.surface import ENDPOINT_ACTIONS, KEY_ACTIONS, Action, bind
 from ..errors import ConfigurationError, InvalidTokenError, MockIdPError, UnknownKeyError
@@ -285,6 +286,24 @@ def _scenario(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
     return {"steps": len(run.scenario.steps), "applied": run.applied}
 
 
+def _add_rule(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
+    """A claim rule, as in the config file's ``[[rules]]``, for the tokens of this test: it is
+    an ``on_token`` hook like any other, so the next reset removes it (a remote test that adds
+    its rules in set-up would otherwise add them again on every test). Rules that outlive
+    resets belong in the config file."""
+    rule = ClaimRule.parse(body.get("match", {}), body.get("claims"), "rule")
+    api.issuer.on_token(rule)
+    return {"match": dict(rule.match), "claims": dict(rule.claims)}
+
+
+def _health(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
+    """Liveness for container orchestration. Answered without the control token, and for any
+    ``Host``: a Kubernetes or Docker probe has neither (it calls the pod's address), and the
+    answer is a constant, so it tells a caller nothing but that the server answers — no
+    issuer, keys, clock or counts."""
+    return {"status": "ok"}
+
+
 def _reset(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
     api.reset()
     return {"reset": True}
@@ -341,6 +360,10 @@ ROUTES: tuple[Route, ...] = (
           ("client_id", "client_secret", "redirect_uris", "public", "grant_types", "jwks")),
     Route("/scenario", "POST", "scenario", "Start a scenario: {\"steps\": [...]} (TOML form)",
           _scenario, ("steps",)),
+    Route("/rules", "POST", "add_rule",
+          "Add claims to the tokens a rule matches, until the next reset: "
+          "{\"match\": {\"client_id\": \"svc-*\"}, \"claims\": {\"roles\": [\"svc\"]}}",
+          _add_rule, ("match", "claims")),
     Route("/reset", "POST", "reset", "Back to the start-up state", _reset),
     Route("/faults", "GET", "faults", "The token fault catalog", _faults),
     Route("/openapi.json", "GET", "openapi", "This API as an OpenAPI 3.1 document", _openapi),
@@ -365,9 +388,14 @@ _UI = (("/ui", "ui", "GET"), ("/ui/rotate", "ui_rotate", "POST"),
        ("/ui/keyring", "ui_keyring", "POST"), ("/ui/keys/<kid>/<action>", "ui_key", "POST"))
 
 
+#: Routes answered without the control token, outside :data:`ROUTES` (whose every route
+#: needs it when one is set): the liveness probe.
+_OPEN = (("/health", "health", "GET"),)
+
+
 def rules() -> list[Rule]:
     """The control API's routes for the app's one routing map, each named ``control:<name>``."""
-    routes = [*((r.path, r.name, r.method) for r in ROUTES), *_UI]
+    routes = [*((r.path, r.name, r.method) for r in ROUTES), *_UI, *_OPEN]
     return [Rule(PREFIX + path, endpoint=f"control:{name}", methods=[method])
             for path, name, method in routes]
 
@@ -387,6 +415,8 @@ class ControlAPI:
     def __call__(self, request: Request,
                  match: tuple[str, Mapping[str, Any]] | HTTPException) -> Response:
         """Answer a request the app routed here (``match`` is the route, or why none fits)."""
+        if not isinstance(match, HTTPException) and match[0] == "control:health":
+            return json_response(_health(self, {}), headers={"Cache-Control": "no-store"})
         try:
             self.authorize(request)
             if isinstance(match, HTTPException):
