@@ -199,7 +199,7 @@ def test_rules_survive_a_reset_and_run_before_the_tests_hooks(tmp_path: Path) ->
 
         assert provider.verify(provider.token(client_id="svc-42"))["tier"] == "test"
         provider.reset()  # the test's hook goes, the rules stay, once each
-        assert len(provider.minter.hooks) == 4
+        assert provider.minter.hooks == [] and len(provider.minter.rules) == 4
         assert provider.verify(provider.token(client_id="svc-42"))["tier"] == "regex"
 
 

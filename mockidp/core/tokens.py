@@ -171,8 +171,12 @@ class Minter:
         self._audience = audience
         self._url_for = url_for
         self._headers: dict[tuple[str, str, str | None], bytes] = {}
-        #: Functions that shape each token before it is signed (``idp.on_token``).
+        #: Functions that shape each token before it is signed (``idp.on_token``): a test's
+        #: state, cleared by a reset.
         self.hooks: list[Callable[[TokenContext], object]] = []
+        #: The same, from the configuration (the config file's ``[[rules]]``): they run before
+        #: the hooks and a reset keeps them.
+        self.rules: list[Callable[[TokenContext], object]] = []
         #: The latest tokens minted, oldest first, for the report of a failing test: kept as
         #: the compact strings (an append costs nothing; decoding waits until a test fails).
         self.minted: deque[str] = deque(maxlen=MINTED_LIMIT)
@@ -274,7 +278,7 @@ class Minter:
         key = self.select_key(alg, kid)
         body = self.access_claims(claims, typ=typ, **options)
         try:
-            if headers is None and fault is None and not self.hooks:
+            if headers is None and fault is None and not (self.hooks or self.rules):
                 # The common case: one header per key, serialized once.
                 token = sign_encoded(self.encoded_header(key, typ), body, key.algorithm.signer,
                                      key.signing_key)
@@ -291,7 +295,7 @@ class Minter:
         """The end of every token's way: the test's hooks edit it, then it is signed — by the
         key its header now names, if a hook changed the kid — or made into ``context.fault``."""
         kid = context.header.get("kid")
-        for hook in list(self.hooks):
+        for hook in (*self.rules, *self.hooks):
             hook(context)
         named = context.header.get("kid")
         if named != kid and isinstance(named, str) and named in self.keys:

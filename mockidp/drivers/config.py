@@ -403,31 +403,7 @@ class Rule:
             context.claims.update(_fill(self.claims, context))
 
 
-class _KeptHooks(list["Callable[[TokenContext], object]"]):
-    """The minter's hook list with a config file's rules at its head, kept by ``clear()``.
-
-    ``Issuer.reset`` clears the hooks, as a test's hooks are the test's state; rules from the
-    config file are the server's configuration, and a ``POST /_mockidp/reset`` between two
-    tests must not drop them. Keeping them here spares the core any notion of where a hook
-    came from."""
-
-    def __init__(self, kept: list[Callable[[TokenContext], object]],
-                 hooks: list[Callable[[TokenContext], object]]) -> None:
-        super().__init__([*kept, *hooks])
-        self.kept = kept
-
-    def clear(self) -> None:
-        super().clear()
-        self.extend(self.kept)
-
-
 def keep_rules(issuer: Issuer, rules: list[Rule]) -> None:
-    """Add ``rules`` as hooks that run first on every token, in order, and survive resets."""
-    minter = issuer.minter
-    hooks = minter.hooks
-    if isinstance(hooks, _KeptHooks):
-        hooks.kept.extend(rules)
-        rest = hooks[len(hooks.kept) - len(rules):]
-        hooks[:] = [*hooks.kept, *rest]
-    else:
-        minter.hooks = _KeptHooks(list(rules), list(hooks))
+    """Add ``rules`` to the issuer's configured rules: they run first on every token, in order,
+    and a reset keeps them (they are the server's configuration, not a test's state)."""
+    issuer.minter.rules.extend(rules)
