@@ -223,11 +223,10 @@ def test_a_tenant_has_rules_of_its_own(tmp_path: Path) -> None:
          r"rules\[1\]\.match\.client_id: expected a string"),
         ('match = {}\nclaims = { a = "${nope}" }',
          r"rules\[1\]\.claims\.a: unknown template \$\{nope\}"),
-        ('match = {}\nclaims = { a = ["${form.tenant}"] }',
-         r"rules\[1\]\.claims\.a\[0\]: \$\{form\.tenant\}: the token request's form fields "
-         "are not available"),
-        ('match = { "form.tenant" = "x" }\nclaims = { a = 1 }',
-         r"rules\[1\]\.match\.form\.tenant: unknown field \(the token request's form fields"),
+        ('match = {}\nclaims = { a = ["${form.}"] }',
+         r"rules\[1\]\.claims\.a\[0\]: unknown template \$\{form\.\}"),
+        ('match = { "form" = "x" }\nclaims = { a = 1 }',
+         r"rules\[1\]\.match\.form: unknown field; known fields: .*form\.NAME"),
         ("match = {}\nclaims = {}", r"rules\[1\]\.claims: expected a table of claims"),
         ('matches = {}\nclaims = { a = 1 }', r"rules\[1\]\.matches: unknown field"),
     ],
@@ -336,3 +335,32 @@ def test_tenants_that_are_no_table_next_to_a_key_file(tmp_path: Path) -> None:
     path.write_text('tenants = "acme"\n[[keys]]\nfile = "k.pem"\n')
     with pytest.raises(ConfigurationError, match="tenants: expected a table of tenants"):
         Config.load(path)
+
+
+def test_rules_read_the_token_requests_form(tmp_path: Path) -> None:
+    """``form.NAME`` matches a field of the token request and ``${form.NAME}`` fills one in."""
+    text = ('[[clients]]\nclient_id = "svc-1"\nclient_secret = "s"\n\n'
+            '[[rules]]\nmatch = { grant_type = "client_credentials", "form.tenant" = "acme*" }\n'
+            'claims = { tenant = "${form.tenant}", roles = ["service"] }\n')
+    path = tmp_path / "form.toml"
+    path.write_text(text)
+    provider = MockIdP()
+    Config.load(path).apply(provider)
+    with provider:
+        import urllib.parse
+        import urllib.request
+
+        import jwt
+
+        def claims(**form: str) -> dict[str, object]:
+            body = urllib.parse.urlencode({"grant_type": "client_credentials",
+                                           "client_id": "svc-1", "client_secret": "s",
+                                           **form}).encode()
+            with urllib.request.urlopen(provider.token_endpoint, body) as response:
+                token = json.loads(response.read())["access_token"]
+            decoded: dict[str, object] = jwt.decode(token, options={"verify_signature": False})
+            return decoded
+
+        assert claims(tenant="acme-eu")["tenant"] == "acme-eu"
+        assert "tenant" not in claims(tenant="other")
+        assert "tenant" not in provider.verify(provider.token())  # no form: no match

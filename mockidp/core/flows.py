@@ -291,6 +291,8 @@ class TokenContext:
     header: dict[str, Any]
     claims: dict[str, Any]
     fault: str | None = field(default=None)
+    #: The form fields of the token request (empty for a token the test minted itself).
+    form: Mapping[str, str] = field(default_factory=dict)
 
 
 #: RFC 8628 §6.1: user codes from an alphabet without vowels or look-alikes.

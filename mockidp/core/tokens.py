@@ -269,10 +269,12 @@ class Minter:
         fault: str | None = None,
         grant_type: str | None = None,
         client: Client | None = None,
+        form: Mapping[str, str] | None = None,
         **options: Any,
     ) -> str:
         """An access token: ``idp.token()``, the control API, the CLI and the token endpoint
-        (which names its ``grant_type`` and ``client``) all mint here."""
+        (which names its ``grant_type``, ``client`` and the request's ``form``) all mint
+        here."""
         if fault is not None:
             faults.get(fault)  # an unknown name fails before any key is made
         key = self.select_key(alg, kid)
@@ -284,7 +286,7 @@ class Minter:
                                      key.signing_key)
             else:
                 context = self._context_for("access_token", grant_type, client, body,
-                                            self.header(key, typ, headers), fault)
+                                            self.header(key, typ, headers), fault, form=form)
                 token = self.finish(context, key)
         except (TypeError, ValueError) as exc:
             raise _not_json(exc) from None
@@ -304,7 +306,8 @@ class Minter:
 
     def _context_for(self, kind: str, grant_type: str | None, client: Client | None,
                      body: dict[str, Any], header: dict[str, Any], fault: str | None,
-                     scope: str | None = None) -> TokenContext:
+                     scope: str | None = None, form: Mapping[str, str] | None = None
+                     ) -> TokenContext:
         if client is None:
             named = body.get("client_id", body.get("azp"))
             client = (self.clients.get(named) if isinstance(named, str) else None) \
@@ -314,7 +317,8 @@ class Minter:
         if scope is None:
             given = body.get("scope")
             scope = given if isinstance(given, str) else ""
-        return TokenContext(kind, grant_type, client, user, scope, header, body, fault)
+        return TokenContext(kind, grant_type, client, user, scope, header, body, fault,
+                            dict(form or {}))
 
     def encoded_header(self, key: Key, typ: str | None) -> bytes:
         """BASE64URL of the default header of ``key``, built once per key and ``typ``."""
@@ -389,6 +393,7 @@ class Minter:
         grant_type: str | None = None,
         client: Client | None = None,
         scope: str = "",
+        form: Mapping[str, str] | None = None,
         **options: Any,
     ) -> str:
         """An ID token, through the same hooks and faults as :meth:`access_token`; ``scope``
@@ -399,7 +404,7 @@ class Minter:
         body = self.id_claims(key, claims, **options)
         try:
             context = self._context_for("id_token", grant_type, client, body,
-                                        self.header(key, "JWT", headers), fault, scope)
+                                        self.header(key, "JWT", headers), fault, scope, form)
             token = self.finish(context, key)
         except (TypeError, ValueError) as exc:
             raise _not_json(exc) from None

@@ -40,8 +40,8 @@ the token's scopes, or the whole string) and ``sub`` with a value that is exact,
 must match. Its ``claims`` are added to or override the token's, with ``${client_id}``,
 ``${sub}``, ``${scope}``, ``${grant_type}`` and ``${kind}`` replaced in strings. Rules run in the
 file's order, so where two set a claim the later one wins; a test's own ``on_token`` hooks run
-after them. ``${form.NAME}`` (a field of the token request) is not offered: token hooks see the
-:class:`~mockidp.core.flows.TokenContext`, which has no form.
+after them. ``form.NAME`` matches, and ``${form.NAME}`` fills in, a field of the token request
+(empty for a token minted through ``idp.token()``, the control API or the CLI).
 
 Every field is checked before anything starts: an unknown field or a wrong type is a
 :class:`ConfigurationError` naming it, which the command line prints as one line.
@@ -311,6 +311,16 @@ MATCH_FIELDS: dict[str, Callable[[TokenContext], str | None]] = {
     "sub": lambda c: c.claims.get("sub") if isinstance(c.claims.get("sub"), str) else None,
 }
 _TEMPLATE = re.compile(r"\$\{([^}]*)\}")
+#: A field of the token request, by name: ``form.tenant``.
+_FORM = re.compile(r"form\.([A-Za-z0-9_.~-]+)")
+
+
+def _field(name: str) -> Callable[[TokenContext], str | None] | None:
+    """How a rule reads ``name`` from a token's context; ``None`` for an unknown name."""
+    form = _FORM.fullmatch(name)
+    if form is not None:
+        return lambda c: c.form.get(form[1])
+    return MATCH_FIELDS.get(name)
 
 
 def _matcher(where: str, pattern: Any) -> Callable[[str], bool]:
@@ -332,14 +342,10 @@ def _matcher(where: str, pattern: Any) -> Callable[[str], bool]:
 def _check_templates(where: str, value: Any) -> None:
     if isinstance(value, str):
         for name in _TEMPLATE.findall(value):
-            if name.startswith("form."):
-                raise ConfigurationError(
-                    f"{where}: ${{{name}}}: the token request's form fields are not available "
-                    "to rules (token hooks see no form); use ${client_id}, ${sub}, ${scope}, "
-                    "${grant_type} or ${kind}")
-            if name not in MATCH_FIELDS:
+            if _field(name) is None:
                 raise ConfigurationError(f"{where}: unknown template ${{{name}}}; known: "
-                                         + ", ".join(f"${{{n}}}" for n in MATCH_FIELDS))
+                                         + ", ".join(f"${{{n}}}" for n in MATCH_FIELDS)
+                                         + ", ${form.NAME}")
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _check_templates(f"{where}[{index}]", item)
@@ -350,7 +356,8 @@ def _check_templates(where: str, value: Any) -> None:
 
 def _fill(value: Any, context: TokenContext) -> Any:
     if isinstance(value, str):
-        return _TEMPLATE.sub(lambda m: MATCH_FIELDS[m.group(1)](context) or "", value)
+        return _TEMPLATE.sub(lambda m: _field(m.group(1))(context) or "",  # type: ignore[misc]
+                             value)
     if isinstance(value, list):
         return [_fill(item, context) for item in value]
     if isinstance(value, dict):
@@ -378,11 +385,9 @@ class Rule:
                                      f"got {claims!r}")
         tests = []
         for name, pattern in match.items():
-            if name not in MATCH_FIELDS:
-                hint = (" (the token request's form fields are not available to rules)"
-                        if name.startswith("form") else "")
-                raise ConfigurationError(f"{where}.match.{name}: unknown field{hint}; known "
-                                         f"fields: {', '.join(MATCH_FIELDS)}")
+            if _field(name) is None:
+                raise ConfigurationError(f"{where}.match.{name}: unknown field; known "
+                                         f"fields: {', '.join(MATCH_FIELDS)}, form.NAME")
             tests.append((name, _matcher(f"{where}.match.{name}", pattern)))
         _check_templates(f"{where}.claims", claims)
         return cls(dict(match), dict(claims), where, tuple(tests))
@@ -391,7 +396,8 @@ class Rule:
         """Whether every field the rule names matches; ``scope`` matches when any one scope
         does, or the whole scope string."""
         for name, test in self.tests:
-            value = MATCH_FIELDS[name](context)
+            read = _field(name)
+            value = read(context) if read is not None else None
             if value is None:
                 return False
             if not test(value) and not (name == "scope" and any(map(test, value.split()))):

@@ -50,8 +50,8 @@ def token(issuer: Issuer, request: Request) -> Response:
     return json_response(grant(issuer, request, client), headers={**NO_STORE, **CORS})
 
 
-def issue(issuer: Issuer, client: Client, grant_type: str, sub: str, scope: str, *,
-          grant: Grant | None = None, refresh: bool = False,
+def issue(issuer: Issuer, request: Request, client: Client, grant_type: str, sub: str,
+          scope: str, *, grant: Grant | None = None, refresh: bool = False,
           claims: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The token response (RFC 6749 §5.1): an access token; an ID token when a user signed
     in with ``openid`` in scope (OIDC Core §3.1.3.3, §12.2); a refresh token if asked.
@@ -66,12 +66,13 @@ def issue(issuer: Issuer, client: Client, grant_type: str, sub: str, scope: str,
     signed with the client's ``id_token_signed_response_alg`` (OIDC Registration §2), else the
     provider's default algorithm."""
     minter = issuer.minter
+    form = request.form.to_dict()  # for the hooks and the config file's rules
     extra = {**(grant.claims or {})} if grant is not None else {}
     extra.update(claims or {})
     access = minter.access_token(extra, sub=sub, client_id=client.client_id,
                                  scope=scope or None, expires_in=TOKEN_LIFETIME,
                                  typ=client.access_token_typ or issuer.access_token_typ,
-                                 grant_type=grant_type, client=client)
+                                 grant_type=grant_type, client=client, form=form)
     if grant is not None:
         _record(issuer, grant, access)
     body: dict[str, Any] = {
@@ -85,7 +86,7 @@ def issue(issuer: Issuer, client: Client, grant_type: str, sub: str, scope: str,
             nonce=None if grant_type == "refresh_token" else grant.nonce,
             access_token=access, auth_time=grant.auth_time, expires_in=TOKEN_LIFETIME,
             alg=client.id_token_signed_response_alg,
-            grant_type=grant_type, client=client, scope=scope,
+            grant_type=grant_type, client=client, scope=scope, form=form,
         )
     if refresh and grant is not None:
         now = issuer.clock.time()
@@ -121,7 +122,7 @@ def _client_credentials(issuer: Issuer, request: Request, client: Client) -> dic
     if client.public:
         raise OAuthError("unauthorized_client", "a public client cannot use "
                          "client_credentials (RFC 6749 §4.4)")
-    return issue(issuer, client, "client_credentials", client.client_id,
+    return issue(issuer, request, client, "client_credentials", client.client_id,
                  request.form.get("scope", ""))
 
 
@@ -143,7 +144,8 @@ def _refresh_token(issuer: Issuer, request: Request, client: Client) -> dict[str
     if not scope_set(scope) <= scope_set(grant.scope):
         raise OAuthError("invalid_scope", f"scope {scope!r} exceeds the original "
                          f"{grant.scope!r} (RFC 6749 §6)")
-    body = issue(issuer, client, "refresh_token", grant.sub, scope, grant=grant, refresh=rotate)
+    body = issue(issuer, request, client, "refresh_token", grant.sub, scope, grant=grant,
+                 refresh=rotate)
     if not rotate:
         body["refresh_token"] = ticket
     return body
@@ -160,7 +162,7 @@ def _password(issuer: Issuer, request: Request, client: Client) -> dict[str, Any
     scope = request.form.get("scope", "")
     now = issuer.clock.time()
     grant = Grant(client.client_id, user.sub, scope, now, now + CODE_LIFETIME)
-    return issue(issuer, client, "password", user.sub, scope, grant=grant, refresh=True)
+    return issue(issuer, request, client, "password", user.sub, scope, grant=grant, refresh=True)
 
 
 def _token_exchange(issuer: Issuer, request: Request, client: Client) -> dict[str, Any]:
@@ -185,7 +187,8 @@ def _token_exchange(issuer: Issuer, request: Request, client: Client) -> dict[st
         actor = verified(issuer, form["actor_token"], "actor_token")
         extra["act"] = {"sub": actor.get("sub")}
     scope = form.get("scope", subject.get("scope", ""))
-    body = issue(issuer, client, TOKEN_EXCHANGE, str(subject.get("sub")), scope, claims=extra)
+    body = issue(issuer, request, client, TOKEN_EXCHANGE, str(subject.get("sub")), scope,
+                 claims=extra)
     body["issued_token_type"] = ACCESS_TOKEN_TYPE
     return body
 
@@ -203,7 +206,8 @@ def _jwt_bearer(issuer: Issuer, request: Request, client: Client) -> dict[str, A
             claims = issuer.verify(assertion)
         except InvalidTokenError as exc:
             raise OAuthError("invalid_grant", f"assertion rejected: {exc}") from None
-    return issue(issuer, client, JWT_BEARER, str(claims["sub"]), request.form.get("scope", ""))
+    return issue(issuer, request, client, JWT_BEARER, str(claims["sub"]),
+                 request.form.get("scope", ""))
 
 
 def _authorization_code(issuer: Issuer, request: Request, client: Client) -> dict[str, Any]:
@@ -229,7 +233,7 @@ def _authorization_code(issuer: Issuer, request: Request, client: Client) -> dic
         raise OAuthError("invalid_grant", "code_verifier is required (PKCE)")
     elif not pkce_matches(verifier, grant.code_challenge, grant.code_challenge_method):
         raise OAuthError("invalid_grant", "code_verifier does not match the code_challenge")
-    return issue(issuer, client, "authorization_code", grant.sub, grant.scope, grant=grant,
+    return issue(issuer, request, client, "authorization_code", grant.sub, grant.scope, grant=grant,
                  refresh=True)
 
 
@@ -257,7 +261,7 @@ def _device_code(issuer: Issuer, request: Request, client: Client) -> dict[str, 
     assert record.sub is not None
     grant = Grant(client.client_id, record.sub, record.scope, record.auth_time,
                   now + CODE_LIFETIME)
-    return issue(issuer, client, DEVICE_CODE, record.sub, record.scope, grant=grant,
+    return issue(issuer, request, client, DEVICE_CODE, record.sub, record.scope, grant=grant,
                  refresh=True)
 
 
