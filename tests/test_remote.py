@@ -290,3 +290,25 @@ def test_typ_none_travels_as_none(idp: MockIdP) -> None:
     """idp.token(typ=None) is a header without typ, remotely too."""
     token = RemoteIdP(idp.issuer).token(typ=None)
     assert "typ" not in jwt.get_unverified_header(token)
+
+
+def test_remote_idp_finds_the_control_api_from_an_issuer_with_a_path() -> None:
+    with MockIdP(profile="keycloak", profile_options={"realm": "demo"}) as server:
+        remote = RemoteIdP(server.issuer)  # .../realms/demo: the control API is at the root
+        assert remote.issuer == server.issuer and remote.url == server.base_url
+        tenant = server.tenant("acme")
+        assert RemoteIdP(tenant.issuer).issuer == tenant.issuer
+
+
+def test_a_device_is_approved_through_the_control_api(idp: MockIdP) -> None:
+    import requests
+
+    client = idp.clients.default
+    start = requests.post(idp.url_for("device"), data={"scope": "openid"},
+                          auth=(client.client_id, client.client_secret or ""), timeout=5).json()
+    assert RemoteIdP(idp.issuer).approve_device(start["user_code"]) == start["user_code"]
+    tokens = requests.post(idp.token_endpoint, data={
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+        "device_code": start["device_code"]},
+        auth=(client.client_id, client.client_secret or ""), timeout=5).json()
+    assert "access_token" in tokens

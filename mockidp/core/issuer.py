@@ -247,6 +247,11 @@ class Issuer:
         """Decide a pending device authorization (RFC 8628) as the user would on the
         verification page: for ``sub`` (default: the default user), or deny it. Without
         ``user_code``, the latest pending one. Returns the user code decided."""
+        for name, value in (("user_code", user_code), ("sub", sub)):
+            if value is not None and not isinstance(value, str):
+                raise ConfigurationError(f"{name} must be a string, not {value!r}")
+        if not isinstance(deny, bool):
+            raise ConfigurationError(f"deny must be true or false, not {deny!r}")
         devices = self.flows.devices
         record = devices.by_user_code(user_code)
         if record is None or record.status != "pending":

@@ -83,7 +83,9 @@ _ENTRIES: dict[str, dict[str, Any]] = {
     "keys": {"alg": _STR, "kid": _STR, "size": _INT, "crv": _STR, "activate": _BOOL,
              "publish": _BOOL},
     "clients": {"client_id": _STR, "client_secret": _STR, "redirect_uris": _STRS,
-                "public": _BOOL, "grant_types": _STRS, "jwks": (dict,)},
+                "public": _BOOL, "grant_types": _STRS, "jwks": (dict,),
+                "id_token_signed_response_alg": _STR, "userinfo_signed_response_alg": _STR,
+                "access_token_typ": _STR},
     "users": {"sub": _STR, "password": _STR, "default": _BOOL, "claims": (dict,)},
     "rules": {"match": (dict,), "claims": (dict,)},
 }

@@ -80,7 +80,7 @@ class RemoteIdP:
         #: its CA, e.g. ``ssl.create_default_context(cafile=...)``.
         self.ssl_context = ssl_context
         self.timeout = timeout
-        state = self.call("GET", "/state")
+        state = self._state()
         self.issuer: str = state["issuer"]
         #: The name of the profile the server runs (``mockidp.PROFILES``).
         self.profile: str = state["profile"]
@@ -91,6 +91,20 @@ class RemoteIdP:
         self.clients = RemoteDirectory(self, "/clients")
 
     # -- plumbing -----------------------------------------------------------------------------
+
+    def _state(self) -> dict[str, Any]:
+        """The provider's state, from the control API at ``url`` or — for an issuer with a
+        path (``/realms/demo``), where the control API sits at the server's root or a tenant's
+        — at the nearest URL above it that serves one."""
+        while True:
+            try:
+                state: dict[str, Any] = self.call("GET", "/state")
+                return state
+            except RemoteError as exc:
+                base, _, segment = self.url.rpartition("/")
+                if exc.status != 404 or not segment or base.endswith(("http:/", "https:/")):
+                    raise
+                self.url = base
 
     def call(self, method: str, path: str, body: Mapping[str, Any] | None = None,
              query: Mapping[str, str] | None = None, *, nulls: bool = False) -> Any:
@@ -204,6 +218,14 @@ class RemoteIdP:
 
     def reset(self) -> None:
         self.call("POST", "/reset", {})
+
+    def approve_device(self, user_code: str | None = None, *, sub: str | None = None,
+                       deny: bool = False) -> str:
+        """``idp.approve_device()`` of the remote provider."""
+        answer = self.call("POST", "/devices/approve",
+                           {"user_code": user_code, "sub": sub, "deny": deny})
+        user_code_decided: str = answer["user_code"]
+        return user_code_decided
 
     def add_rule(self, match: Mapping[str, str], claims: Mapping[str, Any]) -> dict[str, Any]:
         """Add ``claims`` to the tokens ``match`` describes, as a config file's ``[[rules]]``

@@ -19,6 +19,7 @@ or address, the address the server is bound to, or the configured issuer URL's h
 from __future__ import annotations
 
 import hmac
+import inspect
 import ipaddress
 import json
 import secrets
@@ -32,7 +33,9 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from ..core.checks import http_url
+from ..core.directory import Clients
 from ..core.faults import FAULTS
+from ..core.issuer import Issuer
 from ..core.jws import MalformedJWS, parse_compact
 from ..core.tokens import IdTokenOptions, TokenOptions
 from ..drivers.config import Rule as ClaimRule
@@ -45,7 +48,6 @@ from .responses import OAuthError, from_http_exception, json_response
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping
 
-    from ..core.issuer import Issuer
     from ..core.keys import Key
     from ..core.recording import RecordedRequest
 
@@ -278,7 +280,14 @@ def _add_client(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
     client = api.issuer.clients.add(**body)
     return {"client_id": client.client_id, "client_secret": client.client_secret,
             "redirect_uris": list(client.redirect_uris),
-            "grant_types": list(client.grant_types), "public": client.public}
+            "grant_types": list(client.grant_types), "public": client.public,
+            "id_token_signed_response_alg": client.id_token_signed_response_alg,
+            "userinfo_signed_response_alg": client.userinfo_signed_response_alg,
+            "access_token_typ": client.access_token_typ}
+
+
+def _approve_device(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
+    return {"user_code": api.issuer.approve_device(**body)}
 
 
 def _scenario(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
@@ -357,7 +366,11 @@ ROUTES: tuple[Route, ...] = (
     Route("/users", "POST", "add_user", "Add a user: {\"sub\": ..., \"claims\": {...}}",
           _add_user, ("sub", "claims", "password", "default")),
     Route("/clients", "POST", "add_client", "Register a client", _add_client,
-          ("client_id", "client_secret", "redirect_uris", "public", "grant_types", "jwks")),
+          tuple(inspect.signature(Clients.add).parameters)[1:]),
+    Route("/devices/approve", "POST", "approve_device",
+          "Decide a pending device authorization as its user would: "
+          "{\"user_code\": ..., \"sub\": ..., \"deny\": false}", _approve_device,
+          tuple(inspect.signature(Issuer.approve_device).parameters)[1:]),
     Route("/scenario", "POST", "scenario", "Start a scenario: {\"steps\": [...]} (TOML form)",
           _scenario, ("steps",)),
     Route("/rules", "POST", "add_rule",
