@@ -1,6 +1,7 @@
 """pyoidc (``oic``), an OpenID-certified relying party, through the flows it drives: discovery,
 the code flow with PKCE, ID-token verification, userinfo and refresh, over loopback HTTP.
-(interop/ runs the certified JavaScript clients through every flow, on every profile.)"""
+Every test runs on every profile. (interop/ runs the certified JavaScript clients through
+every flow, on every profile.)"""
 
 from __future__ import annotations
 
@@ -21,10 +22,21 @@ from oic.oic.message import (
 )
 from oic.utils.authn.client import CLIENT_AUTHN_METHOD
 
+from mockidp import PROFILES, MockIdP
+
 if TYPE_CHECKING:
-    from mockidp import MockIdP, TokenContext
+    from collections.abc import Iterator
+
+    from mockidp import TokenContext
 
 REDIRECT = "http://127.0.0.1:9/callback"
+
+
+@pytest.fixture(params=sorted(PROFILES))
+def idp(request: pytest.FixtureRequest) -> Iterator[MockIdP]:
+    """Every flow on every profile: a provider of each shape for each test."""
+    with MockIdP(profile=request.param) as provider:
+        yield provider
 
 
 @pytest.fixture
