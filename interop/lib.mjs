@@ -42,8 +42,8 @@ export async function authorize(url) {
   return new URL(location)
 }
 
-// The user's part of the device flow: the verification page, as a person would submit it.
-// (The control API has no route for `idp.approve_device`; the page is what a user drives.)
+// The user's part of the device flow: the verification page, as a person would submit it
+// (the control API's POST /devices/approve would do too; the page is what a user drives).
 export async function approveDevice(verificationUri, userCode) {
   const response = await fetch(verificationUri, {
     method: 'POST',
@@ -68,6 +68,13 @@ export async function registerKeyClient(opts, name) {
     client_id: clientId, jwks: { keys: [{ ...jwk, kid, alg: 'ES256', use: 'sig' }] },
   })
   return { clientId, key: privateKey, kid }
+}
+
+// A user of its own for the password grant, added through the control API.
+export async function registerUser(opts, name, password) {
+  const sub = `${name}-${crypto.randomUUID().slice(0, 8)}`
+  await control(opts, 'POST', '/users', { sub, password })
+  return sub
 }
 
 export async function control(opts, method, path, body) {

@@ -2,9 +2,12 @@
 
 import * as client from 'openid-client'
 
-import { REDIRECT_URI, Report, approveDevice, authorize, check, registerKeyClient } from './lib.mjs'
+import {
+  REDIRECT_URI, Report, approveDevice, authorize, check, registerKeyClient, registerUser,
+} from './lib.mjs'
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
 
 // Plain HTTP on loopback is mockidp's documented departure (docs/conformance.md); over TLS the
@@ -68,6 +71,23 @@ export async function run(opts) {
       const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token)
       check(refreshed.access_token, 'no access token')
     })
+    await report.run('jwt_bearer (RFC 7523 §2.1)', async () => {
+      const granted = await client.genericGrantRequest(config, JWT_BEARER, {
+        assertion: tokens.id_token,
+      })
+      check(granted.access_token, 'no access token')
+    })
+    await report.run('end_session (RP-Initiated Logout 1.0)', async () => {
+      const state = client.randomState()
+      const url = client.buildEndSessionUrl(config, {
+        id_token_hint: tokens.id_token, post_logout_redirect_uri: REDIRECT_URI, state,
+      })
+      const answer = await fetch(url, { redirect: 'manual' })
+      check(answer.status === 302, `status ${answer.status}`)
+      const back = new URL(answer.headers.get('location'))
+      check(back.origin + back.pathname === REDIRECT_URI && back.searchParams.get('state') === state,
+        `back to ${back}`)
+    })
     await report.run('token_exchange', async () => {
       const exchanged = await client.genericGrantRequest(config, TOKEN_EXCHANGE, {
         subject_token: tokens.access_token, subject_token_type: ACCESS_TOKEN_TYPE,
@@ -75,6 +95,14 @@ export async function run(opts) {
       check(exchanged.issued_token_type, 'no issued_token_type (RFC 8693 §2.2.1)')
     })
   }
+
+  await report.run('password (RFC 6749 §4.3)', async () => {
+    const username = await registerUser(opts, 'interop-openid-client', 'p4ss word')
+    const granted = await client.genericGrantRequest(config, 'password', {
+      username, password: 'p4ss word', scope: 'openid',
+    })
+    check(granted.access_token, 'no access token')
+  })
 
   let serviceToken
   await report.run('client_credentials', async () => {
