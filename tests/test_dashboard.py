@@ -68,3 +68,68 @@ def test_dashboard_in_a_real_browser(idp: MockIdP, browser) -> None:  # type: ig
         page.close()
     assert idp.keys.state(first) == "revoked"
     assert re.fullmatch(r"[\w-]+", idp.keys.active.kid)
+
+
+def test_timeline_has_key_changes_and_each_consumers_fetches(idp: MockIdP) -> None:
+    requests.get(idp.jwks_uri, headers={"User-Agent": "orders/1.0"}, timeout=5)
+    old, new = idp.keys.active.kid, idp.keys.rotate().kid
+    idp.endpoint("jwks").fail(503, times=1)
+    requests.get(idp.jwks_uri, headers={"User-Agent": "orders/1.0"}, timeout=5)
+    requests.get(idp.discovery_url, headers={"User-Agent": "billing/2"}, timeout=5)
+    requests.get(idp.issuer + "/userinfo", timeout=5)  # not a key fetch: not on the timeline
+    timeline = requests.get(idp.issuer + "/_mockidp/timeline", timeout=5).json()
+    changes = [(c["kid"], c["state"]) for c in timeline["keys"]]
+    assert changes[-2:] == [(old, "previous"), (new, "active")]
+    marks = [(r["consumer"], r["endpoint"], r["status"]) for r in timeline["requests"]]
+    assert marks == [("orders/1.0", "jwks", 200), ("orders/1.0", "jwks", 503),
+                     ("billing/2", "discovery", 200)]
+    assert all(c["time"] <= r["time"] <= timeline["now"] for c in timeline["keys"][:1]
+               for r in timeline["requests"])
+
+
+def test_key_history_is_on_the_provider_clock_and_sees_a_reset(idp: MockIdP) -> None:
+    idp.clock.advance(3600)
+    rotated = idp.keys.rotate()
+    idp.reset()
+    history = idp.keys.history
+    assert [c.state for c in history if c.kid == rotated.kid] == ["active", "gone"]
+    stamp = next(c.time for c in history if c.kid == rotated.kid)
+    assert abs(stamp - (idp.clock.time() + 3600)) < 60  # the clock the rotation saw
+
+
+def test_favicon_is_served_and_not_logged(idp: MockIdP) -> None:
+    answer = requests.get(idp.issuer + "/favicon.ico", timeout=5)
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "image/svg+xml"
+    assert answer.content.startswith(b"<svg") and idp.requests == []
+
+
+def test_decoder_shows_time_claims_as_dates(idp: MockIdP) -> None:
+    idp.clock.freeze(1_700_000_000)
+    page = Client(idp.app).post("/_mockidp/ui/decode", data={"token": idp.token()})
+    assert "iat: 2023-11-14 22:13:20 UTC" in page.get_data(as_text=True)
+    assert "exp: 2023-11-14 23:13:20 UTC" in page.get_data(as_text=True)
+
+
+def test_a_browser_without_the_control_token_gets_a_sign_in_form(idp: MockIdP) -> None:
+    idp.control_token = "dashboard-secret-long-enough"
+    client = Client(idp.app)
+    try:
+        page = client.get("/_mockidp/ui", headers={"Accept": "text/html,*/*;q=0.8"})
+        assert page.status_code == 401 and page.mimetype == "text/html"
+        assert 'action="/_mockidp/ui/signin"' in page.get_data(as_text=True)
+        assert page.headers["WWW-Authenticate"].startswith("Bearer")
+        script = client.get("/_mockidp/ui", headers={"Accept": "application/json"})
+        assert script.status_code == 401 and script.json["error"] == "invalid_token"  # type: ignore[index]
+        wrong = client.post("/_mockidp/ui/signin", data={"control_token": "guess"})
+        assert wrong.status_code == 401 and "not the control token" in wrong.get_data(
+            as_text=True)
+        right = client.post("/_mockidp/ui/signin", data={"control_token": idp.control_token})
+        assert right.status_code == 303 and right.headers["Location"] == "/_mockidp/ui"
+        cookie = right.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
+        assert client.get("/_mockidp/ui").status_code == 200  # the cookie opens it
+        foreign = client.post("/_mockidp/ui/signin", headers={"Origin": "http://evil.test"},
+                              data={"control_token": idp.control_token})
+        assert foreign.status_code == 403
+    finally:
+        idp.control_token = None
