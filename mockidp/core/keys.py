@@ -663,7 +663,8 @@ class KeyRing:
         """Record the keys whose state or corruption differs from the last one recorded.
         Called under the lock (or from ``__init__``) right after ``state`` is installed."""
         now = self.clock()
-        seen = {kid: (_state_of(state, key), state.corrupted.get(kid, (None,))[0])
+        seen: dict[str, tuple[str, str | None]] = {
+            kid: (_state_of(state, key), state.corrupted.get(kid, (None,))[0])
                 for kid, key in state.keys.items()}
         for kid in self._seen.keys() - seen.keys():
             self._history.append(KeyChange(now, kid, "", "gone", None))
