@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import requests
 from werkzeug.test import Client
@@ -133,3 +134,104 @@ def test_a_browser_without_the_control_token_gets_a_sign_in_form(idp: MockIdP) -
         assert foreign.status_code == 403
     finally:
         idp.control_token = None
+
+
+def _png(path: Path) -> None:
+    data = path.read_bytes()
+    assert len(data) > 1000 and data.startswith(b"\x89PNG\r\n\x1a\n"), path
+
+
+SERVICE = {"User-Agent": "orders/1.0"}
+
+
+def _console_errors(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The page's script errors and CSP refusals, which Chromium reports on the console."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return errors
+
+
+def test_timeline_and_log_filters_in_a_real_browser(  # type: ignore[no-untyped-def]
+        idp: MockIdP, browser, tmp_path: Path) -> None:
+    """The timeline shows each consumer's fetches and token requests; the log filters by
+    endpoint and status and gives the provider's time of day."""
+    from playwright.sync_api import expect
+
+    requests.get(idp.jwks_uri, headers=SERVICE, timeout=5)
+    requests.post(idp.token_endpoint, headers=SERVICE, timeout=5, data={
+        "grant_type": "client_credentials", "client_id": "mockidp-client",
+        "client_secret": "mockidp-client-secret"})
+    requests.get(idp.issuer + "/nowhere", timeout=5)
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors = _console_errors(page)
+    try:
+        page.goto(idp.issuer + "/_mockidp/ui")
+        consumer = page.locator('#timeline g.consumer[data-consumer="orders/1.0"]')
+        expect(consumer.locator(".fetch.jwks")).to_have_count(1)
+        expect(consumer.locator(".fetch.token")).to_have_count(1)
+        row = page.locator(f'#timeline g.key-row[data-kid="{idp.keys.active.kid}"]')
+        expect(row.locator(".segment").last).to_have_attribute("data-state", "active")
+        expect(page.locator("#log tr")).to_have_count(3)
+        page.select_option("#filter-status", "4xx")
+        expect(page.locator("#log tr")).to_have_count(1)
+        expect(page.locator("#log tr td").nth(4)).to_have_text("404")
+        page.select_option("#filter-status", "")
+        page.select_option("#filter-endpoint", "jwks")
+        expect(page.locator("#log tr")).to_have_count(1)
+        expect(page.locator("#log tr td").first).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))
+        page.screenshot(path=tmp_path / "dashboard.png")
+    finally:
+        page.close()
+    _png(tmp_path / "dashboard.png")
+    assert errors == []
+
+
+def test_timeline_updates_live_after_a_rotation(  # type: ignore[no-untyped-def]
+        idp: MockIdP, browser, tmp_path: Path) -> None:
+    """A rotation made elsewhere (here, in Python) appears without a reload, with the
+    consumer's refetch after it, and the keys table's states follow (the page polls)."""
+    from playwright.sync_api import expect
+
+    first = idp.keys.active.kid
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors = _console_errors(page)
+    try:
+        page.goto(idp.issuer + "/_mockidp/ui")
+        expect(page.locator(f'#timeline g.key-row[data-kid="{first}"]')).to_have_count(1)
+        second = idp.keys.rotate().kid
+        requests.get(idp.jwks_uri, headers=SERVICE, timeout=5)
+        consumer = page.locator('#timeline g.consumer[data-consumer="orders/1.0"]')
+        expect(consumer.locator(".fetch.jwks")).to_have_count(1)
+        expect(page.locator(f'#timeline .rotation[data-kid="{second}"]')).to_have_count(1)
+        row = page.locator(f'#timeline g.key-row[data-kid="{first}"]')
+        expect(row.locator(".segment").last).to_have_attribute("data-state", "previous")
+        expect(page.locator(f'#keys tr[data-kid="{first}"] .state')).to_have_text("previous")
+        expect(page.locator("#keys-stale")).to_be_visible()
+        page.screenshot(path=tmp_path / "rotated.png")
+    finally:
+        page.close()
+    _png(tmp_path / "rotated.png")
+    assert errors == []
+
+
+def test_sign_in_form_in_a_real_browser(  # type: ignore[no-untyped-def]
+        idp: MockIdP, browser, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    idp.control_token = "dashboard-secret-long-enough"
+    page = browser.new_page()
+    try:
+        answer = page.goto(idp.issuer + "/_mockidp/ui")
+        assert answer is not None and answer.status == 401
+        page.screenshot(path=tmp_path / "signin.png")
+        page.fill("#control-token", idp.control_token)
+        page.click("#signin-submit")
+        expect(page.locator("h1")).to_have_text("mockidp dashboard")
+        active = f'#timeline g.key-row[data-kid="{idp.keys.active.kid}"]'
+        expect(page.locator(active)).to_have_count(1)  # its fetches work too
+        page.reload()
+        expect(page.locator("h1")).to_have_text("mockidp dashboard")  # the cookie stays
+    finally:
+        page.close()
+        idp.control_token = None
+    _png(tmp_path / "signin.png")

@@ -44,6 +44,7 @@ _STYLE = (
     ".legend span{display:inline-block;margin-right:1rem;font-size:.85rem}"
     ".legend i{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;"
     "vertical-align:middle}#log td{font-size:.9rem}"
+    ".filters label,.legend label{display:inline-block;margin-right:1rem}"
 )
 _HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
             "X-Content-Type-Options": "nosniff"}
@@ -244,7 +245,8 @@ function drawTimeline(data) {
     y += row;
   }
   for (const a of activations)
-    parts.push(`<line class=rotation x1="${x(a.time)}" x2="${x(a.time)}" y1="8" y2="${y - 8}"` +
+    parts.push(`<line class=rotation data-kid="${escapeHtml(a.kid)}" x1="${x(a.time)}" ` +
+      `x2="${x(a.time)}" y1="8" y2="${y - 8}"` +
       ` stroke="#2e7d32" stroke-dasharray="3 3"><title>${escapeHtml(a.kid)} active from ` +
       `${clockTime(a.time)}</title></line>`);
   for (let i = 0; i <= 4; i++) {
@@ -378,7 +380,7 @@ def dashboard_page(issuer: Issuer, base: str, decoded: str = "", token: str = ""
         f"<textarea name=token id=token>{escape(token)}</textarea>"
         "<button id=decode>decode</button></form>"
         + (f"<pre id=decoded>{escape(decoded)}</pre>" if decoded else "")
-        + "<h2>Requests</h2><p><label>endpoint <select id=filter-endpoint>"
+        + "<h2>Requests</h2><p class=filters><label>endpoint <select id=filter-endpoint>"
         '<option value="">all</option>' + endpoints + "</select></label> "
         "<label>status <select id=filter-status>"
         + "".join(f'<option value="{v}">{v or "all"}</option>'
