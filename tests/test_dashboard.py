@@ -186,7 +186,7 @@ def test_timeline_and_log_filters_in_a_real_browser(  # type: ignore[no-untyped-
     assert errors == []
 
 
-def test_timeline_updates_live_after_a_rotation(  # type: ignore[no-untyped-def]
+def test_timeline_updates_live_in_a_real_browser(  # type: ignore[no-untyped-def]
         idp: MockIdP, browser, tmp_path: Path) -> None:
     """A rotation made elsewhere (here, in Python) appears without a reload, with the
     consumer's refetch after it, and the keys table's states follow (the page polls)."""
