@@ -238,7 +238,7 @@ function drawTimeline(data) {
       const tip = `${clockTime(r.time)} ${r.method} ${r.endpoint} \u2192 ` +
         `${r.status ?? "dropped"} (${consumer})`;
       parts.push(marker(SHAPES[r.endpoint] || "circle", x(r.time), y, statusColour(r.status),
-                        tip).replace(/^<(\w+)/, `<$1 class="fetch ${r.endpoint}" ` +
+                        tip).replace(/^<(\w+)/, `<$1 class="fetch ${escapeHtml(r.endpoint)}" ` +
                         `data-status="${statusClass(r.status)}"`));
     }
     parts.push("</g>");
