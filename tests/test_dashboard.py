@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import requests
 from werkzeug.test import Client
@@ -68,3 +69,169 @@ def test_dashboard_in_a_real_browser(idp: MockIdP, browser) -> None:  # type: ig
         page.close()
     assert idp.keys.state(first) == "revoked"
     assert re.fullmatch(r"[\w-]+", idp.keys.active.kid)
+
+
+def test_timeline_has_key_changes_and_each_consumers_fetches(idp: MockIdP) -> None:
+    requests.get(idp.jwks_uri, headers={"User-Agent": "orders/1.0"}, timeout=5)
+    old, new = idp.keys.active.kid, idp.keys.rotate().kid
+    idp.endpoint("jwks").fail(503, times=1)
+    requests.get(idp.jwks_uri, headers={"User-Agent": "orders/1.0"}, timeout=5)
+    requests.get(idp.discovery_url, headers={"User-Agent": "billing/2"}, timeout=5)
+    requests.get(idp.issuer + "/userinfo", timeout=5)  # not a key fetch: not on the timeline
+    timeline = requests.get(idp.issuer + "/_mockidp/timeline", timeout=5).json()
+    changes = [(c["kid"], c["state"]) for c in timeline["keys"]]
+    assert changes[-2:] == [(old, "previous"), (new, "active")]
+    marks = [(r["consumer"], r["endpoint"], r["status"]) for r in timeline["requests"]]
+    assert marks == [("orders/1.0", "jwks", 200), ("orders/1.0", "jwks", 503),
+                     ("billing/2", "discovery", 200)]
+    assert all(c["time"] <= r["time"] <= timeline["now"] for c in timeline["keys"][:1]
+               for r in timeline["requests"])
+
+
+def test_key_history_is_on_the_provider_clock_and_sees_a_reset(idp: MockIdP) -> None:
+    idp.clock.advance(3600)
+    rotated = idp.keys.rotate()
+    idp.reset()
+    history = idp.keys.history
+    assert [c.state for c in history if c.kid == rotated.kid] == ["active", "gone"]
+    stamp = next(c.time for c in history if c.kid == rotated.kid)
+    assert abs(stamp - (idp.clock.time() + 3600)) < 60  # the clock the rotation saw
+
+
+def test_favicon_is_served_and_not_logged(idp: MockIdP) -> None:
+    answer = requests.get(idp.issuer + "/favicon.ico", timeout=5)
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "image/svg+xml"
+    assert answer.content.startswith(b"<svg") and idp.requests == []
+
+
+def test_decoder_shows_time_claims_as_dates(idp: MockIdP) -> None:
+    idp.clock.freeze(1_700_000_000)
+    page = Client(idp.app).post("/_mockidp/ui/decode", data={"token": idp.token()})
+    assert "iat: 2023-11-14 22:13:20 UTC" in page.get_data(as_text=True)
+    assert "exp: 2023-11-14 23:13:20 UTC" in page.get_data(as_text=True)
+
+
+def test_a_browser_without_the_control_token_gets_a_sign_in_form(idp: MockIdP) -> None:
+    idp.control_token = "dashboard-secret-long-enough"
+    client = Client(idp.app)
+    try:
+        page = client.get("/_mockidp/ui", headers={"Accept": "text/html,*/*;q=0.8"})
+        assert page.status_code == 401 and page.mimetype == "text/html"
+        assert 'action="/_mockidp/ui/signin"' in page.get_data(as_text=True)
+        assert page.headers["WWW-Authenticate"].startswith("Bearer")
+        script = client.get("/_mockidp/ui", headers={"Accept": "application/json"})
+        assert script.status_code == 401 and script.json["error"] == "invalid_token"  # type: ignore[index]
+        wrong = client.post("/_mockidp/ui/signin", data={"control_token": "guess"})
+        assert wrong.status_code == 401 and "not the control token" in wrong.get_data(
+            as_text=True)
+        right = client.post("/_mockidp/ui/signin", data={"control_token": idp.control_token})
+        assert right.status_code == 303 and right.headers["Location"] == "/_mockidp/ui"
+        cookie = right.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Secure" not in cookie
+        assert client.get("/_mockidp/ui").status_code == 200  # the cookie opens it
+        foreign = client.post("/_mockidp/ui/signin", headers={"Origin": "http://evil.test"},
+                              data={"control_token": idp.control_token})
+        assert foreign.status_code == 403
+    finally:
+        idp.control_token = None
+
+
+def _png(path: Path) -> None:
+    data = path.read_bytes()
+    assert len(data) > 1000 and data.startswith(b"\x89PNG\r\n\x1a\n"), path
+
+
+SERVICE = {"User-Agent": "orders/1.0"}
+
+
+def _console_errors(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The page's script errors and CSP refusals, which Chromium reports on the console."""
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return errors
+
+
+def test_timeline_and_log_filters_in_a_real_browser(  # type: ignore[no-untyped-def]
+        idp: MockIdP, browser, tmp_path: Path) -> None:
+    """The timeline shows each consumer's fetches and token requests; the log filters by
+    endpoint and status and gives the provider's time of day."""
+    from playwright.sync_api import expect
+
+    requests.get(idp.jwks_uri, headers=SERVICE, timeout=5)
+    requests.post(idp.token_endpoint, headers=SERVICE, timeout=5, data={
+        "grant_type": "client_credentials", "client_id": "mockidp-client",
+        "client_secret": "mockidp-client-secret"})
+    requests.get(idp.issuer + "/nowhere", timeout=5)
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors = _console_errors(page)
+    try:
+        page.goto(idp.issuer + "/_mockidp/ui")
+        consumer = page.locator('#timeline g.consumer[data-consumer="orders/1.0"]')
+        expect(consumer.locator(".fetch.jwks")).to_have_count(1)
+        expect(consumer.locator(".fetch.token")).to_have_count(1)
+        row = page.locator(f'#timeline g.key-row[data-kid="{idp.keys.active.kid}"]')
+        expect(row.locator(".segment").last).to_have_attribute("data-state", "active")
+        expect(page.locator("#log tr")).to_have_count(3)
+        page.select_option("#filter-status", "4xx")
+        expect(page.locator("#log tr")).to_have_count(1)
+        expect(page.locator("#log tr td").nth(4)).to_have_text("404")
+        page.select_option("#filter-status", "")
+        page.select_option("#filter-endpoint", "jwks")
+        expect(page.locator("#log tr")).to_have_count(1)
+        expect(page.locator("#log tr td").first).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"))
+        page.screenshot(path=tmp_path / "dashboard.png")
+    finally:
+        page.close()
+    _png(tmp_path / "dashboard.png")
+    assert errors == []
+
+
+def test_timeline_updates_live_in_a_real_browser(  # type: ignore[no-untyped-def]
+        idp: MockIdP, browser, tmp_path: Path) -> None:
+    """A rotation made elsewhere (here, in Python) appears without a reload, with the
+    consumer's refetch after it, and the keys table's states follow (the page polls)."""
+    from playwright.sync_api import expect
+
+    first = idp.keys.active.kid
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    errors = _console_errors(page)
+    try:
+        page.goto(idp.issuer + "/_mockidp/ui")
+        expect(page.locator(f'#timeline g.key-row[data-kid="{first}"]')).to_have_count(1)
+        second = idp.keys.rotate().kid
+        requests.get(idp.jwks_uri, headers=SERVICE, timeout=5)
+        consumer = page.locator('#timeline g.consumer[data-consumer="orders/1.0"]')
+        expect(consumer.locator(".fetch.jwks")).to_have_count(1)
+        expect(page.locator(f'#timeline .rotation[data-kid="{second}"]')).to_have_count(1)
+        row = page.locator(f'#timeline g.key-row[data-kid="{first}"]')
+        expect(row.locator(".segment").last).to_have_attribute("data-state", "previous")
+        expect(page.locator(f'#keys tr[data-kid="{first}"] .state')).to_have_text("previous")
+        expect(page.locator("#keys-stale")).to_be_visible()
+        page.screenshot(path=tmp_path / "rotated.png")
+    finally:
+        page.close()
+    _png(tmp_path / "rotated.png")
+    assert errors == []
+
+
+def test_sign_in_form_in_a_real_browser(  # type: ignore[no-untyped-def]
+        idp: MockIdP, browser, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    idp.control_token = "dashboard-secret-long-enough"
+    page = browser.new_page()
+    try:
+        answer = page.goto(idp.issuer + "/_mockidp/ui")
+        assert answer is not None and answer.status == 401
+        page.screenshot(path=tmp_path / "signin.png")
+        page.fill("#control-token", idp.control_token)
+        page.click("#signin-submit")
+        expect(page.locator("h1")).to_have_text("mockidp dashboard")
+        active = f'#timeline g.key-row[data-kid="{idp.keys.active.kid}"]'
+        expect(page.locator(active)).to_have_count(1)  # its fetches work too
+        page.reload()
+        expect(page.locator("h1")).to_have_text("mockidp dashboard")  # the cookie stays
+    finally:
+        page.close()
+        idp.control_token = None
+    _png(tmp_path / "signin.png")

@@ -85,6 +85,23 @@ def test_login_page_flow_in_process(page_idp: MockIdP) -> None:
     assert reused.status_code == 400
 
 
+def test_login_page_says_what_is_authorized_and_keeps_what_was_typed(
+        page_idp: MockIdP) -> None:
+    client = Client(page_idp.app)
+    html = client.get("/authorize", query_string={**QUERY, "scope": "openid <b>"}).get_data(
+        as_text=True)
+    assert '<dd id=asking-client>mockidp-client</dd>' in html
+    assert f"<dd id=asking-redirect>{REDIRECT}</dd>" in html
+    assert "<dd id=asking-scope>openid &lt;b&gt;</dd>" in html  # escaped
+    ticket = re.search(r'name=login_request value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    bad = client.post("/authorize", data={"login_request": ticket, "new_sub": "zoe",
+                                          "claims": '{"a": </script>', "action": "approve"})
+    again = bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "<dd id=asking-client>mockidp-client</dd>" in again
+    assert ">{&quot;a&quot;: &lt;/script&gt;</textarea>" in again  # kept, escaped
+    assert 'id=new-sub value="zoe"' in again
+
+
 def test_login_page_deny(page_idp: MockIdP) -> None:
     client = Client(page_idp.app)
     html = client.get("/authorize", query_string=QUERY).get_data(as_text=True)

@@ -18,6 +18,8 @@ import hashlib
 import json
 import os
 import threading
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
@@ -36,7 +38,7 @@ from .jws import b64url_decode, b64url_encode
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
-__all__ = ["CORRUPTIONS", "Corruption", "Key", "KeyRing", "KeyState"]
+__all__ = ["CORRUPTIONS", "Corruption", "Key", "KeyChange", "KeyRing", "KeyState"]
 
 _NOT_BEFORE = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
 _NOT_AFTER = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
@@ -304,12 +306,34 @@ class _State(NamedTuple):
     jwks_bytes: bytes
 
 
+#: The key ring remembers this many state changes for the dashboard's timeline, oldest
+#: forgotten first: a long-running ``mockidp serve`` that rotates every second stays bounded.
+HISTORY_LIMIT = 1000
+
+
+class KeyChange(NamedTuple):
+    """A key entering a state at ``time`` (on :attr:`KeyRing.clock`). ``state`` is ``"gone"``
+    when a restore (a reset) took the key out of the ring; ``corruption`` names the corruption
+    it is published with, if any."""
+
+    time: float
+    kid: str
+    alg: str
+    state: str
+    corruption: str | None
+
+
 class KeyRing:
     """The provider's keys, their states and the JWKS built from them. Thread-safe."""
 
     def __init__(self, default_alg: str = "RS256", *, certificates: bool = False) -> None:
         #: Publish each key with its certificate (``x5c``, ``x5t``, ``x5t#S256``).
         self.certificates = certificates
+        #: What :attr:`history` is timed by; the web face sets the provider's clock, so that
+        #: key changes and the request log share one time axis.
+        self.clock: Callable[[], float] = time.time
+        self._history: deque[KeyChange] = deque(maxlen=HISTORY_LIMIT)
+        self._seen: dict[str, tuple[str, str | None]] = {}
         self._lock = threading.RLock()
         self._standard: dict[tuple[str, str], Key] = {}
         self._decoys: dict[tuple[str, str | None, int], Key] = {}
@@ -376,13 +400,14 @@ class KeyRing:
         return len(self._state.keys)
 
     def state(self, kid: str) -> KeyState:
-        key = self[kid]
-        state = self._state
-        if key.kid not in state.published:
-            return "revoked"
-        if state.active.get(key.alg) == key.kid:
-            return "active"
-        return "previous" if key.kid in state.was_active else "next"
+        return _state_of(self._state, self[kid])
+
+    @property
+    def history(self) -> list[KeyChange]:
+        """Every state change of every key, oldest first (the last :data:`HISTORY_LIMIT`):
+        what the dashboard draws as the keys' timeline."""
+        with self._lock:
+            return list(self._history)
 
     def corruption(self, kid: str) -> str | None:
         """The name of the corruption applied to ``kid``, or ``None``."""
@@ -600,6 +625,7 @@ class KeyRing:
         with self._lock:
             self._state = snapshot
             self._version += 1
+            self._remember(snapshot)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -631,6 +657,21 @@ class KeyRing:
         old state or the new one, whole, never keys that disagree with the served bytes."""
         self._state = state._replace(jwks_bytes=self._serialize(state))
         self._version += 1
+        self._remember(self._state)
+
+    def _remember(self, state: _State) -> None:
+        """Record the keys whose state or corruption differs from the last one recorded.
+        Called under the lock (or from ``__init__``) right after ``state`` is installed."""
+        now = self.clock()
+        seen: dict[str, tuple[str, str | None]] = {
+            kid: (_state_of(state, key), state.corrupted.get(kid, (None,))[0])
+                for kid, key in state.keys.items()}
+        for kid in self._seen.keys() - seen.keys():
+            self._history.append(KeyChange(now, kid, "", "gone", None))
+        for kid, now_seen in seen.items():
+            if self._seen.get(kid) != now_seen:
+                self._history.append(KeyChange(now, kid, state.keys[kid].alg, *now_seen))
+        self._seen = seen
 
     def _serialize(self, state: _State) -> bytes:
         # Each key's JSON is made once (Key.jwk_json); a rebuild only joins them.
@@ -646,3 +687,11 @@ class KeyRing:
                 members.append(key.jwk_json_with_certificate if self.certificates
                                else key.jwk_json)
         return b'{"keys":[' + b",".join(members) + b"]}"
+
+
+def _state_of(state: _State, key: Key) -> KeyState:
+    if key.kid not in state.published:
+        return "revoked"
+    if state.active.get(key.alg) == key.kid:
+        return "active"
+    return "previous" if key.kid in state.was_active else "next"

@@ -81,7 +81,8 @@ def authorize(issuer: Issuer, request: Request) -> Response:
         ticket = secrets.token_urlsafe(24)
         issuer.flows.pending_logins.put(ticket, pending, pending.expires_at,
                                         issuer.clock.time())
-        return login_page(issuer.users, ticket, params.get("login_hint"))
+        return login_page(issuer.users, ticket, params.get("login_hint"),
+                          asking=(grant.client_id, target, grant.scope))
     user, claims = login
     return _approved(issuer, grant, user, claims, target, response_mode, state)
 
@@ -193,7 +194,10 @@ def _login_submitted(issuer: Issuer, request: Request) -> Response:
     except ValueError as exc:
         # The same sign-in can be tried again: back into the store until it expires.
         pending_logins.put(ticket, pending, pending.expires_at, now)
-        return login_page(users, ticket, sub or None, error=str(exc), status=400)
+        grant = pending.grant
+        return login_page(users, ticket, sub or None, error=str(exc), status=400,
+                          asking=(grant.client_id, pending.redirect_uri, grant.scope),
+                          claims=form.get("claims", ""))
     if user is None:
         user = users.add(sub)
         flows.login_page_users += 1

@@ -25,6 +25,7 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,7 @@ from ..drivers.config import Rule as ClaimRule
 from ..drivers.scenario import Scenario, start
 from ..drivers.surface import ENDPOINT_ACTIONS, KEY_ACTIONS, Action, bind
 from ..errors import ConfigurationError, InvalidTokenError, MockIdPError, UnknownKeyError
-from .pages import dashboard_page
+from .pages import FAVICON, dashboard_page, signin_page
 from .responses import OAuthError, from_http_exception, json_response
 
 if TYPE_CHECKING:
@@ -246,6 +247,27 @@ def _requests(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
     return {"requests": [describe_request(e) for e in entries]}
 
 
+#: The endpoints the timeline marks: what a consumer fetches to learn keys, and token requests.
+TIMELINE_ENDPOINTS = frozenset({"discovery", "oauth-metadata", "jwks", "certs", "token"})
+#: At most this many of their requests (the newest) go to the timeline, which polls each second.
+TIMELINE_LIMIT = 2000
+
+
+def _timeline(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
+    """What the dashboard's timeline draws, small enough to poll every second: the keys'
+    state changes and the key fetches and token requests, each with its consumer (its
+    User-Agent: the request log keeps no remote address), all on the provider's clock."""
+    issuer = api.issuer
+    fetches = [e for e in issuer.requests if e.endpoint in TIMELINE_ENDPOINTS][-TIMELINE_LIMIT:]
+    return {
+        "now": issuer.clock.time(),
+        "keys": [change._asdict() for change in issuer.keys.history],
+        "requests": [{"time": e.time, "endpoint": e.endpoint, "status": e.status,
+                      "method": e.method, "consumer": e.user_agent or "(no User-Agent)"}
+                     for e in fetches],
+    }
+
+
 def _clear_requests(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
     api.issuer.requests_log.clear()
     return {"cleared": True}
@@ -358,6 +380,9 @@ ROUTES: tuple[Route, ...] = (
           _endpoint, ("action", "*")),
     Route("/requests", "GET", "requests", "The request log (?endpoint=jwks for one endpoint)",
           _requests, ("endpoint",)),
+    Route("/timeline", "GET", "timeline",
+          "Key state changes, key fetches and token requests, for the dashboard's timeline",
+          _timeline),
     Route("/requests", "DELETE", "clear_requests", "Clear the request log", _clear_requests),
     Route("/clock", "GET", "clock", "The provider's time", _clock),
     Route("/clock", "POST", "move_clock",
@@ -402,15 +427,19 @@ _UI = (("/ui", "ui", "GET"), ("/ui/rotate", "ui_rotate", "POST"),
 
 
 #: Routes answered without the control token, outside :data:`ROUTES` (whose every route
-#: needs it when one is set): the liveness probe.
-_OPEN = (("/health", "health", "GET"),)
+#: needs it when one is set): the liveness probe, and the dashboard's sign-in form, which
+#: checks the token it is given.
+_OPEN = (("/health", "health", "GET"), ("/ui/signin", "ui_signin", "POST"))
 
 
 def rules() -> list[Rule]:
-    """The control API's routes for the app's one routing map, each named ``control:<name>``."""
+    """The control API's routes for the app's one routing map, each named ``control:<name>``;
+    and ``/favicon.ico``, answered here so that it is neither recorded nor a 404 in the log
+    each time a browser opens a page of the provider."""
     routes = [*((r.path, r.name, r.method) for r in ROUTES), *_UI, *_OPEN]
-    return [Rule(PREFIX + path, endpoint=f"control:{name}", methods=[method])
-            for path, name, method in routes]
+    return [*(Rule(PREFIX + path, endpoint=f"control:{name}", methods=[method])
+              for path, name, method in routes),
+            Rule("/favicon.ico", endpoint="control:favicon", methods=["GET"])]
 
 
 class ControlAPI:
@@ -424,13 +453,20 @@ class ControlAPI:
         self.reset = reset
         self.snapshots: dict[str, object] = {}
         self.lock = threading.Lock()
+        # The timeline puts key changes and requests on one axis: the provider's clock.
+        issuer.keys.clock = issuer.clock.time
 
     def __call__(self, request: Request,
                  match: tuple[str, Mapping[str, Any]] | HTTPException) -> Response:
         """Answer a request the app routed here (``match`` is the route, or why none fits)."""
         if not isinstance(match, HTTPException) and match[0] == "control:health":
             return json_response(_health(self, {}), headers={"Cache-Control": "no-store"})
+        if not isinstance(match, HTTPException) and match[0] == "control:favicon":
+            return Response(FAVICON, content_type="image/svg+xml",
+                            headers={"Cache-Control": "max-age=86400"})
         try:
+            if not isinstance(match, HTTPException) and match[0] == "control:ui_signin":
+                return self.signin(request)
             self.authorize(request)
             if isinstance(match, HTTPException):
                 raise match
@@ -441,6 +477,8 @@ class ControlAPI:
                 route = _ROUTES[name]
                 result = route.handler(self, self.body(request, route), **args)
         except OAuthError as exc:
+            if exc.status == 401 and _wants_html(request):
+                return signin_page(escape(request.script_root + PREFIX), status=401)
             return exc.response()
         except UnknownKeyError as exc:
             return OAuthError("not_found", str(exc), 404).response()
@@ -457,6 +495,22 @@ class ControlAPI:
         cross-origin browser calls, which would let any web page a developer visits drive
         the provider. The Origin check compares with the request's own ``Host``, which is
         why that is checked first."""
+        self.check_browser(request)
+        secret = self.settings.token
+        if secret is None:
+            return
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":  # the dashboard's cookie (set by ?control_token=)
+            given = request.args.get("control_token") or request.cookies.get(CONTROL_COOKIE, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            raise OAuthError("invalid_token", "the control API needs 'Authorization: Bearer "
+                             "<control token>' (printed by mockidp serve)", 401,
+                             {"WWW-Authenticate": 'Bearer realm="mockidp-control"'})
+
+    def check_browser(self, request: Request) -> None:
+        """The ``Host`` and ``Origin`` checks of :meth:`authorize`, which the sign-in form
+        needs too: without them a page elsewhere could sign a browser in with a token of
+        its own choosing."""
         if not self.settings.host_allowed(request.host):
             raise OAuthError(
                 "invalid_request", f"the control API does not answer for Host {request.host!r}:"
@@ -468,16 +522,27 @@ class ControlAPI:
                 and origin not in self.settings.origins:
             raise OAuthError("access_denied", f"cross-origin control calls from {origin} are "
                              "refused; allow it with control_origins / --control-origin", 403)
+
+    def signin(self, request: Request) -> Response:
+        """The dashboard's sign-in form: the control token in a POST (not in a URL, where it
+        would stay in the history and the server's log), kept in the page's cookie."""
+        self.check_browser(request)
+        base = escape(request.script_root + PREFIX)
+        given = request.form.get("control_token", "")
         secret = self.settings.token
-        if secret is None:
-            return
-        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer":  # the dashboard's cookie (set by ?control_token=)
-            given = request.args.get("control_token") or request.cookies.get(CONTROL_COOKIE, "")
-        if not hmac.compare_digest(given.encode(), secret.encode()):
-            raise OAuthError("invalid_token", "the control API needs 'Authorization: Bearer "
-                             "<control token>' (printed by mockidp serve)", 401,
-                             {"WWW-Authenticate": 'Bearer realm="mockidp-control"'})
+        if secret is not None and not hmac.compare_digest(given.encode(), secret.encode()):
+            return signin_page(base, error="That is not the control token.", status=401)
+        response = Response(status=303, headers={"Location": f"{request.script_root}{PREFIX}/ui"})
+        if secret is not None:
+            self.remember(request, response, given)
+        return response
+
+    def remember(self, request: Request, response: Response, secret: str) -> None:
+        """Keep the control token in the dashboard's cookie: HttpOnly (no script reads it),
+        SameSite=Strict (no other site's page sends it), Secure under TLS."""
+        response.set_cookie(CONTROL_COOKIE, secret, httponly=True, samesite="Strict",
+                            path=PREFIX, secure=request.is_secure
+                            or self.issuer.base_url.startswith("https://"))
 
     @staticmethod
     def body(request: Request, route: Route) -> dict[str, Any]:
@@ -504,10 +569,8 @@ class ControlAPI:
         if name == "ui":
             response = dashboard_page(issuer, base)
             secret = request.args.get("control_token")
-            if secret:  # remember it for the page's own calls; over HTTPS only under TLS
-                response.set_cookie(CONTROL_COOKIE, secret, httponly=True, samesite="Strict",
-                                    path=PREFIX, secure=request.is_secure
-                                    or self.issuer.base_url.startswith("https://"))
+            if secret:  # remember it for the page's own calls
+                self.remember(request, response, secret)
             return response
         if name == "ui_decode":
             token = request.form.get("token", "").strip()
@@ -543,6 +606,13 @@ class ControlAPI:
             act_on_keys(issuer, action, {"how": form["how"]} if "how" in form else {},
                         args["kid"], "form")
         return Response(status=303, headers={"Location": f"{request.script_root}{PREFIX}/ui"})
+
+
+def _wants_html(request: Request) -> bool:
+    """A browser opening the dashboard (it asks for HTML first), not a script or RemoteIdP."""
+    accept = request.accept_mimetypes
+    return request.method == "GET" and accept.quality("text/html") > accept.quality(
+        "application/json")
 
 
 def openapi(server: str) -> dict[str, Any]:
@@ -600,5 +670,19 @@ def decode_report(issuer: Issuer, token: str) -> str:
         verdict = f"not valid: {exc}"
     return "\n".join([
         "header: " + json.dumps(header, indent=2), "claims: " + json.dumps(claims, indent=2),
-        where, verdict,
+        *_dates(claims), where, verdict,
     ])
+
+
+def _dates(claims: Mapping[str, Any]) -> list[str]:
+    """The time claims as UTC dates, which nobody reads from a POSIX timestamp."""
+    lines = []
+    for name in ("iat", "nbf", "auth_time", "exp"):
+        value = claims.get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            try:
+                when = datetime.fromtimestamp(value, tz=timezone.utc)
+            except (OverflowError, OSError, ValueError):
+                continue  # a fault token's absurd value: the JSON above shows it
+            lines.append(f"{name}: {when:%Y-%m-%d %H:%M:%S} UTC")
+    return lines
