@@ -57,7 +57,7 @@ def test_the_browser_tests_are_the_ones_the_readme_names() -> None:
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_") and any(
                     arg.arg == "browser" for arg in node.args.args):
                 users.append(node.name)
-    assert len(users) == 2
+    assert len(users) == 5
     tests_section = README.split("\n## Tests\n", 1)[1].split("\n## ", 1)[0]
     assert '-k "not real_browser"' in tests_section and "`chromium`" in tests_section
     for name in users:

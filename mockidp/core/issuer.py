@@ -117,6 +117,7 @@ class Issuer:
         self.refresh_token_rotation = False
         self.clock = Clock()
         self.keys = KeyRing(alg, certificates=bool(certificates))
+        self.keys.clock = self.clock.time  # key history on the provider's clock
         # OIDC Discovery 1.0 §3: id_token_signing_alg_values_supported MUST include RS256,
         # so a provider whose default is another algorithm publishes an RS256 key as well,
         # for the clients that register it (OIDC Registration §2's default).

@@ -453,8 +453,6 @@ class ControlAPI:
         self.reset = reset
         self.snapshots: dict[str, object] = {}
         self.lock = threading.Lock()
-        # The timeline puts key changes and requests on one axis: the provider's clock.
-        issuer.keys.clock = issuer.clock.time
 
     def __call__(self, request: Request,
                  match: tuple[str, Mapping[str, Any]] | HTTPException) -> Response:
