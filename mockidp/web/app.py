@@ -29,6 +29,7 @@ from werkzeug.wrappers import Request, Response
 from ..core.endpoints import ENDPOINTS
 from ..core.recording import BODY_LIMIT, RecordedRequest, bounded
 from . import authorize, control, device, metadata, sessions, token
+from .http1 import response_head
 from .responses import CORS, FORM, NOSNIFF, OAuthError, from_http_exception, harden
 
 if TYPE_CHECKING:
@@ -140,6 +141,8 @@ class App:
         self.static = {paths[name]: name for name, e in ENDPOINTS.items() if e.cached}
         self.static.update((path, name) for path, name in layout.aliases.items()
                            if ENDPOINTS[name].cached)
+        #: (name, keep-alive, second, max-age) -> (body, encoded head) for static_answer.
+        self._heads: dict[tuple[str, bool, int, int], tuple[bytes, bytes]] = {}
 
     @cached_property
     def url_map(self) -> Map:
@@ -296,7 +299,8 @@ class App:
              ) -> Iterable[bytes] | None:
         """GET or HEAD of the JWKS or the metadata with no fault set on it: the cached bytes,
         without Werkzeug's request and response objects. This is what every consumer calls
-        most; the answer is the same as the general path's (``tests/test_app.py`` checks)."""
+        most; the answer is the same as the general path's (``tests/test_app.py`` checks).
+        Over a socket, :meth:`static_answer` usually answers these before any environ."""
         name = self.static.get(environ.get("PATH_INFO", ""))
         method = environ.get("REQUEST_METHOD")
         if name is None or method not in ("GET", "HEAD"):
@@ -308,33 +312,97 @@ class App:
         started = time.perf_counter()
         generation = issuer.requests_log.generation
         now = issuer.clock.time()
+        body, headers = self.static_headers(name, now)
+        start_response("200 OK", headers)
+        recorded = {key[5:].replace("_", "-").title(): value for key, value in environ.items()
+                    if key.startswith("HTTP_")}
+        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):  # as Werkzeug's request lists them
+            if environ.get(key):
+                recorded[key.replace("_", "-").title()] = environ[key]
+        self.record_static(method, environ.get(REQUEST_PATH)
+                           or environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"],
+                           name, recorded, environ.get("QUERY_STRING", ""), now, started,
+                           generation)
+        return [] if method == "HEAD" else [body]
+
+    def static_headers(self, name: str, now: float) -> tuple[bytes, list[tuple[str, str]]]:
+        """The body and headers of the cached endpoint ``name``'s answer at ``now``."""
+        issuer = self.issuer
         if name == "jwks":
             body, extra = issuer.keys.jwks_bytes, metadata.jwks_headers(issuer, now)
         else:
             body, extra = metadata.metadata_bytes(issuer), CORS
-        start_response("200 OK", [
-            ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-            *extra.items(), *NOSNIFF.items(), ("Date", metadata.http_date(now)),
-        ])
-        headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items()
-                   if key.startswith("HTTP_")}
-        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):  # as Werkzeug's request lists them
-            if environ.get(key):
-                headers[key.replace("_", "-").title()] = environ[key]
-        query_string = environ.get("QUERY_STRING", "")
+        return body, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                      *extra.items(), *NOSNIFF.items(), ("Date", metadata.http_date(now))]
+
+    def record_static(self, method: str, path: str, name: str, headers: dict[str, str],
+                      query_string: str, now: float, started: float, generation: int) -> None:
+        """Record a request the fast path answered, as :meth:`record` would have."""
         query: dict[str, str] = {}
-        for key, value in parse_qsl(query_string, keep_blank_values=True):
-            query.setdefault(key, value)
+        if query_string:
+            for key, value in parse_qsl(query_string, keep_blank_values=True):
+                query.setdefault(key, value)
         kept_headers, cut_headers = bounded(headers)
         kept_query, cut_query = bounded(query)
         self.log_entry(RecordedRequest(
-            method=method, path=environ.get(REQUEST_PATH)
-            or environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"],
-            endpoint=name, headers=kept_headers, query=kept_query, form=bounded({})[0],
-            status=200, time=now, duration=time.perf_counter() - started,
+            method=method, path=path, endpoint=name, headers=kept_headers, query=kept_query,
+            form=bounded({})[0], status=200, time=now, duration=time.perf_counter() - started,
             truncated=cut_headers or cut_query,
         ), query_string, generation)
-        return [] if method == "HEAD" else [body]
+
+    def static_answer(self, method: str, path: str, query: str,
+                      fields: list[tuple[str, str]], keep_alive: bool,
+                      script: str = "") -> bytes | None:
+        """The connection's fast lane (:mod:`mockidp.web.http1`): the whole response to a
+        bodiless GET or HEAD of ``path`` (``PATH_INFO``, below ``script``) if :meth:`fast`
+        would answer it — the same bytes :meth:`fast` has the handler write and the same
+        record — or None for the WSGI app. ``fields`` are the request's header fields as
+        received. The head is encoded once per second and connection mode."""
+        if self.trust_forwarded:  # the metadata follows each request's proxy headers
+            return None
+        mounts = self.mounts()
+        if mounts:
+            segment, _, rest = path[1:].partition("/")
+            mounted = mounts.get(segment)
+            if mounted is not None:
+                return mounted.static_answer(method, "/" + rest, query, fields, keep_alive,
+                                             f"{script}/{segment}")
+            if path.startswith(OAUTH_METADATA + "/"):  # perhaps a tenant's (RFC 8414 §3)
+                return None
+        name = self.static.get(path)
+        if name is None:
+            return None
+        issuer = self.issuer
+        control = issuer.endpoints.get(name)
+        if control is not None and control.active:
+            return None
+        started = time.perf_counter()
+        generation = issuer.requests_log.generation
+        now = issuer.clock.time()
+        body = issuer.keys.jwks_bytes if name == "jwks" else metadata.metadata_bytes(issuer)
+        key = (name, keep_alive, int(now), issuer.jwks_max_age)
+        cached = self._heads.get(key)
+        if cached is None or cached[0] is not body:
+            body, headers = self.static_headers(name, now)
+            cached = (body, response_head("200 OK", headers, len(body), keep_alive))
+            if len(self._heads) > 16:
+                self._heads.clear()
+            self._heads[key] = cached
+        # The log's headers as fast() reads them from the environ: names title-cased, repeated
+        # lines joined with "," — but Content-Type, as the handler's environ keeps it, last.
+        recorded: dict[str, str] = {}
+        content_type = None
+        for field, value in fields:
+            field = field.title()
+            if field == "Content-Type":
+                content_type = value
+            else:
+                recorded[field] = f"{recorded[field]},{value}" if field in recorded else value
+        if content_type:
+            recorded["Content-Type"] = content_type
+        self.record_static(method, script + path, name, recorded, query, now, started,
+                           generation)
+        return cached[1] if method == "HEAD" else cached[1] + body
 
 
 def preflight(name: str) -> Response:

@@ -30,9 +30,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote_to_bytes
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
-__all__ = ["ConnectionHandler"]
+    #: (method, path, query, fields, keep_alive) -> the whole response, or None
+    Lane = Callable[[str, str, str, list[tuple[str, str]], bool], bytes | None]
+
+__all__ = ["ConnectionHandler", "response_head"]
 
 log = logging.getLogger("mockidp.server")
 
@@ -54,6 +57,9 @@ _TOKEN = re.compile(rb"[" + _TCHAR + rb"]+")
 # No "," although RFC 3986 allows it in a reg-name: no DNS name or address holds one, and
 # several Host lines, joined with "," (RFC 9110 §5.3), must fail this.
 _HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]*)(:[0-9]*)?")
+
+#: The fields whose joined values decide the framing and the connection.
+_FRAMING = frozenset({"connection", "host", "transfer-encoding", "content-length", "expect"})
 
 _REASONS = {400: "Bad Request", 408: "Request Timeout", 411: "Length Required",
             413: "Content Too Large", 431: "Request Header Fields Too Large"}
@@ -120,6 +126,9 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.reader = _DeadlineSocketIO(self.connection, self.timeout)
         self.rfile = io.BufferedReader(self.reader)
+        #: The app's answer to GETs and HEADs of cached bytes, if it offers one: called with
+        #: (method, path, query, fields, keep_alive), it returns the whole response or None.
+        self.lane: Lane | None = getattr(self.server.app, "static_answer", None)
 
     def finish(self) -> None:
         self.rfile.close()  # the socket itself is closed by the server
@@ -149,7 +158,13 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
                 line = self.rfile.readline(MAX_LINE + 1)
             if not line:
                 return False  # the client closed the connection
-            environ, keep_alive = self.read_request(line)
+            method, target, version, fields, keep_alive, length = self.read_head(line)
+            if length is None and self.lane is not None and method in ("GET", "HEAD"):
+                answer = self.fast_lane(method, target, fields, keep_alive)
+                if answer is not None:
+                    self.connection.sendall(answer)
+                    return keep_alive
+            environ = self.read_request(method, target, version, fields, length or 0)
         except _Reject as exc:
             self.send_plain(exc.status, str(exc))
             return False
@@ -171,9 +186,26 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         self.write(environ["REQUEST_METHOD"], status, headers, body, keep_alive)
         return keep_alive
 
-    def read_request(self, line: bytes) -> tuple[dict[str, Any], bool]:
-        """The WSGI environ of the request whose request-line is ``line``, body read; and
-        whether the connection may serve another request after it.
+    def fast_lane(self, method: str, target: str, fields: list[tuple[str, str]],
+                  keep_alive: bool) -> bytes | None:
+        """The whole response to a bodiless GET or HEAD from the app's ``static_answer``
+        (the cached JWKS and metadata), without a WSGI environ; None when the app wants the
+        request served the general way. Only an origin-form target without percent-escapes
+        takes it, so its path is the WSGI ``PATH_INFO`` as it stands."""
+        path, _, query = target.partition("?")
+        if self.lane is None or path[:1] != "/" or "%" in path:
+            return None
+        try:
+            return self.lane(method, path, query, fields, keep_alive)
+        except Exception:  # a provider bug: answered like the app's own failures
+            log.exception("the fast lane failed on %s %s", method, path)
+            return None
+
+    def read_head(self, line: bytes) -> tuple[str, str, str, list[tuple[str, str]], bool,
+                                               int | None]:
+        """The request whose request-line is ``line``, its header fields read: method, target,
+        version, fields; whether the connection may serve another request after it; and its
+        body length (None without a ``Content-Length``).
 
         Anything RFC 9112 lets a server refuse and that a lenient parser could read differently
         from a strict one is refused with 400 and a closed connection (RFC 9112 §6.3 item 5
@@ -192,6 +224,7 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         # reading a conforming proxy in front of this server makes of it.
         version = "HTTP/1.0" if match[4] == b"0" else "HTTP/1.1"
         fields: list[tuple[str, str]] = []
+        framing: dict[str, str] = {}  # the fields below, repeated lines joined with ","
         while True:
             raw = self.rfile.readline(MAX_LINE + 1)
             if raw == b"\r\n":
@@ -201,33 +234,46 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
             field = _FIELD_LINE.fullmatch(raw)
             if field is None:
                 raise _Reject(400, _field_line_problem(raw))
-            fields.append((field[1].decode("ascii"), field[2].decode("latin-1").strip(" \t")))
-        environ = self.environ(match[1].decode("ascii"), match[2].decode("ascii"), version,
-                               fields)
-        connection = environ.get("HTTP_CONNECTION")
+            name = field[1].decode("ascii")
+            value = field[2].decode("latin-1").strip(" \t")
+            fields.append((name, value))
+            lower = name.lower()
+            if lower in _FRAMING:
+                # Repeated lines join into one list (RFC 9110 §5.3): a second Content-Length
+                # or Host stays visible to the checks instead of replacing the first.
+                framing[lower] = f"{framing[lower]},{value}" if lower in framing else value
+        connection = framing.get("connection")
         tokens = () if connection is None else {
             token.strip(" \t").lower() for token in connection.split(",")}
         keep_alive = ("close" not in tokens if version == "HTTP/1.1"
                       else "keep-alive" in tokens)
-        host = environ.get("HTTP_HOST")  # several Host lines are joined with ","
+        host = framing.get("host")
         if (host is None and version == "HTTP/1.1") or (
                 host is not None and _HOST.fullmatch(host) is None):
             # RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host,
             # with more than one, or with an invalid one.
             raise _Reject(400, "send exactly one valid Host header (RFC 9112 §3.2)")
-        if "HTTP_TRANSFER_ENCODING" in environ:
+        if "transfer-encoding" in framing:
             raise _Reject(411, "send the body with a Content-Length")
-        length = 0
-        if "CONTENT_LENGTH" in environ:
-            length = _content_length(environ["CONTENT_LENGTH"])
-            environ["CONTENT_LENGTH"] = str(length)
-        if length and environ.get("HTTP_EXPECT", "").lower() == "100-continue":
+        length = None
+        if "content-length" in framing:
+            length = _content_length(framing["content-length"])
+        if length and framing.get("expect", "").lower() == "100-continue":
             self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return (match[1].decode("ascii"), match[2].decode("ascii"), version, fields,
+                keep_alive, length)
+
+    def read_request(self, method: str, target: str, version: str,
+                     fields: list[tuple[str, str]], length: int) -> dict[str, Any]:
+        """The WSGI environ of a request whose head :meth:`read_head` read, body read."""
+        environ = self.environ(method, target, version, fields)
+        if "CONTENT_LENGTH" in environ:
+            environ["CONTENT_LENGTH"] = str(length)
         body = self.rfile.read(length) if length else b""
         if len(body) != length:
             raise _Reject(400, "the request body ended before its Content-Length")
         environ["wsgi.input"] = io.BytesIO(body)
-        return environ, keep_alive
+        return environ
 
     def environ(self, method: str, target: str, version: str,
                 headers: list[tuple[str, str]]) -> dict[str, Any]:
@@ -295,28 +341,7 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         or it could inject a header or a whole response (RFC 9110 §5.5, RFC 9112 §4)."""
         if method == "HEAD":
             body = b""
-        lines = [f"HTTP/1.1 {status}"]
-        has_length = False
-        for name, value in headers:
-            if not _is_token(name):
-                log.warning("dropped a response header with an invalid name: %r", name)
-                continue
-            if name.lower() == "content-length":
-                has_length = True
-            lines.append(f"{name}: {value}")
-        if not has_length:
-            lines.append(f"Content-Length: {len(body)}")
-        if not keep_alive:
-            lines.append("Connection: close")
-        text = "\r\n".join(lines)
-        # One scan of the whole head instead of one per value: printable ASCII apart from the
-        # CRLFs put between the lines here, so no value holds a CR or LF of its own.
-        if not (text.isascii() and text.count("\r") == text.count("\n") == len(lines) - 1
-                and text.replace("\r\n", "").isprintable()):
-            text = "\r\n".join([f"HTTP/1.1 {_safe_value(status)}",
-                                 *(_safe_line(line) for line in lines[1:])])
-        head = (text + "\r\n\r\n").encode("latin-1")
-        self.connection.sendall(head + body)
+        self.connection.sendall(response_head(status, headers, len(body), keep_alive) + body)
 
     def send_plain(self, status: int, detail: str) -> None:
         body = json.dumps({"error": "invalid_request", "error_description": detail},
@@ -324,6 +349,34 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         self.write("GET", f"{status} {_REASONS.get(status, 'Bad Request')}",
                    [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
                    body, keep_alive=False)
+
+
+def response_head(status: str, headers: Iterable[tuple[str, str]], length: int,
+                  keep_alive: bool) -> bytes:
+    """The status line and header fields of a response, its blank line included, each value
+    made safe to send (see :meth:`ConnectionHandler.write`); a ``Content-Length`` of
+    ``length`` unless ``headers`` have one, and ``Connection: close`` unless ``keep_alive``."""
+    lines = [f"HTTP/1.1 {status}"]
+    has_length = False
+    for name, value in headers:
+        if not _is_token(name):
+            log.warning("dropped a response header with an invalid name: %r", name)
+            continue
+        if name.lower() == "content-length":
+            has_length = True
+        lines.append(f"{name}: {value}")
+    if not has_length:
+        lines.append(f"Content-Length: {length}")
+    if not keep_alive:
+        lines.append("Connection: close")
+    text = "\r\n".join(lines)
+    # One scan of the whole head instead of one per value: printable ASCII apart from the
+    # CRLFs put between the lines here, so no value holds a CR or LF of its own.
+    if not (text.isascii() and text.count("\r") == text.count("\n") == len(lines) - 1
+            and text.replace("\r\n", "").isprintable()):
+        text = "\r\n".join([f"HTTP/1.1 {_safe_value(status)}",
+                             *(_safe_line(line) for line in lines[1:])])
+    return (text + "\r\n\r\n").encode("latin-1")
 
 
 def _request_line_problem(line: bytes) -> str:
