@@ -54,6 +54,8 @@ CONTROL_PREFIX = ENDPOINTS["control"].path.partition("{")[0]
 MAX_BODY = 1024 * 1024
 #: RFC 8414 §3's well-known suffix, inserted before an issuer's path.
 OAUTH_METADATA = ENDPOINTS["oauth-metadata"].path
+#: The recorded form of a request without one.
+NO_FORM = bounded({})[0]
 #: The environ key of the path a request was sent to, when a tenant serves it under another.
 REQUEST_PATH = "mockidp.request_path"
 
@@ -143,6 +145,9 @@ class App:
                            if ENDPOINTS[name].cached)
         #: (name, keep-alive, second, max-age) -> (body, encoded head) for static_answer.
         self._heads: dict[tuple[str, bool, int, int], tuple[bytes, bytes]] = {}
+        #: (*header fields, query) -> what the log keeps of them, for static_answer.
+        self._seen: dict[tuple[object, ...], tuple[Mapping[str, str], Mapping[str, str],
+                                                   bool]] = {}
 
     @cached_property
     def url_map(self) -> Map:
@@ -350,6 +355,33 @@ class App:
             truncated=cut_headers or cut_query,
         ), query_string, generation)
 
+    def _seen_heads(self, fields: list[tuple[str, str]], query: str,
+                    key: tuple[object, ...]) -> tuple[Mapping[str, str], Mapping[str, str], bool]:
+        """The recorded headers and query of a request with these header ``fields`` and
+        ``query``, as :meth:`fast` reads them from the environ, kept for the next request
+        with the same head (the recorded mappings are read-only, so entries share them).
+        Names are title-cased and repeated lines joined with ","; but Content-Type, as the
+        handler's environ keeps it, is the last line's and listed last."""
+        headers: dict[str, str] = {}
+        content_type = None
+        for field, value in fields:
+            field = field.title()
+            if field == "Content-Type":
+                content_type = value
+            else:
+                headers[field] = f"{headers[field]},{value}" if field in headers else value
+        if content_type:
+            headers["Content-Type"] = content_type
+        parsed: dict[str, str] = {}
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            parsed.setdefault(name, value)
+        kept_headers, cut_headers = bounded(headers)
+        kept_query, cut_query = bounded(parsed)
+        if len(self._seen) >= 64:
+            self._seen.clear()
+        seen = self._seen[key] = (kept_headers, kept_query, cut_headers or cut_query)
+        return seen
+
     def static_answer(self, method: str, path: str, query: str,
                       fields: list[tuple[str, str]], keep_alive: bool,
                       script: str = "") -> bytes | None:
@@ -388,20 +420,16 @@ class App:
             if len(self._heads) > 16:
                 self._heads.clear()
             self._heads[key] = cached
-        # The log's headers as fast() reads them from the environ: names title-cased, repeated
-        # lines joined with "," — but Content-Type, as the handler's environ keeps it, last.
-        recorded: dict[str, str] = {}
-        content_type = None
-        for field, value in fields:
-            field = field.title()
-            if field == "Content-Type":
-                content_type = value
-            else:
-                recorded[field] = f"{recorded[field]},{value}" if field in recorded else value
-        if content_type:
-            recorded["Content-Type"] = content_type
-        self.record_static(method, script + path, name, recorded, query, now, started,
-                           generation)
+        head = (*fields, query)
+        seen = self._seen.get(head)
+        if seen is None:
+            seen = self._seen_heads(fields, query, head)
+        kept_headers, kept_query, truncated = seen
+        self.log_entry(RecordedRequest(
+            method=method, path=script + path, endpoint=name, headers=kept_headers,
+            query=kept_query, form=NO_FORM, status=200, time=now,
+            duration=time.perf_counter() - started, truncated=truncated,
+        ), query, generation)
         return cached[1] if method == "HEAD" else cached[1] + body
 
 
