@@ -53,6 +53,8 @@ _REQUEST_LINE = re.compile(rb"([" + _TCHAR + rb"]+) ([\x21-\x7e]+) HTTP/([0-9])\
 # RFC 9112 §5: field-name ":" OWS field-value OWS CRLF, the name a token (RFC 9110 §5.1) but
 # without "_" (see _field_line_problem), the value field-vchar, SP and HTAB only (RFC 9110 §5.5).
 _FIELD_LINE = re.compile(rb"([" + _TCHAR.replace(b"_", b"") + rb"]+):([\t\x20-\x7e\x80-\xff]*)\r\n")
+#: A block of field lines, each as _FIELD_LINE takes it.
+_FIELD_LINES = re.compile(b"(?:" + _FIELD_LINE.pattern.replace(b"(", b"(?:") + b")+")
 _TOKEN = re.compile(rb"[" + _TCHAR + rb"]+")
 # RFC 9110 §7.2 / RFC 3986 §3.2.2: uri-host [ ":" port ]; empty is allowed (RFC 9112 §3.2).
 # No "," although RFC 3986 allows it in a reg-name: no DNS name or address holds one, and
@@ -248,20 +250,11 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         # so HTTP/1.9 is HTTP/1.1 here (keep-alive by default, Host required) — the same
         # reading a conforming proxy in front of this server makes of it.
         version = "HTTP/1.0" if match[4] == b"0" else "HTTP/1.1"
-        fields: list[tuple[str, str]] = []
+        fields = self.buffered_fields()
+        if fields is None:
+            fields = self.read_fields()
         framing: dict[str, str] = {}  # the fields below, repeated lines joined with ","
-        while True:
-            raw = self.rfile.readline(MAX_LINE + 1)
-            if raw == b"\r\n":
-                break
-            if len(raw) > MAX_LINE or len(fields) >= MAX_HEADERS:
-                raise _Reject(431, "request header fields too large")
-            field = _FIELD_LINE.fullmatch(raw)
-            if field is None:
-                raise _Reject(400, _field_line_problem(raw))
-            name = field[1].decode("ascii")
-            value = field[2].decode("latin-1").strip(" \t")
-            fields.append((name, value))
+        for name, value in fields:
             lower = name.lower()
             if lower in _FRAMING:
                 # Repeated lines join into one list (RFC 9110 §5.3): a second Content-Length
@@ -287,6 +280,42 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
             self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         return (match[1].decode("ascii"), match[2].decode("ascii"), version, fields,
                 keep_alive, length)
+
+    def buffered_fields(self) -> list[tuple[str, str]] | None:
+        """The header fields, when all of them and the empty line are already buffered (as
+        a request that came in one segment has them) and every line is valid and within the
+        limits: one match over the whole block instead of one read and match per line. None
+        leaves the reading and the refusals to :meth:`read_fields`."""
+        buffered = self.rfile.peek(2)
+        if buffered[:2] == b"\r\n":
+            self.rfile.read(2)
+            return []
+        end = buffered.find(b"\r\n\r\n")
+        if end < 0 or _FIELD_LINES.fullmatch(buffered, 0, end + 2) is None:
+            return None
+        lines = buffered[:end].decode("latin-1").split("\r\n")
+        if len(lines) > MAX_HEADERS or max(map(len, lines)) + 2 > MAX_LINE:
+            return None
+        self.rfile.read(end + 4)
+        fields = []
+        for line in lines:
+            name, _, value = line.partition(":")
+            fields.append((name, value.strip(" \t")))
+        return fields
+
+    def read_fields(self) -> list[tuple[str, str]]:
+        """The header fields, read line by line up to the empty line, each checked."""
+        fields: list[tuple[str, str]] = []
+        while True:
+            raw = self.rfile.readline(MAX_LINE + 1)
+            if raw == b"\r\n":
+                return fields
+            if len(raw) > MAX_LINE or len(fields) >= MAX_HEADERS:
+                raise _Reject(431, "request header fields too large")
+            field = _FIELD_LINE.fullmatch(raw)
+            if field is None:
+                raise _Reject(400, _field_line_problem(raw))
+            fields.append((field[1].decode("ascii"), field[2].decode("latin-1").strip(" \t")))
 
     def read_request(self, method: str, target: str, version: str,
                      fields: list[tuple[str, str]], length: int) -> dict[str, Any]:
