@@ -29,7 +29,7 @@ from werkzeug.wrappers import Request, Response
 from ..core.endpoints import ENDPOINTS
 from ..core.recording import BODY_LIMIT, RecordedRequest, bounded
 from . import authorize, control, device, metadata, sessions, token
-from .http1 import response_head
+from .http1 import Fields, response_head
 from .responses import CORS, FORM, NOSNIFF, OAuthError, from_http_exception, harden
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ class App:
                            if ENDPOINTS[name].cached)
         #: (name, keep-alive, second, max-age) -> (body, encoded head) for static_answer.
         self._heads: dict[tuple[str, bool, int, int], tuple[bytes, bytes]] = {}
-        #: (*header fields, query) -> what the log keeps of them, for static_answer.
+        #: (header fields, query) -> what the log keeps of them, for static_answer.
         self._seen: dict[tuple[object, ...], tuple[Mapping[str, str], Mapping[str, str],
                                                    bool]] = {}
 
@@ -355,7 +355,7 @@ class App:
             truncated=cut_headers or cut_query,
         ), query_string, generation)
 
-    def _seen_heads(self, fields: list[tuple[str, str]], query: str,
+    def _seen_heads(self, fields: Fields, query: str,
                     key: tuple[object, ...]) -> tuple[Mapping[str, str], Mapping[str, str], bool]:
         """The recorded headers and query of a request with these header ``fields`` and
         ``query``, as :meth:`fast` reads them from the environ, kept for the next request
@@ -383,7 +383,7 @@ class App:
         return seen
 
     def static_answer(self, method: str, path: str, query: str,
-                      fields: list[tuple[str, str]], keep_alive: bool,
+                      fields: Fields, keep_alive: bool,
                       script: str = "") -> bytes | None:
         """The connection's fast lane (:mod:`mockidp.web.http1`): the whole response to a
         bodiless GET or HEAD of ``path`` (``PATH_INFO``, below ``script``) if :meth:`fast`
@@ -420,7 +420,7 @@ class App:
             if len(self._heads) > 16:
                 self._heads.clear()
             self._heads[key] = cached
-        head = (*fields, query)
+        head = (fields, query)
         seen = self._seen.get(head)
         if seen is None:
             seen = self._seen_heads(fields, query, head)

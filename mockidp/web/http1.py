@@ -34,9 +34,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     #: (method, path, query, fields, keep_alive) -> the whole response, or None
-    Lane = Callable[[str, str, str, list[tuple[str, str]], bool], bytes | None]
+    Lane = Callable[[str, str, str, "Fields", bool], bytes | None]
 
-__all__ = ["ConnectionHandler", "response_head"]
+__all__ = ["ConnectionHandler", "Fields", "response_head"]
+
+#: A request's header fields as received: (name, value) in order, values without OWS.
+Fields = tuple[tuple[str, str], ...]
 
 log = logging.getLogger("mockidp.server")
 
@@ -63,6 +66,8 @@ _HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]*)(:[0-9]*)?
 
 #: The fields whose joined values decide the framing and the connection.
 _FRAMING = frozenset({"connection", "host", "transfer-encoding", "content-length", "expect"})
+#: Header blocks (field lines and the empty line) read lately -> their fields and framing.
+_KNOWN_BLOCKS: dict[bytes, tuple[Fields, dict[str, str]]] = {}
 
 _REASONS = {400: "Bad Request", 408: "Request Timeout", 411: "Length Required",
             413: "Content Too Large", 431: "Request Header Fields Too Large"}
@@ -213,7 +218,7 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         self.write(environ["REQUEST_METHOD"], status, headers, body, keep_alive)
         return keep_alive
 
-    def fast_lane(self, method: str, target: str, fields: list[tuple[str, str]],
+    def fast_lane(self, method: str, target: str, fields: Fields,
                   keep_alive: bool) -> bytes | None:
         """The whole response to a bodiless GET or HEAD from the app's ``static_answer``
         (the cached JWKS and metadata), without a WSGI environ; None when the app wants the
@@ -228,8 +233,7 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
             log.exception("the fast lane failed on %s %s", method, path)
             return None
 
-    def read_head(self, line: bytes) -> tuple[str, str, str, list[tuple[str, str]], bool,
-                                               int | None]:
+    def read_head(self, line: bytes) -> tuple[str, str, str, Fields, bool, int | None]:
         """The request whose request-line is ``line``, its header fields read: method, target,
         version, fields; whether the connection may serve another request after it; and its
         body length (None without a ``Content-Length``).
@@ -250,16 +254,7 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         # so HTTP/1.9 is HTTP/1.1 here (keep-alive by default, Host required) — the same
         # reading a conforming proxy in front of this server makes of it.
         version = "HTTP/1.0" if match[4] == b"0" else "HTTP/1.1"
-        fields = self.buffered_fields()
-        if fields is None:
-            fields = self.read_fields()
-        framing: dict[str, str] = {}  # the fields below, repeated lines joined with ","
-        for name, value in fields:
-            lower = name.lower()
-            if lower in _FRAMING:
-                # Repeated lines join into one list (RFC 9110 §5.3): a second Content-Length
-                # or Host stays visible to the checks instead of replacing the first.
-                framing[lower] = f"{framing[lower]},{value}" if lower in framing else value
+        fields, framing = self.buffered_fields() or self.read_fields()
         connection = framing.get("connection")
         tokens = () if connection is None else {
             token.strip(" \t").lower() for token in connection.split(",")}
@@ -281,35 +276,46 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         return (match[1].decode("ascii"), match[2].decode("ascii"), version, fields,
                 keep_alive, length)
 
-    def buffered_fields(self) -> list[tuple[str, str]] | None:
-        """The header fields, when all of them and the empty line are already buffered (as
-        a request that came in one segment has them) and every line is valid and within the
-        limits: one match over the whole block instead of one read and match per line. None
-        leaves the reading and the refusals to :meth:`read_fields`."""
+    def buffered_fields(self) -> tuple[Fields, dict[str, str]] | None:
+        """The header fields and their :func:`_framing`, when all of them and the empty line
+        are already buffered (as a request that came in one segment has them) and every line
+        is valid and within the limits: one match over the whole block instead of one read
+        and match per line, and none for a block seen lately (a client sends the same headers
+        each time). None leaves the reading and the refusals to :meth:`read_fields`."""
         buffered = self.rfile.peek(2)
         if buffered[:2] == b"\r\n":
-            self.rfile.read(2)
-            return []
-        end = buffered.find(b"\r\n\r\n")
-        if end < 0 or _FIELD_LINES.fullmatch(buffered, 0, end + 2) is None:
-            return None
-        lines = buffered[:end].decode("latin-1").split("\r\n")
-        if len(lines) > MAX_HEADERS or max(map(len, lines)) + 2 > MAX_LINE:
-            return None
-        self.rfile.read(end + 4)
-        fields = []
-        for line in lines:
-            name, _, value = line.partition(":")
-            fields.append((name, value.strip(" \t")))
-        return fields
+            end = 0  # no fields
+        else:
+            end = buffered.find(b"\r\n\r\n") + 2  # after the last field line's CRLF
+            if end < 2:  # not there: the head is still arriving, or is refused line by line
+                return None
+        block = buffered[:end]
+        known = _KNOWN_BLOCKS.get(block)
+        if known is None:
+            if end and _FIELD_LINES.fullmatch(block) is None:
+                return None
+            lines = block[:-2].decode("latin-1").split("\r\n") if end else []
+            if len(lines) > MAX_HEADERS or max(map(len, lines), default=0) + 2 > MAX_LINE:
+                return None
+            fields = []
+            for line in lines:
+                name, _, value = line.partition(":")
+                fields.append((name, value.strip(" \t")))
+            known = (tuple(fields), _framing(fields))
+            if len(_KNOWN_BLOCKS) >= 256:
+                _KNOWN_BLOCKS.clear()
+            _KNOWN_BLOCKS[block] = known
+        self.rfile.read(end + 2)
+        return known
 
-    def read_fields(self) -> list[tuple[str, str]]:
-        """The header fields, read line by line up to the empty line, each checked."""
+    def read_fields(self) -> tuple[Fields, dict[str, str]]:
+        """The header fields, read line by line up to the empty line, each checked; and
+        their :func:`_framing`."""
         fields: list[tuple[str, str]] = []
         while True:
             raw = self.rfile.readline(MAX_LINE + 1)
             if raw == b"\r\n":
-                return fields
+                return tuple(fields), _framing(fields)
             if len(raw) > MAX_LINE or len(fields) >= MAX_HEADERS:
                 raise _Reject(431, "request header fields too large")
             field = _FIELD_LINE.fullmatch(raw)
@@ -318,7 +324,7 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
             fields.append((field[1].decode("ascii"), field[2].decode("latin-1").strip(" \t")))
 
     def read_request(self, method: str, target: str, version: str,
-                     fields: list[tuple[str, str]], length: int) -> dict[str, Any]:
+                     fields: Fields, length: int) -> dict[str, Any]:
         """The WSGI environ of a request whose head :meth:`read_head` read, body read."""
         environ = self.environ(method, target, version, fields)
         if "CONTENT_LENGTH" in environ:
@@ -330,7 +336,7 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         return environ
 
     def environ(self, method: str, target: str, version: str,
-                headers: list[tuple[str, str]]) -> dict[str, Any]:
+                headers: Fields) -> dict[str, Any]:
         path, _, query = target.partition("?")
         if path.startswith(("http://", "https://")):  # absolute-form (RFC 9112 §3.2.2)
             path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
@@ -403,6 +409,18 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         self.write("GET", f"{status} {_REASONS.get(status, 'Bad Request')}",
                    [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
                    body, keep_alive=False)
+
+
+def _framing(fields: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The values of the :data:`_FRAMING` fields, by lower-case name. Repeated lines join
+    into one list (RFC 9110 §5.3): a second Content-Length or Host stays visible to the
+    checks instead of replacing the first."""
+    framing: dict[str, str] = {}
+    for name, value in fields:
+        lower = name.lower()
+        if lower in _FRAMING:
+            framing[lower] = f"{framing[lower]},{value}" if lower in framing else value
+    return framing
 
 
 def response_head(status: str, headers: Iterable[tuple[str, str]], length: int,
