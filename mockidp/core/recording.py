@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
-__all__ = ["RecordedRequest", "RequestLog", "bounded"]
+__all__ = ["RecordedRequest", "RequestLog", "bounded", "entry_size", "weight"]
 
 #: Bodies are kept up to this many bytes (enough for any form or JSON a test sends).
 BODY_LIMIT = 64 * 1024
@@ -133,8 +133,11 @@ class RequestLog:
         """Taken when a request starts and handed back to :meth:`add`."""
         return self._generation
 
-    def add(self, entry: RecordedRequest, generation: int) -> None:
-        size = _size(entry)
+    def add(self, entry: RecordedRequest, generation: int, size: int | None = None) -> None:
+        """Keep ``entry`` (unless the log was cleared since ``generation``); ``size``, if
+        given, is its :func:`entry_size`, which a caller may know from entries before."""
+        if size is None:
+            size = entry_size(entry.path, entry.body, entry.headers, entry.query, entry.form)
         with self._lock:
             if generation != self._generation:
                 return
@@ -165,10 +168,16 @@ class RequestLog:
             return len(self._entries)
 
 
-def _size(entry: RecordedRequest) -> int:
-    """About how many bytes ``entry`` keeps alive."""
-    size = 256 + len(entry.body) + len(entry.path)
-    for mapping in (entry.headers, entry.query, entry.form):
+def entry_size(path: str, body: bytes, *mappings: Mapping[str, str]) -> int:
+    """About how many bytes an entry with this path, body, headers, query and form keeps
+    alive: the sum of a part for the path and body and one per mapping (:func:`weight`)."""
+    size = 256 + len(body) + len(path)
+    for mapping in mappings:
         if mapping:
-            size += sum(map(len, mapping)) + sum(map(len, mapping.values()))
+            size += weight(mapping)
     return size
+
+
+def weight(mapping: Mapping[str, str]) -> int:
+    """The characters of ``mapping``'s names and values, its part of :func:`entry_size`."""
+    return sum(map(len, mapping)) + sum(map(len, mapping.values()))

@@ -27,7 +27,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from ..core.endpoints import ENDPOINTS
-from ..core.recording import BODY_LIMIT, RecordedRequest, bounded
+from ..core.recording import BODY_LIMIT, RecordedRequest, bounded, entry_size, weight
 from . import authorize, control, device, metadata, sessions, token
 from .http1 import Fields, response_head
 from .responses import CORS, FORM, NOSNIFF, OAuthError, from_http_exception, harden
@@ -145,9 +145,10 @@ class App:
                            if ENDPOINTS[name].cached)
         #: (name, keep-alive, second, max-age) -> (body, encoded head) for static_answer.
         self._heads: dict[tuple[str, bool, int, int], tuple[bytes, bytes]] = {}
-        #: (header fields, query) -> what the log keeps of them, for static_answer.
+        #: (header fields, query) -> what the log keeps of them (headers, query, truncated,
+        #: their weight in the log's budget), for static_answer.
         self._seen: dict[tuple[object, ...], tuple[Mapping[str, str], Mapping[str, str],
-                                                   bool]] = {}
+                                                   bool, int]] = {}
 
     @cached_property
     def url_map(self) -> Map:
@@ -288,17 +289,19 @@ class App:
                                                 or len(body) > BODY_LIMIT),
         ), request.query_string.decode("latin-1"), generation)
 
-    def log_entry(self, entry: RecordedRequest, query: str, generation: int) -> None:
-        """Keep ``entry``; and print its line, whose path and query come from the client:
-        escaped (:func:`printable`), so that ``%0d%0a`` cannot forge a line and ESC
-        sequences cannot drive the terminal of ``mockidp serve``."""
+    def log_entry(self, entry: RecordedRequest, query: str, generation: int,
+                  size: int | None = None) -> None:
+        """Keep ``entry`` (``size``: its ``entry_size`` if known); and print its line, whose
+        path and query come from the client: escaped (:func:`printable`), so that
+        ``%0d%0a`` cannot forge a line and ESC sequences cannot drive the terminal of
+        ``mockidp serve``."""
         if request_log.isEnabledFor(logging.INFO):
             request_log.info("%s %s%s %s %.1f ms", printable(entry.method),
                              printable(entry.path),
                              printable(f"?{redacted(query)}") if query else "",
                              entry.status if entry.status is not None else "dropped",
                              entry.duration * 1000)
-        self.issuer.requests_log.add(entry, generation)
+        self.issuer.requests_log.add(entry, generation, size)
 
     def fast(self, environ: WSGIEnvironment, start_response: StartResponse
              ) -> Iterable[bytes] | None:
@@ -356,7 +359,8 @@ class App:
         ), query_string, generation)
 
     def _seen_heads(self, fields: Fields, query: str,
-                    key: tuple[object, ...]) -> tuple[Mapping[str, str], Mapping[str, str], bool]:
+                    key: tuple[object, ...]
+                    ) -> tuple[Mapping[str, str], Mapping[str, str], bool, int]:
         """The recorded headers and query of a request with these header ``fields`` and
         ``query``, as :meth:`fast` reads them from the environ, kept for the next request
         with the same head (the recorded mappings are read-only, so entries share them).
@@ -379,7 +383,8 @@ class App:
         kept_query, cut_query = bounded(parsed)
         if len(self._seen) >= 64:
             self._seen.clear()
-        seen = self._seen[key] = (kept_headers, kept_query, cut_headers or cut_query)
+        seen = self._seen[key] = (kept_headers, kept_query, cut_headers or cut_query,
+                                  weight(kept_headers) + weight(kept_query))
         return seen
 
     def static_answer(self, method: str, path: str, query: str,
@@ -424,12 +429,13 @@ class App:
         seen = self._seen.get(head)
         if seen is None:
             seen = self._seen_heads(fields, query, head)
-        kept_headers, kept_query, truncated = seen
+        kept_headers, kept_query, truncated, fields_weight = seen
+        path = script + path
         self.log_entry(RecordedRequest(
-            method=method, path=script + path, endpoint=name, headers=kept_headers,
+            method=method, path=path, endpoint=name, headers=kept_headers,
             query=kept_query, form=NO_FORM, status=200, time=now,
             duration=time.perf_counter() - started, truncated=truncated,
-        ), query, generation)
+        ), query, generation, entry_size(path, b"") + fields_weight)
         return cached[1] if method == "HEAD" else cached[1] + body
 
 
