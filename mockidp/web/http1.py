@@ -191,12 +191,11 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
             if not line:
                 return False  # the client closed the connection
             method, target, version, fields, keep_alive, length = self.read_head(line)
+            answer = None
             if length is None and self.lane is not None and method in ("GET", "HEAD"):
                 answer = self.fast_lane(method, target, fields, keep_alive)
-                if answer is not None:
-                    self.connection.sendall(answer)
-                    return keep_alive
-            environ = self.read_request(method, target, version, fields, length or 0)
+            if answer is None:
+                environ = self.read_request(method, target, version, fields, length or 0)
         except _Reject as exc:
             self.send_plain(exc.status, str(exc))
             return False
@@ -207,6 +206,9 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
             self.reader.deadline = None
             if self.reader.current != self.timeout:  # for writing, and the next idle wait
                 self.reader.set_timeout(self.timeout)
+        if answer is not None:
+            self.connection.sendall(answer)
+            return keep_alive
         try:
             status, headers, body = self.run_app(environ)
         except Exception:  # the app answers its own errors; this is a provider bug
@@ -229,7 +231,7 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
             return None
         try:
             return self.lane(method, path, query, fields, keep_alive)
-        except Exception:  # a provider bug: answered like the app's own failures
+        except Exception:  # a provider bug: logged, and the WSGI app answers the request
             log.exception("the fast lane failed on %s %s", method, path)
             return None
 
