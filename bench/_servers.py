@@ -6,6 +6,7 @@ answers every request with the same prebuilt bytes."""
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -73,10 +74,12 @@ while True:
 
 
 @contextmanager
-def mockidp_serve(*options: str) -> Iterator[str]:
+def mockidp_serve(*options: str, tree: str | None = None) -> Iterator[str]:
+    """`mockidp serve` of this checkout, or of the ``mockidp`` package in folder ``tree``."""
+    env = None if tree is None else {**os.environ, "PYTHONPATH": tree}
     process = subprocess.Popen([sys.executable, "-m", "mockidp", "serve", "--port", "0",
                                 "--quiet", "--login", "auto", *options],
-                               stdout=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, text=True, env=env, cwd=tree)
     try:
         assert process.stdout is not None
         yield [process.stdout.readline() for _ in range(2)][1].split()[-1]

@@ -4,10 +4,15 @@ wrk when it is installed (Debian package "wrk"); then mockidp's JWKS throughput 
 the limit, a bare selectors loop answering with the same bytes (medians of interleaved rounds).
 
     python bench/http_throughput.py
+    python bench/http_throughput.py --limit-only [--against REV]
+
+``--limit-only`` measures only the last table; ``--against REV`` adds `mockidp serve` from git
+revision ``REV`` (its ``mockidp`` package, ``git archive``) to it, in the same rounds.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
 import http.client
 import shutil
@@ -16,6 +21,8 @@ import subprocess
 import tempfile
 import time
 import urllib.parse
+from contextlib import ExitStack
+from pathlib import Path
 
 import requests
 from _harness import table
@@ -126,7 +133,37 @@ def fmt(result: tuple[float, float, float]) -> str:
     return f"{result[0]:,.0f}/s (p50 {result[1]:.2f} ms, p99 {result[2]:.2f} ms)"
 
 
+def limit_only(against: str | None) -> None:
+    """The JWKS table against the limit alone, with `mockidp serve` of ``against`` beside
+    this tree's when given."""
+    with ExitStack() as stack:
+        issuer = stack.enter_context(mockidp_serve())
+        jwks_uri = issuer + "/.well-known/jwks.json"
+        urls = {"mockidp (this tree)": jwks_uri}
+        if against:
+            old = stack.enter_context(tempfile.TemporaryDirectory())
+            archive = subprocess.run(["git", "archive", against, "mockidp"], check=True,
+                                     capture_output=True, cwd=Path(__file__).parent.parent).stdout
+            subprocess.run(["tar", "-x", "-C", old], input=archive, check=True)
+            urls[f"mockidp ({against})"] = (
+                stack.enter_context(mockidp_serve(tree=old)) + "/.well-known/jwks.json")
+        body = requests.get(jwks_uri).content
+        urls[LIMIT] = stack.enter_context(static_bytes(body)) + "/.well-known/jwks.json"
+        rates = jwks_rounds(urls)
+    table(f"JWKS GET against the limit, medians of {ROUNDS} interleaved rounds of "
+          f"{ROUND_SECONDS:.0f} s", LIMIT_HEADER, against_the_limit(rates))
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--limit-only", action="store_true",
+                        help="only the JWKS table against the limit")
+    parser.add_argument("--against", metavar="REV",
+                        help="with --limit-only: also `mockidp serve` of git revision REV")
+    arguments = parser.parse_args()
+    if arguments.limit_only:
+        limit_only(arguments.against)
+        return
     rows = []
     with mockidp_serve() as issuer:
         jwks_uri = issuer + "/.well-known/jwks.json"

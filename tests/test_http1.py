@@ -360,3 +360,66 @@ def test_a_stray_empty_line_between_requests_is_tolerated(idp: MockIdP, stray: b
 def test_request_targets_beyond_visible_ascii_are_400(idp: MockIdP, target: bytes) -> None:
     """RFC 9112 §3.2: a request-target is visible ASCII (RFC 3986 percent-encodes the rest)."""
     refused(idp, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+
+
+# -- the fast lane: cached answers without a WSGI environ --------------------------------------
+
+LANE_HEADERS = (b"Host: x\r\nUser-Agent: probe/1\r\nContent-Type: text/a\r\n"
+                b"X-Twice: 1\r\nContent-Type: text/b\r\nx-twice: 2\r\nX-Empty:\r\n")
+
+
+def _raw_answer(idp: MockIdP, raw: bytes) -> bytes:
+    with connect(idp) as sock:
+        sock.sendall(raw)
+        return read_all(sock)
+
+
+@pytest.mark.parametrize("tenant", [None, "t1"])
+@pytest.mark.parametrize("path", ["/.well-known/jwks.json", "/.well-known/openid-configuration",
+                                  "/.well-known/oauth-authorization-server"])
+def test_fast_lane_answers_and_records_like_the_general_path(
+        idp: MockIdP, tenant: str | None, path: str) -> None:
+    """The connection's fast lane (App.static_answer) writes the status, headers and body the
+    WSGI path writes, and records the same request; a control on the endpoint sends the
+    request down the general path, which is the reference here."""
+    issuer = idp if tenant is None else idp.tenant(tenant)
+    issuer.clock.freeze(2_000_000_000)
+    full = ("" if tenant is None else f"/{tenant}") + path
+    raw = (f"GET {full}?probe=1&probe=2&x HTTP/1.1\r\n".encode() + LANE_HEADERS
+           + b"Connection: close\r\n\r\n")
+    fast = _raw_answer(idp, raw)
+    name = issuer.requests[0].endpoint
+    assert name is not None
+    issuer.endpoint(name).headers({})  # any control sends the request down the general path
+    general = _raw_answer(idp, raw)
+    fast_head, _, fast_body = fast.partition(b"\r\n\r\n")
+    general_head, _, general_body = general.partition(b"\r\n\r\n")
+    assert fast_body == general_body
+    status, *lines = fast_head.split(b"\r\n")
+    assert status == b"HTTP/1.1 200 OK"
+    assert [status, *sorted(lines)] == [general_head.split(b"\r\n")[0],
+                                        *sorted(general_head.split(b"\r\n")[1:])]
+    first, second = issuer.requests
+    assert first == second or (first.duration != second.duration and all(
+        getattr(first, f) == getattr(second, f) for f in (
+            "method", "path", "endpoint", "status", "time", "form", "body", "truncated")))
+    assert dict(first.headers) == dict(second.headers)
+    assert dict(first.query) == dict(second.query) == {"probe": "1", "x": ""}
+    assert first.headers["Content-Type"] == "text/b" and first.headers["X-Twice"] == "1,2"
+    assert first.path == full
+
+
+def test_fast_lane_keeps_the_connection_and_answers_head(idp: MockIdP) -> None:
+    head = b"HEAD /.well-known/jwks.json HTTP/1.1\r\nHost: x\r\n\r\n"
+    with connect(idp) as sock:
+        sock.sendall(JWKS + head + JWKS_CLOSE)
+        data = read_all(sock)
+    rest = data.split(b"\r\n\r\n", 1)[1]
+    body = idp.keys.jwks_bytes
+    assert rest.startswith(body)
+    head_answer, _, third = rest[len(body):].partition(b"\r\n\r\n")
+    assert head_answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert f"Content-Length: {len(body)}".encode() in head_answer
+    assert third.partition(b"\r\n\r\n")[2] == body  # nothing was sent for the HEAD's body
+    assert [(r.method, r.status) for r in idp.requests] == [
+        ("GET", 200), ("HEAD", 200), ("GET", 200)]

@@ -27,8 +27,9 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from ..core.endpoints import ENDPOINTS
-from ..core.recording import BODY_LIMIT, RecordedRequest, bounded
+from ..core.recording import BODY_LIMIT, RecordedRequest, bounded, entry_size, weight
 from . import authorize, control, device, metadata, sessions, token
+from .http1 import Fields, response_head
 from .responses import CORS, FORM, NOSNIFF, OAuthError, from_http_exception, harden
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ CONTROL_PREFIX = ENDPOINTS["control"].path.partition("{")[0]
 MAX_BODY = 1024 * 1024
 #: RFC 8414 §3's well-known suffix, inserted before an issuer's path.
 OAUTH_METADATA = ENDPOINTS["oauth-metadata"].path
+#: The recorded form of a request without one.
+NO_FORM = bounded({})[0]
 #: The environ key of the path a request was sent to, when a tenant serves it under another.
 REQUEST_PATH = "mockidp.request_path"
 
@@ -140,6 +143,12 @@ class App:
         self.static = {paths[name]: name for name, e in ENDPOINTS.items() if e.cached}
         self.static.update((path, name) for path, name in layout.aliases.items()
                            if ENDPOINTS[name].cached)
+        #: (name, keep-alive, second, max-age) -> (body, encoded head) for static_answer.
+        self._heads: dict[tuple[str, bool, int, int], tuple[bytes, bytes]] = {}
+        #: (header fields, query) -> what the log keeps of them (headers, query, truncated,
+        #: their weight in the log's budget), for static_answer.
+        self._seen: dict[tuple[object, ...], tuple[Mapping[str, str], Mapping[str, str],
+                                                   bool, int]] = {}
 
     @cached_property
     def url_map(self) -> Map:
@@ -280,23 +289,26 @@ class App:
                                                 or len(body) > BODY_LIMIT),
         ), request.query_string.decode("latin-1"), generation)
 
-    def log_entry(self, entry: RecordedRequest, query: str, generation: int) -> None:
-        """Keep ``entry``; and print its line, whose path and query come from the client:
-        escaped (:func:`printable`), so that ``%0d%0a`` cannot forge a line and ESC
-        sequences cannot drive the terminal of ``mockidp serve``."""
+    def log_entry(self, entry: RecordedRequest, query: str, generation: int,
+                  size: int | None = None) -> None:
+        """Keep ``entry`` (``size``: its ``entry_size`` if known); and print its line, whose
+        path and query come from the client: escaped (:func:`printable`), so that
+        ``%0d%0a`` cannot forge a line and ESC sequences cannot drive the terminal of
+        ``mockidp serve``."""
         if request_log.isEnabledFor(logging.INFO):
             request_log.info("%s %s%s %s %.1f ms", printable(entry.method),
                              printable(entry.path),
                              printable(f"?{redacted(query)}") if query else "",
                              entry.status if entry.status is not None else "dropped",
                              entry.duration * 1000)
-        self.issuer.requests_log.add(entry, generation)
+        self.issuer.requests_log.add(entry, generation, size)
 
     def fast(self, environ: WSGIEnvironment, start_response: StartResponse
              ) -> Iterable[bytes] | None:
         """GET or HEAD of the JWKS or the metadata with no fault set on it: the cached bytes,
         without Werkzeug's request and response objects. This is what every consumer calls
-        most; the answer is the same as the general path's (``tests/test_app.py`` checks)."""
+        most; the answer is the same as the general path's (``tests/test_app.py`` checks).
+        Over a socket, :meth:`static_answer` usually answers these before any environ."""
         name = self.static.get(environ.get("PATH_INFO", ""))
         method = environ.get("REQUEST_METHOD")
         if name is None or method not in ("GET", "HEAD"):
@@ -308,33 +320,123 @@ class App:
         started = time.perf_counter()
         generation = issuer.requests_log.generation
         now = issuer.clock.time()
+        body, headers = self.static_headers(name, now)
+        start_response("200 OK", headers)
+        recorded = {key[5:].replace("_", "-").title(): value for key, value in environ.items()
+                    if key.startswith("HTTP_")}
+        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):  # as Werkzeug's request lists them
+            if environ.get(key):
+                recorded[key.replace("_", "-").title()] = environ[key]
+        self.record_static(method, environ.get(REQUEST_PATH)
+                           or environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"],
+                           name, recorded, environ.get("QUERY_STRING", ""), now, started,
+                           generation)
+        return [] if method == "HEAD" else [body]
+
+    def static_headers(self, name: str, now: float) -> tuple[bytes, list[tuple[str, str]]]:
+        """The body and headers of the cached endpoint ``name``'s answer at ``now``."""
+        issuer = self.issuer
         if name == "jwks":
             body, extra = issuer.keys.jwks_bytes, metadata.jwks_headers(issuer, now)
         else:
             body, extra = metadata.metadata_bytes(issuer), CORS
-        start_response("200 OK", [
-            ("Content-Type", "application/json"), ("Content-Length", str(len(body))),
-            *extra.items(), *NOSNIFF.items(), ("Date", metadata.http_date(now)),
-        ])
-        headers = {key[5:].replace("_", "-").title(): value for key, value in environ.items()
-                   if key.startswith("HTTP_")}
-        for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):  # as Werkzeug's request lists them
-            if environ.get(key):
-                headers[key.replace("_", "-").title()] = environ[key]
-        query_string = environ.get("QUERY_STRING", "")
+        return body, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                      *extra.items(), *NOSNIFF.items(), ("Date", metadata.http_date(now))]
+
+    def record_static(self, method: str, path: str, name: str, headers: dict[str, str],
+                      query_string: str, now: float, started: float, generation: int) -> None:
+        """Record a request the fast path answered, as :meth:`record` would have."""
         query: dict[str, str] = {}
-        for key, value in parse_qsl(query_string, keep_blank_values=True):
-            query.setdefault(key, value)
+        if query_string:
+            for key, value in parse_qsl(query_string, keep_blank_values=True):
+                query.setdefault(key, value)
         kept_headers, cut_headers = bounded(headers)
         kept_query, cut_query = bounded(query)
         self.log_entry(RecordedRequest(
-            method=method, path=environ.get(REQUEST_PATH)
-            or environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"],
-            endpoint=name, headers=kept_headers, query=kept_query, form=bounded({})[0],
-            status=200, time=now, duration=time.perf_counter() - started,
+            method=method, path=path, endpoint=name, headers=kept_headers, query=kept_query,
+            form=bounded({})[0], status=200, time=now, duration=time.perf_counter() - started,
             truncated=cut_headers or cut_query,
         ), query_string, generation)
-        return [] if method == "HEAD" else [body]
+
+    def _seen_heads(self, fields: Fields, query: str,
+                    key: tuple[object, ...]
+                    ) -> tuple[Mapping[str, str], Mapping[str, str], bool, int]:
+        """The recorded headers and query of a request with these header ``fields`` and
+        ``query``, as :meth:`fast` reads them from the environ, kept for the next request
+        with the same head (the recorded mappings are read-only, so entries share them).
+        Names are title-cased and repeated lines joined with ","; but Content-Type, as the
+        handler's environ keeps it, is the last line's and listed last."""
+        headers: dict[str, str] = {}
+        content_type = None
+        for field, value in fields:
+            field = field.title()
+            if field == "Content-Type":
+                content_type = value
+            else:
+                headers[field] = f"{headers[field]},{value}" if field in headers else value
+        if content_type:
+            headers["Content-Type"] = content_type
+        parsed: dict[str, str] = {}
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            parsed.setdefault(name, value)
+        kept_headers, cut_headers = bounded(headers)
+        kept_query, cut_query = bounded(parsed)
+        if len(self._seen) >= 64:
+            self._seen.clear()
+        seen = self._seen[key] = (kept_headers, kept_query, cut_headers or cut_query,
+                                  weight(kept_headers) + weight(kept_query))
+        return seen
+
+    def static_answer(self, method: str, path: str, query: str,
+                      fields: Fields, keep_alive: bool,
+                      script: str = "") -> bytes | None:
+        """The connection's fast lane (:mod:`mockidp.web.http1`): the whole response to a
+        bodiless GET or HEAD of ``path`` (``PATH_INFO``, below ``script``) if :meth:`fast`
+        would answer it — the same bytes :meth:`fast` has the handler write and the same
+        record — or None for the WSGI app. ``fields`` are the request's header fields as
+        received. The head is encoded once per second and connection mode."""
+        if self.trust_forwarded:  # the metadata follows each request's proxy headers
+            return None
+        mounts = self.mounts()
+        if mounts:
+            segment, _, rest = path[1:].partition("/")
+            mounted = mounts.get(segment)
+            if mounted is not None:
+                return mounted.static_answer(method, "/" + rest, query, fields, keep_alive,
+                                             f"{script}/{segment}")
+            if path.startswith(OAUTH_METADATA + "/"):  # perhaps a tenant's (RFC 8414 §3)
+                return None
+        name = self.static.get(path)
+        if name is None:
+            return None
+        issuer = self.issuer
+        control = issuer.endpoints.get(name)
+        if control is not None and control.active:
+            return None
+        started = time.perf_counter()
+        generation = issuer.requests_log.generation
+        now = issuer.clock.time()
+        body = issuer.keys.jwks_bytes if name == "jwks" else metadata.metadata_bytes(issuer)
+        key = (name, keep_alive, int(now), issuer.jwks_max_age)
+        cached = self._heads.get(key)
+        if cached is None or cached[0] is not body:
+            body, headers = self.static_headers(name, now)
+            cached = (body, response_head("200 OK", headers, len(body), keep_alive))
+            if len(self._heads) > 16:
+                self._heads.clear()
+            self._heads[key] = cached
+        head = (fields, query)
+        seen = self._seen.get(head)
+        if seen is None:
+            seen = self._seen_heads(fields, query, head)
+        kept_headers, kept_query, truncated, fields_weight = seen
+        path = script + path
+        self.log_entry(RecordedRequest(
+            method=method, path=path, endpoint=name, headers=kept_headers,
+            query=kept_query, form=NO_FORM, status=200, time=now,
+            duration=time.perf_counter() - started, truncated=truncated,
+        ), query, generation, entry_size(path, b"") + fields_weight)
+        return cached[1] if method == "HEAD" else cached[1] + body
 
 
 def preflight(name: str) -> Response:

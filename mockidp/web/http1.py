@@ -23,6 +23,7 @@ import logging
 import re
 import socket
 import socketserver
+import struct
 import sys
 import time
 from functools import lru_cache
@@ -30,9 +31,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote_to_bytes
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
-__all__ = ["ConnectionHandler"]
+    #: (method, path, query, fields, keep_alive) -> the whole response, or None
+    Lane = Callable[[str, str, str, "Fields", bool], bytes | None]
+
+__all__ = ["ConnectionHandler", "Fields", "response_head"]
+
+#: A request's header fields as received: (name, value) in order, values without OWS.
+Fields = tuple[tuple[str, str], ...]
 
 log = logging.getLogger("mockidp.server")
 
@@ -49,11 +56,18 @@ _REQUEST_LINE = re.compile(rb"([" + _TCHAR + rb"]+) ([\x21-\x7e]+) HTTP/([0-9])\
 # RFC 9112 §5: field-name ":" OWS field-value OWS CRLF, the name a token (RFC 9110 §5.1) but
 # without "_" (see _field_line_problem), the value field-vchar, SP and HTAB only (RFC 9110 §5.5).
 _FIELD_LINE = re.compile(rb"([" + _TCHAR.replace(b"_", b"") + rb"]+):([\t\x20-\x7e\x80-\xff]*)\r\n")
+#: A block of field lines, each as _FIELD_LINE takes it.
+_FIELD_LINES = re.compile(b"(?:" + _FIELD_LINE.pattern.replace(b"(", b"(?:") + b")+")
 _TOKEN = re.compile(rb"[" + _TCHAR + rb"]+")
 # RFC 9110 §7.2 / RFC 3986 §3.2.2: uri-host [ ":" port ]; empty is allowed (RFC 9112 §3.2).
 # No "," although RFC 3986 allows it in a reg-name: no DNS name or address holds one, and
 # several Host lines, joined with "," (RFC 9110 §5.3), must fail this.
 _HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]*)(:[0-9]*)?")
+
+#: The fields whose joined values decide the framing and the connection.
+_FRAMING = frozenset({"connection", "host", "transfer-encoding", "content-length", "expect"})
+#: Header blocks (field lines and the empty line) read lately -> their fields and framing.
+_KNOWN_BLOCKS: dict[bytes, tuple[Fields, dict[str, str]]] = {}
 
 _REASONS = {400: "Bad Request", 408: "Request Timeout", 411: "Length Required",
             413: "Content Too Large", 431: "Request Header Fields Too Large"}
@@ -71,15 +85,27 @@ class _DeadlineSocketIO(io.RawIOBase):
 
     A socket timeout alone bounds each ``recv``, not a request: a client sending one byte a
     second never trips it. Setting the timeout to the time left before every ``recv`` makes
-    the deadline hold however the bytes are spread. ``settimeout`` is called only when the
-    value changes, so a request that arrives in one segment costs no extra system call."""
+    the deadline hold however the bytes are spread. The timeout is set only when the value
+    changes, so a request that arrives in one segment costs no extra system call.
+
+    On Linux a plain TCP socket stays blocking and the kernel keeps the timeouts
+    (``SO_RCVTIMEO``, ``SO_SNDTIMEO``): Python's own socket timeout polls before every
+    ``recv`` and ``send``, a system call each, which on a keep-alive connection is a third of
+    the system calls per request. A TLS socket keeps Python's timeout."""
 
     def __init__(self, sock: socket.socket, idle: float) -> None:
         super().__init__()
         self.sock = sock
         self.idle = idle
         self.deadline: float | None = None  # time.monotonic() by which the request must be in
-        self.current = sock.gettimeout()
+        self.kernel = sys.platform == "linux" and type(sock) is socket.socket
+        if self.kernel:
+            sock.settimeout(None)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, _timeval(idle))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(idle))
+            self.current: float | None = idle
+        else:
+            self.current = sock.gettimeout()
 
     def readable(self) -> bool:
         return True
@@ -92,12 +118,24 @@ class _DeadlineSocketIO(io.RawIOBase):
             if left <= 0:
                 raise TimeoutError("the request deadline passed")
             self.set_timeout(left)
-        return self.sock.recv_into(buffer)
+        try:
+            return self.sock.recv_into(buffer)
+        except BlockingIOError:  # SO_RCVTIMEO ran out
+            raise TimeoutError("timed out") from None
 
     def set_timeout(self, seconds: float) -> None:
         if seconds != self.current:
-            self.sock.settimeout(seconds)
+            if self.kernel:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(seconds))
+            else:
+                self.sock.settimeout(seconds)
             self.current = seconds
+
+
+def _timeval(seconds: float) -> bytes:
+    """``seconds`` as a ``struct timeval`` (Linux), at least a microsecond: zero means none."""
+    micros = max(int(seconds * 1_000_000), 1)
+    return struct.pack("@ll", micros // 1_000_000, micros % 1_000_000)
 
 
 class ConnectionHandler(socketserver.BaseRequestHandler):
@@ -120,6 +158,9 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.reader = _DeadlineSocketIO(self.connection, self.timeout)
         self.rfile = io.BufferedReader(self.reader)
+        #: The app's answer to GETs and HEADs of cached bytes, if it offers one: called with
+        #: (method, path, query, fields, keep_alive), it returns the whole response or None.
+        self.lane: Lane | None = getattr(self.server.app, "static_answer", None)
 
     def finish(self) -> None:
         self.rfile.close()  # the socket itself is closed by the server
@@ -149,7 +190,12 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
                 line = self.rfile.readline(MAX_LINE + 1)
             if not line:
                 return False  # the client closed the connection
-            environ, keep_alive = self.read_request(line)
+            method, target, version, fields, keep_alive, length = self.read_head(line)
+            answer = None
+            if length is None and self.lane is not None and method in ("GET", "HEAD"):
+                answer = self.fast_lane(method, target, fields, keep_alive)
+            if answer is None:
+                environ = self.read_request(method, target, version, fields, length or 0)
         except _Reject as exc:
             self.send_plain(exc.status, str(exc))
             return False
@@ -160,6 +206,9 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
             self.reader.deadline = None
             if self.reader.current != self.timeout:  # for writing, and the next idle wait
                 self.reader.set_timeout(self.timeout)
+        if answer is not None:
+            self.connection.sendall(answer)
+            return keep_alive
         try:
             status, headers, body = self.run_app(environ)
         except Exception:  # the app answers its own errors; this is a provider bug
@@ -171,9 +220,25 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         self.write(environ["REQUEST_METHOD"], status, headers, body, keep_alive)
         return keep_alive
 
-    def read_request(self, line: bytes) -> tuple[dict[str, Any], bool]:
-        """The WSGI environ of the request whose request-line is ``line``, body read; and
-        whether the connection may serve another request after it.
+    def fast_lane(self, method: str, target: str, fields: Fields,
+                  keep_alive: bool) -> bytes | None:
+        """The whole response to a bodiless GET or HEAD from the app's ``static_answer``
+        (the cached JWKS and metadata), without a WSGI environ; None when the app wants the
+        request served the general way. Only an origin-form target without percent-escapes
+        takes it, so its path is the WSGI ``PATH_INFO`` as it stands."""
+        path, _, query = target.partition("?")
+        if self.lane is None or path[:1] != "/" or "%" in path:
+            return None
+        try:
+            return self.lane(method, path, query, fields, keep_alive)
+        except Exception:  # a provider bug: logged, and the WSGI app answers the request
+            log.exception("the fast lane failed on %s %s", method, path)
+            return None
+
+    def read_head(self, line: bytes) -> tuple[str, str, str, Fields, bool, int | None]:
+        """The request whose request-line is ``line``, its header fields read: method, target,
+        version, fields; whether the connection may serve another request after it; and its
+        body length (None without a ``Content-Length``).
 
         Anything RFC 9112 lets a server refuse and that a lenient parser could read differently
         from a strict one is refused with 400 and a closed connection (RFC 9112 §6.3 item 5
@@ -191,46 +256,89 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         # so HTTP/1.9 is HTTP/1.1 here (keep-alive by default, Host required) — the same
         # reading a conforming proxy in front of this server makes of it.
         version = "HTTP/1.0" if match[4] == b"0" else "HTTP/1.1"
+        fields, framing = self.buffered_fields() or self.read_fields()
+        connection = framing.get("connection")
+        tokens = () if connection is None else {
+            token.strip(" \t").lower() for token in connection.split(",")}
+        keep_alive = ("close" not in tokens if version == "HTTP/1.1"
+                      else "keep-alive" in tokens)
+        host = framing.get("host")
+        if (host is None and version == "HTTP/1.1") or (
+                host is not None and _HOST.fullmatch(host) is None):
+            # RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host,
+            # with more than one, or with an invalid one.
+            raise _Reject(400, "send exactly one valid Host header (RFC 9112 §3.2)")
+        if "transfer-encoding" in framing:
+            raise _Reject(411, "send the body with a Content-Length")
+        length = None
+        if "content-length" in framing:
+            length = _content_length(framing["content-length"])
+        if length and framing.get("expect", "").lower() == "100-continue":
+            self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return (match[1].decode("ascii"), match[2].decode("ascii"), version, fields,
+                keep_alive, length)
+
+    def buffered_fields(self) -> tuple[Fields, dict[str, str]] | None:
+        """The header fields and their :func:`_framing`, when all of them and the empty line
+        are already buffered (as a request that came in one segment has them) and every line
+        is valid and within the limits: one match over the whole block instead of one read
+        and match per line, and none for a block seen lately (a client sends the same headers
+        each time). None leaves the reading and the refusals to :meth:`read_fields`."""
+        buffered = self.rfile.peek(2)
+        if buffered[:2] == b"\r\n":
+            end = 0  # no fields
+        else:
+            end = buffered.find(b"\r\n\r\n") + 2  # after the last field line's CRLF
+            if end < 2:  # not there: the head is still arriving, or is refused line by line
+                return None
+        block = buffered[:end]
+        known = _KNOWN_BLOCKS.get(block)
+        if known is None:
+            if end and _FIELD_LINES.fullmatch(block) is None:
+                return None
+            lines = block[:-2].decode("latin-1").split("\r\n") if end else []
+            if len(lines) > MAX_HEADERS or max(map(len, lines), default=0) + 2 > MAX_LINE:
+                return None
+            fields = []
+            for line in lines:
+                name, _, value = line.partition(":")
+                fields.append((name, value.strip(" \t")))
+            known = (tuple(fields), _framing(fields))
+            if len(_KNOWN_BLOCKS) >= 256:
+                _KNOWN_BLOCKS.clear()
+            _KNOWN_BLOCKS[block] = known
+        self.rfile.read(end + 2)
+        return known
+
+    def read_fields(self) -> tuple[Fields, dict[str, str]]:
+        """The header fields, read line by line up to the empty line, each checked; and
+        their :func:`_framing`."""
         fields: list[tuple[str, str]] = []
         while True:
             raw = self.rfile.readline(MAX_LINE + 1)
             if raw == b"\r\n":
-                break
+                return tuple(fields), _framing(fields)
             if len(raw) > MAX_LINE or len(fields) >= MAX_HEADERS:
                 raise _Reject(431, "request header fields too large")
             field = _FIELD_LINE.fullmatch(raw)
             if field is None:
                 raise _Reject(400, _field_line_problem(raw))
             fields.append((field[1].decode("ascii"), field[2].decode("latin-1").strip(" \t")))
-        environ = self.environ(match[1].decode("ascii"), match[2].decode("ascii"), version,
-                               fields)
-        connection = environ.get("HTTP_CONNECTION")
-        tokens = () if connection is None else {
-            token.strip(" \t").lower() for token in connection.split(",")}
-        keep_alive = ("close" not in tokens if version == "HTTP/1.1"
-                      else "keep-alive" in tokens)
-        host = environ.get("HTTP_HOST")  # several Host lines are joined with ","
-        if (host is None and version == "HTTP/1.1") or (
-                host is not None and _HOST.fullmatch(host) is None):
-            # RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request without Host,
-            # with more than one, or with an invalid one.
-            raise _Reject(400, "send exactly one valid Host header (RFC 9112 §3.2)")
-        if "HTTP_TRANSFER_ENCODING" in environ:
-            raise _Reject(411, "send the body with a Content-Length")
-        length = 0
+
+    def read_request(self, method: str, target: str, version: str,
+                     fields: Fields, length: int) -> dict[str, Any]:
+        """The WSGI environ of a request whose head :meth:`read_head` read, body read."""
+        environ = self.environ(method, target, version, fields)
         if "CONTENT_LENGTH" in environ:
-            length = _content_length(environ["CONTENT_LENGTH"])
             environ["CONTENT_LENGTH"] = str(length)
-        if length and environ.get("HTTP_EXPECT", "").lower() == "100-continue":
-            self.connection.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
         body = self.rfile.read(length) if length else b""
         if len(body) != length:
             raise _Reject(400, "the request body ended before its Content-Length")
         environ["wsgi.input"] = io.BytesIO(body)
-        return environ, keep_alive
+        return environ
 
     def environ(self, method: str, target: str, version: str,
-                headers: list[tuple[str, str]]) -> dict[str, Any]:
+                headers: Fields) -> dict[str, Any]:
         path, _, query = target.partition("?")
         if path.startswith(("http://", "https://")):  # absolute-form (RFC 9112 §3.2.2)
             path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
@@ -295,28 +403,7 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         or it could inject a header or a whole response (RFC 9110 §5.5, RFC 9112 §4)."""
         if method == "HEAD":
             body = b""
-        lines = [f"HTTP/1.1 {status}"]
-        has_length = False
-        for name, value in headers:
-            if not _is_token(name):
-                log.warning("dropped a response header with an invalid name: %r", name)
-                continue
-            if name.lower() == "content-length":
-                has_length = True
-            lines.append(f"{name}: {value}")
-        if not has_length:
-            lines.append(f"Content-Length: {len(body)}")
-        if not keep_alive:
-            lines.append("Connection: close")
-        text = "\r\n".join(lines)
-        # One scan of the whole head instead of one per value: printable ASCII apart from the
-        # CRLFs put between the lines here, so no value holds a CR or LF of its own.
-        if not (text.isascii() and text.count("\r") == text.count("\n") == len(lines) - 1
-                and text.replace("\r\n", "").isprintable()):
-            text = "\r\n".join([f"HTTP/1.1 {_safe_value(status)}",
-                                 *(_safe_line(line) for line in lines[1:])])
-        head = (text + "\r\n\r\n").encode("latin-1")
-        self.connection.sendall(head + body)
+        self.connection.sendall(response_head(status, headers, len(body), keep_alive) + body)
 
     def send_plain(self, status: int, detail: str) -> None:
         body = json.dumps({"error": "invalid_request", "error_description": detail},
@@ -324,6 +411,46 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         self.write("GET", f"{status} {_REASONS.get(status, 'Bad Request')}",
                    [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
                    body, keep_alive=False)
+
+
+def _framing(fields: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The values of the :data:`_FRAMING` fields, by lower-case name. Repeated lines join
+    into one list (RFC 9110 §5.3): a second Content-Length or Host stays visible to the
+    checks instead of replacing the first."""
+    framing: dict[str, str] = {}
+    for name, value in fields:
+        lower = name.lower()
+        if lower in _FRAMING:
+            framing[lower] = f"{framing[lower]},{value}" if lower in framing else value
+    return framing
+
+
+def response_head(status: str, headers: Iterable[tuple[str, str]], length: int,
+                  keep_alive: bool) -> bytes:
+    """The status line and header fields of a response, its blank line included, each value
+    made safe to send (see :meth:`ConnectionHandler.write`); a ``Content-Length`` of
+    ``length`` unless ``headers`` have one, and ``Connection: close`` unless ``keep_alive``."""
+    lines = [f"HTTP/1.1 {status}"]
+    has_length = False
+    for name, value in headers:
+        if not _is_token(name):
+            log.warning("dropped a response header with an invalid name: %r", name)
+            continue
+        if name.lower() == "content-length":
+            has_length = True
+        lines.append(f"{name}: {value}")
+    if not has_length:
+        lines.append(f"Content-Length: {length}")
+    if not keep_alive:
+        lines.append("Connection: close")
+    text = "\r\n".join(lines)
+    # One scan of the whole head instead of one per value: printable ASCII apart from the
+    # CRLFs put between the lines here, so no value holds a CR or LF of its own.
+    if not (text.isascii() and text.count("\r") == text.count("\n") == len(lines) - 1
+            and text.replace("\r\n", "").isprintable()):
+        text = "\r\n".join([f"HTTP/1.1 {_safe_value(status)}",
+                             *(_safe_line(line) for line in lines[1:])])
+    return (text + "\r\n\r\n").encode("latin-1")
 
 
 def _request_line_problem(line: bytes) -> str:
