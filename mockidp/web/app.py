@@ -303,20 +303,28 @@ class App:
                              entry.duration * 1000)
         self.issuer.requests_log.add(entry, generation, size)
 
+    def cached(self, path: str) -> str | None:
+        """The endpoint served from cached bytes at ``path``, unless a control is set on it
+        (a fault sends the request down the general path)."""
+        name = self.static.get(path)
+        if name is None:
+            return None
+        control = self.issuer.endpoints.get(name)
+        return None if control is not None and control.active else name
+
     def fast(self, environ: WSGIEnvironment, start_response: StartResponse
              ) -> Iterable[bytes] | None:
         """GET or HEAD of the JWKS or the metadata with no fault set on it: the cached bytes,
         without Werkzeug's request and response objects. This is what every consumer calls
         most; the answer is the same as the general path's (``tests/test_app.py`` checks).
         Over a socket, :meth:`static_answer` usually answers these before any environ."""
-        name = self.static.get(environ.get("PATH_INFO", ""))
         method = environ.get("REQUEST_METHOD")
-        if name is None or method not in ("GET", "HEAD"):
+        if method not in ("GET", "HEAD"):
+            return None
+        name = self.cached(environ.get("PATH_INFO", ""))
+        if name is None:
             return None
         issuer = self.issuer
-        control = issuer.endpoints.get(name)
-        if control is not None and control.active:
-            return None
         started = time.perf_counter()
         generation = issuer.requests_log.generation
         now = issuer.clock.time()
@@ -406,13 +414,10 @@ class App:
                                              f"{script}/{segment}")
             if path.startswith(OAUTH_METADATA + "/"):  # perhaps a tenant's (RFC 8414 §3)
                 return None
-        name = self.static.get(path)
+        name = self.cached(path)
         if name is None:
             return None
         issuer = self.issuer
-        control = issuer.endpoints.get(name)
-        if control is not None and control.active:
-            return None
         started = time.perf_counter()
         generation = issuer.requests_log.generation
         now = issuer.clock.time()
