@@ -216,8 +216,16 @@ def _check(marker: pytest.Mark) -> dict[str, Any]:
 
 
 def _configure(provider: MockIdP, options: dict[str, Any]) -> None:
-    if options.get("alg") is not None:
-        provider.keys.default_alg = options["alg"]
+    alg = options.get("alg")
+    if alg is not None:
+        allowed = provider.profile.algorithms
+        if allowed and alg not in allowed:  # as MockIdP(profile=..., alg=...) refuses it
+            from .errors import ConfigurationError
+
+            raise ConfigurationError(
+                f"the {provider.profile.name} profile signs with {', '.join(allowed)}, not "
+                f"{alg}; drop alg= from the marker (keys.add() still makes any key on purpose)")
+        provider.keys.default_alg = alg
     if options.get("audience") is not None:
         provider.audience = options["audience"]
 

@@ -172,3 +172,12 @@ def test_request_log_lines_never_show_secrets_or_tokens(idp: MockIdP, client: Cl
     text = caplog.text
     assert token not in text and "hunter2" not in text
     assert "id_token_hint=***" in text and "state=s1" in text
+
+
+def test_fast_path_records_a_query_as_the_general_path_does(idp: MockIdP, client: Client
+                                                            ) -> None:
+    client.get("/.well-known/jwks.json?d=%E4%B8")
+    idp.endpoint("jwks").headers({})  # the general path
+    client.get("/.well-known/jwks.json?d=%E4%B8")
+    first, second = idp.requests
+    assert dict(first.query) == dict(second.query) == {"d": "%E4%B8"}

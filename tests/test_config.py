@@ -364,3 +364,14 @@ def test_rules_read_the_token_requests_form(tmp_path: Path) -> None:
         assert claims(tenant="acme-eu")["tenant"] == "acme-eu"
         assert "tenant" not in claims(tenant="other")
         assert "tenant" not in provider.verify(provider.token())  # no form: no match
+
+
+def test_a_rule_reads_the_client_id_the_token_names() -> None:
+    """idp.token(client_id=...) for a client that is not registered still matches and fills in
+    by that id, not the default client's."""
+    config = Config.from_data({"rules": [
+        {"match": {"client_id": "svc-*"}, "claims": {"tenant": "${client_id}"}}]})
+    provider = MockIdP()
+    config.apply(provider)
+    with provider:
+        assert provider.verify(provider.token(client_id="svc-9"))["tenant"] == "svc-9"

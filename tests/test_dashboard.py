@@ -235,3 +235,32 @@ def test_sign_in_form_in_a_real_browser(  # type: ignore[no-untyped-def]
         page.close()
         idp.control_token = None
     _png(tmp_path / "signin.png")
+
+
+def test_a_tenants_dashboard_signs_in_below_its_path() -> None:
+    """The cookie the sign-in sets is scoped to the tenant's control path, so the tenant's
+    dashboard opens after it."""
+    import requests
+
+    secret = "a-control-token-of-some-length"
+    with MockIdP(control_token=secret) as idp:
+        idp.tenant("acme")
+        base = idp.base_url + "/acme/_mockidp"
+        session = requests.Session()
+        session.post(base + "/ui/signin", data={"control_token": secret},
+                     allow_redirects=False, timeout=5)
+        assert session.get(base + "/ui", timeout=5).status_code == 200
+
+
+def test_key_actions_on_a_kid_with_a_slash(idp: MockIdP) -> None:
+    import re
+
+    import requests
+
+    idp.keys.add("ES256", kid="a/b#1")
+    page = requests.get(idp.issuer + "/_mockidp/ui", timeout=5).text
+    action = re.search(r'action="([^"]*a%2Fb%231/revoke)"', page)
+    assert action is not None
+    assert requests.post(idp.base_url + action[1], allow_redirects=False,
+                         timeout=5).status_code == 303
+    assert idp.keys.state("a/b#1") == "revoked"

@@ -74,6 +74,23 @@ def test_marker_configures_one_test(pytester: pytest.Pytester) -> None:
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
 
 
+def test_marker_alg_on_an_rsa_only_profile_is_refused(pytester: pytest.Pytester) -> None:
+    """As MockIdP(profile="entra", alg="ES256") refuses it: one EC key breaks the consumers
+    of RSA-only providers."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.idp(alg="ES256")
+        def test_marked(idp):
+            pass
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "--mockidp-profile", "entra")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*the entra profile signs with RS256, not ES256*"])
+
+
 def test_marker_misuse_is_reported(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

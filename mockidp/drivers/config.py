@@ -304,11 +304,18 @@ def _alg_for(jwk: Mapping[str, Any]) -> str:
 
 # -- claim rules ---------------------------------------------------------------------------------
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 #: What a rule can match, and how each is read from the token's context.
 MATCH_FIELDS: dict[str, Callable[[TokenContext], str | None]] = {
     "kind": lambda c: c.kind,
     "grant_type": lambda c: c.grant_type,
-    "client_id": lambda c: c.client.client_id,
+    # The token's own client_id (or azp) first: idp.token(client_id=...) may name a client
+    # that is not registered, for which the context holds the default client.
+    "client_id": lambda c: _text(c.claims.get("client_id")) or _text(c.claims.get("azp"))
+    or c.client.client_id,
     "scope": lambda c: c.scope,
     "sub": lambda c: c.claims.get("sub") if isinstance(c.claims.get("sub"), str) else None,
 }

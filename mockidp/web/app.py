@@ -50,6 +50,9 @@ forwarded_base_url: ContextVar[str | None] = ContextVar("mockidp_forwarded", def
 request_log = logging.getLogger("mockidp.requests")
 
 CONTROL_PREFIX = ENDPOINTS["control"].path.partition("{")[0]
+#: How Werkzeug's ``request.args`` decodes an invalid percent-escape (kept as ``%XX``): the
+#: fast paths record the query the same way.
+WERKZEUG_ERRORS = "werkzeug.url_quote"
 #: Request bodies larger than this are refused with 413.
 MAX_BODY = 1024 * 1024
 #: RFC 8414 §3's well-known suffix, inserted before an issuer's path.
@@ -356,7 +359,8 @@ class App:
         """Record a request the fast path answered, as :meth:`record` would have."""
         query: dict[str, str] = {}
         if query_string:
-            for key, value in parse_qsl(query_string, keep_blank_values=True):
+            for key, value in parse_qsl(query_string, keep_blank_values=True,
+                                        errors=WERKZEUG_ERRORS):
                 query.setdefault(key, value)
         kept_headers, cut_headers = bounded(headers)
         kept_query, cut_query = bounded(query)
@@ -385,7 +389,7 @@ class App:
         if content_type:
             headers["Content-Type"] = content_type
         parsed: dict[str, str] = {}
-        for name, value in parse_qsl(query, keep_blank_values=True):
+        for name, value in parse_qsl(query, keep_blank_values=True, errors=WERKZEUG_ERRORS):
             parsed.setdefault(name, value)
         kept_headers, cut_headers = bounded(headers)
         kept_query, cut_query = bounded(parsed)

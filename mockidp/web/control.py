@@ -423,7 +423,7 @@ def _pick(body: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
 #: The dashboard's pages and forms, beside the JSON routes.
 _UI = (("/ui", "ui", "GET"), ("/ui/rotate", "ui_rotate", "POST"),
        ("/ui/decode", "ui_decode", "POST"), ("/ui/endpoint", "ui_endpoint", "POST"),
-       ("/ui/keyring", "ui_keyring", "POST"), ("/ui/keys/<kid>/<action>", "ui_key", "POST"))
+       ("/ui/keyring", "ui_keyring", "POST"), ("/ui/keys/<path:kid>/<action>", "ui_key", "POST"))
 
 
 #: Routes answered without the control token, outside :data:`ROUTES` (whose every route
@@ -539,7 +539,7 @@ class ControlAPI:
         """Keep the control token in the dashboard's cookie: HttpOnly (no script reads it),
         SameSite=Strict (no other site's page sends it), Secure under TLS."""
         response.set_cookie(CONTROL_COOKIE, secret, httponly=True, samesite="Strict",
-                            path=PREFIX, secure=request.is_secure
+                            path=request.script_root + PREFIX, secure=request.is_secure
                             or self.issuer.base_url.startswith("https://"))
 
     @staticmethod

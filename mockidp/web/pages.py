@@ -13,6 +13,7 @@ import secrets
 from html import escape
 from itertools import islice
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from werkzeug.wrappers import Response
 
@@ -336,7 +337,7 @@ def dashboard_page(issuer: Issuer, base: str, decoded: str = "", token: str = ""
         offered = [name for name, action in KEY_ACTIONS.items()
                    if action.kid and _applies(name, state, corruption, key.kty)]
         buttons = "".join(
-            f'<form method=post action="{base}/ui/keys/{escape(key.kid)}/{name}">'
+            f'<form method=post action="{base}/ui/keys/{escape(quote(key.kid, safe=""))}/{name}">'
             + ("<select name=how>" + "".join(f"<option>{c}</option>" for c in CORRUPTIONS)
                + "</select>" if name == "corrupt" else "")
             + f'<button data-action="{name}">{name}</button></form>'
