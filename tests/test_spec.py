@@ -719,3 +719,18 @@ def test_every_advertised_value_is_served(idp: MockIdP) -> None:
         answer = requests.get(metadata["userinfo_endpoint"], timeout=5,
                               headers={"Authorization": f"Bearer {access}"})
         assert _verified(idp, answer.text, client.client_id)[0]["alg"] == alg
+
+
+def test_rfc8725_2_8_an_id_token_is_no_bearer_access_token(idp: MockIdP) -> None:
+    """An ID token presented as the bearer token at userinfo or as introspection's
+    authorization is refused (cross-JWT confusion), as real providers refuse it."""
+    id_token = idp.id_token(nonce="n")
+    answer = requests.get(idp.userinfo_endpoint, timeout=5,
+                          headers={"Authorization": f"Bearer {id_token}"})
+    assert answer.status_code == 401 and "ID token" in answer.json()["error_description"]
+    access = idp.token(scope="openid")
+    introspected = requests.post(idp.url_for("introspect"), data={"token": access}, timeout=5,
+                                 headers={"Authorization": f"Bearer {id_token}"})
+    assert introspected.status_code == 401
+    assert requests.get(idp.userinfo_endpoint, timeout=5,
+                        headers={"Authorization": f"Bearer {access}"}).status_code == 200

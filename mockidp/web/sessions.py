@@ -27,6 +27,8 @@ from .responses import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from werkzeug.wrappers import Request
 
     from ..core.issuer import Issuer
@@ -95,9 +97,21 @@ def _bearer_claims(issuer: Issuer, request: Request) -> dict[str, Any]:
         claims = issuer.verify(token)
         if claims.get("jti") in issuer.flows.revoked:
             raise InvalidTokenError("the token was revoked")
+        if _is_id_token(claims):
+            raise InvalidTokenError("an ID token is no access token (RFC 8725 §2.8): send "
+                                    "the access_token of the token response")
     except InvalidTokenError as exc:
         raise _bearer_error("invalid_token", str(exc), 401) from None
     return claims
+
+
+def _is_id_token(claims: Mapping[str, Any]) -> bool:
+    """Whether ``claims`` are an ID token's (OIDC Core §2, §3.1.3.6): the sign-in's nonce or
+    token hashes, or an ``auth_time`` with neither ``client_id`` nor ``scope`` — which the
+    access tokens of the token endpoint always carry, and ``idp.token()`` never sets alone."""
+    if any(name in claims for name in ("nonce", "at_hash", "c_hash")):
+        return True
+    return "auth_time" in claims and "client_id" not in claims and "scope" not in claims
 
 
 _REALM = 'Bearer realm="mockidp"'
