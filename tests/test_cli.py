@@ -15,6 +15,14 @@ from mockidp import MockIdP, __version__
 from mockidp.cli import main
 
 
+def _reap(process: subprocess.Popen[str]) -> None:
+    """Whatever the test did, leave no `mockidp serve` process or open pipe behind."""
+    process.kill()
+    process.wait()
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["--version"])
@@ -90,11 +98,7 @@ def test_serve_as_a_process(sig: signal.Signals) -> None:
         process.send_signal(sig)
         _out, err = process.communicate(timeout=10)
     finally:
-        process.kill()
-        process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+        _reap(process)
     assert process.returncode == 0
     assert "Traceback" not in err
 
@@ -117,10 +121,7 @@ def test_serve_a_profile() -> None:
         process.terminate()
         process.communicate(timeout=10)
     finally:
-        process.kill()
-        process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        _reap(process)
 
 
 def test_faults_lists_the_catalog(capsys: pytest.CaptureFixture[str]) -> None:
@@ -221,11 +222,7 @@ def test_a_step_failing_as_it_plays_is_logged_and_the_server_keeps_serving(
         process.send_signal(signal.SIGTERM)
         _out, err = process.communicate(timeout=10)
     finally:
-        process.kill()
-        process.wait()
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+        _reap(process)
     assert process.returncode == 0 and err == ""
 
 
@@ -346,10 +343,7 @@ def _serve_banner(config: Path) -> tuple[dict[str, str], list[dict[str, object]]
         process.terminate()
         process.communicate(timeout=10)
     finally:
-        process.kill()
-        process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+        _reap(process)
     return banner, keys
 
 

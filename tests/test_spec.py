@@ -453,6 +453,16 @@ def _verified(idp: MockIdP, token: str, audience: str) -> tuple[dict, dict]:
     return header, claims
 
 
+def _signed_userinfo_header(idp: MockIdP, metadata: dict, alg: str) -> dict:
+    """The verified header of the userinfo answer a client registered for ``alg`` gets."""
+    client = idp.clients.add(userinfo_signed_response_alg=alg)
+    access = _client_tokens(idp, client.client_id, client.client_secret or "")["access_token"]
+    answer = requests.get(metadata["userinfo_endpoint"], timeout=5,
+                          headers={"Authorization": f"Bearer {access}"})
+    header: dict = _verified(idp, answer.text, client.client_id)[0]
+    return header
+
+
 @pytest.mark.parametrize("alg", ["ES256", "EdDSA", "PS256"])
 def test_oidc_discovery_3_rs256_is_advertised_and_served(alg: str) -> None:
     """OIDC Discovery 1.0 §3: ``id_token_signing_alg_values_supported`` MUST include RS256.
@@ -522,12 +532,7 @@ def test_oidc_core_5_3_2_signed_userinfo(idp: MockIdP) -> None:
     assert plain.headers["Content-Type"] == "application/json"
     assert "iss" not in plain.json()
     for alg in advertised:  # each advertised algorithm is served
-        client = idp.clients.add(userinfo_signed_response_alg=alg)
-        access = _client_tokens(idp, client.client_id, client.client_secret or "")[
-            "access_token"]
-        answer = requests.get(metadata["userinfo_endpoint"], timeout=5,
-                              headers={"Authorization": f"Bearer {access}"})
-        assert _verified(idp, answer.text, client.client_id)[0]["alg"] == alg
+        assert _signed_userinfo_header(idp, metadata, alg)["alg"] == alg
 
 
 # -- RFC 9068: the token endpoint's access tokens in the at+jwt profile ----------------------
@@ -713,12 +718,7 @@ def test_every_advertised_value_is_served(idp: MockIdP) -> None:
         id_token = _client_tokens(idp, client.client_id, client.client_secret or "")["id_token"]
         assert _verified(idp, id_token, client.client_id)[0]["alg"] == alg
     for alg in metadata["userinfo_signing_alg_values_supported"]:
-        client = idp.clients.add(userinfo_signed_response_alg=alg)
-        access = _client_tokens(idp, client.client_id, client.client_secret or "")[
-            "access_token"]
-        answer = requests.get(metadata["userinfo_endpoint"], timeout=5,
-                              headers={"Authorization": f"Bearer {access}"})
-        assert _verified(idp, answer.text, client.client_id)[0]["alg"] == alg
+        assert _signed_userinfo_header(idp, metadata, alg)["alg"] == alg
 
 
 def test_rfc8725_2_8_an_id_token_is_no_bearer_access_token(idp: MockIdP) -> None:
