@@ -6,6 +6,7 @@ floods. Every test sends the attack and checks for the safe answer."""
 from __future__ import annotations
 
 import json
+import re
 import select
 import socket
 import threading
@@ -423,3 +424,38 @@ def test_fast_lane_keeps_the_connection_and_answers_head(idp: MockIdP) -> None:
     assert third.partition(b"\r\n\r\n")[2] == body  # nothing was sent for the HEAD's body
     assert [(r.method, r.status) for r in idp.requests] == [
         ("GET", 200), ("HEAD", 200), ("GET", 200)]
+
+
+def read_response(sock: socket.socket) -> tuple[bytes, bytes]:
+    """One response from a kept-alive connection: its status line and its body."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)\r\nContent-Length: *([0-9]+)", head)[1])  # type: ignore[index]
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head.split(b"\r\n")[0], body
+
+
+def test_a_repeated_head_is_answered_unparsed_and_still_follows_the_controls(
+        idp: MockIdP) -> None:
+    """A head the lane answered before is looked up whole instead of parsed again; the lookup
+    decides nothing the lane does not: the same answer and record while the endpoint is
+    untouched, and the general path (here a fault) once a control is set on it."""
+    raw = b"GET /.well-known/jwks.json?n=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: probe/1\r\n\r\n"
+    with connect(idp) as sock:
+        sock.sendall(raw)
+        first = read_response(sock)
+        sock.sendall(raw)
+        second = read_response(sock)
+        idp.endpoint("jwks").fail(503, times=1)
+        sock.sendall(raw)
+        failed = read_response(sock)
+        sock.sendall(raw)
+        recovered = read_response(sock)
+    assert first[0] == second[0] == recovered[0] == b"HTTP/1.1 200 OK"
+    assert first[1] == second[1] == recovered[1] == idp.keys.jwks_bytes
+    assert failed[0].startswith(b"HTTP/1.1 503 ")
+    assert [r.status for r in idp.requests] == [200, 200, 503, 200]
+    assert all(r.query == {"n": "1"} and r.user_agent == "probe/1" for r in idp.requests)

@@ -68,6 +68,10 @@ _HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]*)(:[0-9]*)?
 _FRAMING = frozenset({"connection", "host", "transfer-encoding", "content-length", "expect"})
 #: Header blocks (field lines and the empty line) read lately -> their fields and framing.
 _KNOWN_BLOCKS: dict[bytes, tuple[Fields, dict[str, str]]] = {}
+#: Whole heads (request line to empty line) of bodiless GETs and HEADs the fast lane answered
+#: lately -> (method, path, query, fields, keep_alive): what :meth:`ConnectionHandler.read_head`
+#: made of the same bytes, so a client repeating its request is not parsed again.
+_KNOWN_HEADS: dict[bytes, tuple[str, str, str, Fields, bool]] = {}
 
 _REASONS = {400: "Bad Request", 408: "Request Timeout", 411: "Length Required",
             413: "Content Too Large", 431: "Request Header Fields Too Large"}
@@ -112,7 +116,8 @@ class _DeadlineSocketIO(io.RawIOBase):
 
     def readinto(self, buffer: Any) -> int:
         if self.deadline is None:
-            self.set_timeout(self.idle)
+            if self.current != self.idle:  # the usual case, waiting for a request, costs no call
+                self.set_timeout(self.idle)
         else:
             left = self.deadline - time.monotonic()
             if left <= 0:
@@ -178,8 +183,20 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         Waiting for a request is bounded by the idle ``timeout``, which ends the connection
         silently as before; from the request's first byte to its last, by ``request_deadline``,
         answered with 408 and a close (RFC 9110 §15.5.9)."""
-        if not self.rfile.peek(1):
+        buffered = self.rfile.peek(1)
+        if not buffered:
             return False  # the client closed the connection
+        # A head the lane answered lately, whole in the buffer: answered again unparsed.
+        end = buffered.find(b"\r\n\r\n") + 4
+        head = buffered if end == len(buffered) else buffered[:end]
+        if end >= 4:
+            known = _KNOWN_HEADS.get(head)
+            if known is not None:
+                answer = self.fast_lane(*known)
+                if answer is not None:
+                    self.rfile.read(end)
+                    self.connection.sendall(answer)
+                    return known[4]
         self.reader.deadline = time.monotonic() + self.request_deadline
         try:
             line = self.rfile.readline(MAX_LINE + 1)
@@ -193,7 +210,13 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
             method, target, version, fields, keep_alive, length = self.read_head(line)
             answer = None
             if length is None and self.lane is not None and method in ("GET", "HEAD"):
-                answer = self.fast_lane(method, target, fields, keep_alive)
+                path, _, query = target.partition("?")
+                answer = self.fast_lane(method, path, query, fields, keep_alive)
+                if answer is not None and end >= 4 and head.startswith(line):
+                    # The same bytes again take the lane without being parsed.
+                    if len(_KNOWN_HEADS) >= 256:
+                        _KNOWN_HEADS.clear()
+                    _KNOWN_HEADS[head] = (method, path, query, fields, keep_alive)
             if answer is None:
                 environ = self.read_request(method, target, version, fields, length or 0)
         except _Reject as exc:
@@ -220,13 +243,12 @@ class ConnectionHandler(socketserver.BaseRequestHandler):
         self.write(environ["REQUEST_METHOD"], status, headers, body, keep_alive)
         return keep_alive
 
-    def fast_lane(self, method: str, target: str, fields: Fields,
+    def fast_lane(self, method: str, path: str, query: str, fields: Fields,
                   keep_alive: bool) -> bytes | None:
         """The whole response to a bodiless GET or HEAD from the app's ``static_answer``
         (the cached JWKS and metadata), without a WSGI environ; None when the app wants the
         request served the general way. Only an origin-form target without percent-escapes
         takes it, so its path is the WSGI ``PATH_INFO`` as it stands."""
-        path, _, query = target.partition("?")
         if self.lane is None or path[:1] != "/" or "%" in path:
             return None
         try:
