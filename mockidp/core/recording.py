@@ -141,11 +141,13 @@ class RequestLog:
         with self._lock:
             if generation != self._generation:
                 return
-            self._entries.append((entry, size))
+            entries = self._entries
+            entries.append((entry, size))
             self._bytes += size
-            while len(self._entries) > self._limit or (
-                    self._bytes > self._budget and len(self._entries) > 1):
-                self._bytes -= self._entries.popleft()[1]
+            if len(entries) <= self._limit and self._bytes <= self._budget:
+                return  # the usual case, checked once
+            while len(entries) > self._limit or (self._bytes > self._budget and len(entries) > 1):
+                self._bytes -= entries.popleft()[1]
 
     def entries(self) -> list[RecordedRequest]:
         with self._lock:

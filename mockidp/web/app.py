@@ -27,7 +27,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from ..core.endpoints import ENDPOINTS
-from ..core.recording import BODY_LIMIT, RecordedRequest, bounded, entry_size, weight
+from ..core.recording import BODY_LIMIT, RecordedRequest, bounded, entry_size
 from . import authorize, control, device, metadata, sessions, token
 from .http1 import Fields, response_head
 from .responses import CORS, FORM, NOSNIFF, OAuthError, from_http_exception, harden
@@ -148,8 +148,8 @@ class App:
                            if ENDPOINTS[name].cached)
         #: (name, keep-alive, second, max-age) -> (body, encoded head) for static_answer.
         self._heads: dict[tuple[str, bool, int, int], tuple[bytes, bytes]] = {}
-        #: (header fields, query) -> what the log keeps of them (headers, query, truncated,
-        #: their weight in the log's budget), for static_answer.
+        #: (header fields, query, path) -> what the log keeps of them (headers, query,
+        #: truncated, the entry's size in the log's budget), for static_answer.
         self._seen: dict[tuple[object, ...], tuple[Mapping[str, str], Mapping[str, str],
                                                    bool, int]] = {}
 
@@ -370,12 +370,13 @@ class App:
             truncated=cut_headers or cut_query,
         ), query_string, generation)
 
-    def _seen_heads(self, fields: Fields, query: str,
+    def _seen_heads(self, fields: Fields, query: str, path: str,
                     key: tuple[object, ...]
                     ) -> tuple[Mapping[str, str], Mapping[str, str], bool, int]:
-        """The recorded headers and query of a request with these header ``fields`` and
-        ``query``, as :meth:`fast` reads them from the environ, kept for the next request
-        with the same head (the recorded mappings are read-only, so entries share them).
+        """The recorded headers and query of a request of ``path`` with these header
+        ``fields`` and ``query``, as :meth:`fast` reads them from the environ, whether they
+        were cut, and the entry's size; kept for the next request with the same head (the
+        recorded mappings are read-only, so entries share them).
         Names are title-cased and repeated lines joined with ","; but Content-Type, as the
         handler's environ keeps it, is the last line's and listed last."""
         headers: dict[str, str] = {}
@@ -396,7 +397,7 @@ class App:
         if len(self._seen) >= 64:
             self._seen.clear()
         seen = self._seen[key] = (kept_headers, kept_query, cut_headers or cut_query,
-                                  weight(kept_headers) + weight(kept_query))
+                                  entry_size(path, b"", kept_headers, kept_query))
         return seen
 
     def static_answer(self, method: str, path: str, query: str,
@@ -434,17 +435,16 @@ class App:
             if len(self._heads) > 16:
                 self._heads.clear()
             self._heads[key] = cached
-        head = (fields, query)
+        if script:
+            path = script + path
+        head = (fields, query, path)
         seen = self._seen.get(head)
         if seen is None:
-            seen = self._seen_heads(fields, query, head)
-        kept_headers, kept_query, truncated, fields_weight = seen
-        path = script + path
+            seen = self._seen_heads(fields, query, path, head)
+        kept_headers, kept_query, truncated, size = seen
         self.log_entry(RecordedRequest(
-            method=method, path=path, endpoint=name, headers=kept_headers,
-            query=kept_query, form=NO_FORM, status=200, time=now,
-            duration=time.perf_counter() - started, truncated=truncated,
-        ), query, generation, entry_size(path, b"") + fields_weight)
+            method, path, name, kept_headers, kept_query, NO_FORM, 200, now,
+            time.perf_counter() - started, b"", truncated), query, generation, size)
         return cached[1] if method == "HEAD" else cached[1] + body
 
 
