@@ -59,6 +59,7 @@ if TYPE_CHECKING:
         UnreachableError,
     )
     from .provider import MockIdP, Tenant
+    from .testcase import IdPTestCase
     from .web.app import App
 
 __version__ = "0.1.0"
@@ -82,6 +83,7 @@ __all__ = [
     "DiscoveryControl",
     "EndpointControl",
     "Fault",
+    "IdPTestCase",
     "IdTokenOptions",
     "InvalidTokenError",
     "Issuer",
@@ -153,6 +155,7 @@ _HOME = {
     "EndpointControl": "core.endpoints",
     "FAULTS": "core.faults",
     "Fault": "core.faults",
+    "IdPTestCase": "testcase",
     "Issuer": "core.issuer",
     "JwksControl": "core.endpoints",
     "Key": "core.keys",

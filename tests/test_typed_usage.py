@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ssl
 from datetime import timedelta
+from typing import ClassVar
 
 import jwt
 import pytest
@@ -122,3 +123,13 @@ def test_audit_report(idp: MockIdP) -> None:
     state: mockidp.KeyState = idp.keys.state(idp.keys.active.kid)
     options: mockidp.TokenOptions = {"sub": "alice", "typ": None}
     assert state == "active" and "typ" not in jwt.get_unverified_header(idp.token(**options))
+
+
+class TypedTestCase(mockidp.IdPTestCase):
+    """A unittest class as user code writes it: ``idp_options`` and ``self.idp`` typed."""
+
+    idp_options: ClassVar[dict[str, object]] = {"alg": "ES256"}
+
+    def test_mints(self) -> None:
+        token: str = self.idp.token(sub="alice")
+        assert token
