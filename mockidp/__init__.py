@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from .core.clock import Clock
     from .core.directory import Client, Clients, PlannedLogin, User, Users
+    from .core.dpop import DPOP_FAULTS, DPoPFault, DPoPKey
     from .core.endpoints import DiscoveryControl, EndpointControl, JwksControl
     from .core.faults import FAULTS, Attacker, Fault, Severity
     from .core.flows import TokenContext
@@ -66,6 +67,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ALGORITHMS",
     "CORRUPTIONS",
+    "DPOP_FAULTS",
     "FAULTS",
     "PROFILES",
     "Algorithm",
@@ -79,6 +81,8 @@ __all__ = [
     "Clients",
     "Clock",
     "ConfigurationError",
+    "DPoPFault",
+    "DPoPKey",
     "DiscoveryControl",
     "EndpointControl",
     "Fault",
@@ -149,6 +153,9 @@ _HOME = {
     "Client": "core.directory",
     "Clients": "core.directory",
     "Clock": "core.clock",
+    "DPOP_FAULTS": "core.dpop",
+    "DPoPFault": "core.dpop",
+    "DPoPKey": "core.dpop",
     "DiscoveryControl": "core.endpoints",
     "EndpointControl": "core.endpoints",
     "FAULTS": "core.faults",
