@@ -123,6 +123,9 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--fail-on", choices=("critical", "high", "hardening"), default="high",
                        help="the least severe accepted fault that makes the exit code 1 "
                             "(default high: critical and high faults)")
+    audit.add_argument("--dpop", action="store_true",
+                       help="audit a DPoP resource server (RFC 9449): bound tokens, proof "
+                            "faults, its DPoP-Nonce challenges followed")
     audit.add_argument("--format", choices=("text", "json", "junit"), default="text")
     audit.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
     audit.add_argument("--allow-remote", action="store_true",
@@ -316,7 +319,8 @@ def _audit(args: argparse.Namespace) -> int:
         options["audience"] = args.audience
     if args.alg:
         options["alg"] = args.alg[0]
-    verify = http_verifier(args.url, headers=headers, expect_status=args.expect_status)
+    verify = http_verifier(args.url, headers=headers, expect_status=args.expect_status,
+                           dpop=args.dpop)
 
     def progress(case: Any) -> None:
         mark = {"ok": ".", "vulnerable": "V", "weak": "w", "broken": "B"}[case.verdict]
@@ -326,13 +330,14 @@ def _audit(args: argparse.Namespace) -> int:
         remote = _remote("--issuer", args.issuer, args.control_token)
         print(f"mockidp audit: provider {remote.issuer} -> {args.url}", file=sys.stderr)
         report = audit(verify, remote, audience=args.audience, algorithms=args.alg or None,
-                       progress=progress)
+                       progress=progress, dpop=args.dpop, url=args.url)
     else:
         provider = MockIdP(**options)
         _start(provider, "--idp-port")
         with provider:
             print(f"mockidp audit: provider {provider.issuer} -> {args.url}", file=sys.stderr)
-            report = audit(verify, provider, algorithms=args.alg or None, progress=progress)
+            report = audit(verify, provider, algorithms=args.alg or None, progress=progress,
+                           dpop=args.dpop, url=args.url)
     print(file=sys.stderr)
     if args.format == "json":
         text = report.to_json(args.fail_on)

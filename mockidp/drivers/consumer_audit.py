@@ -263,8 +263,9 @@ def audit(
     if dpop:
         if verify_for is not None:
             raise ConfigurationError("verify_for is for bearer validators; drop it with dpop")
+        mint["dpop"] = idp.dpop_key(dpop_alg)
         verify, proof_cases = dpop_cases(
-            verify, idp, mint=mint, method=method, url=url or DPOP_URL, alg=dpop_alg,
+            verify, idp, mint=mint, method=method, url=url or DPOP_URL, key=mint["dpop"],
             nonce=dpop_nonce, faults=faults, outcome=_outcome)
         names = [name for name in names if name not in DPOP_FAULTS]
     snapshot = idp.keys.snapshot()

@@ -18,12 +18,13 @@ import urllib.request
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..core.dpop import DPOP_ALGS, DPOP_FAULTS
-from ..errors import ConfigurationError, UnknownFaultError
+from ..core.dpop import DPOP_FAULTS
+from ..errors import UnknownFaultError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
+    from ..core.dpop import DPoPKey
     from ..core.faults import Severity
     from ..provider import MockIdP
     from .remote import RemoteIdP
@@ -153,21 +154,20 @@ def dpop_cases(
     mint: Mapping[str, Any],
     method: str,
     url: str,
-    alg: str,
+    key: DPoPKey,
     nonce: str | None,
     faults: Sequence[str] | None,
     outcome: Callable[[Callable[[str], Any], str], Outcome],
 ) -> tuple[Callable[[str], Any], Callable[[], list[CaseFields]]]:
-    """The token audit's verify (each token bound to a holder key and sent with a valid
-    proof), and the proof cases to run after it: every DPoP fault and the baselines.
+    """The token audit's verify (each token, minted with ``mint`` and so bound to ``key``,
+    sent with a valid proof of ``key``), and the proof cases to run after it: every DPoP
+    fault and the baselines.
     ``outcome(verify, token)`` is the token audit's: (accepted, error, what verify gave)."""
 
     def _outcome(send: Callable[[Request], Any], request: Request) -> Outcome:
         return outcome(lambda _: send(request), request.token)
 
-    if alg not in DPOP_ALGS:
-        raise ConfigurationError(f"dpop_alg must be one of {', '.join(DPOP_ALGS)}, not {alg!r}")
-    key = idp.dpop_key(alg)
+    alg = key.alg
     http = verify if isinstance(verify, HttpDPoPVerifier) else None
     send = http.send if http is not None else _function_sender(verify)
     names = list(DPOP_FAULTS) if faults is None else [f for f in faults if f in DPOP_FAULTS]
@@ -177,7 +177,7 @@ def dpop_cases(
         return http.nonce if http is not None and http.demands_nonce else fixed_nonce
 
     def bound_token() -> str:
-        return idp.token(dpop=key, **mint)
+        return idp.token(**mint)  # bound to key: mint["dpop"]
 
     def valid(token: str, target: str = url, fault: str | None = None,
               nonce: str | None = None) -> Request:
