@@ -418,3 +418,21 @@ def test_hostile_proofs_get_400_not_500(idp: MockIdP) -> None:
 def test_thumbprint_refuses_a_jwk_without_members() -> None:
     with pytest.raises(ValueError, match="RFC 7638"):
         thumbprint({"kty": "EC"})
+
+
+def test_dashboard_decoder_shows_the_binding_and_checks_a_proof(idp: MockIdP) -> None:
+    """The token decoder names a bound token's cnf.jkt (RFC 9449 §6.1) and checks a pasted
+    proof's signature with its own jwk (§4.3 steps 2-7)."""
+    from werkzeug.test import Client
+
+    client = Client(idp.app)
+    key = idp.dpop_key()
+
+    def decoded(token: str) -> str:
+        return client.post("/_mockidp/ui/decode", data={"token": token}).get_data(as_text=True)
+
+    assert f"DPoP-bound: cnf.jkt {key.jkt}" in decoded(idp.token(dpop=key))
+    assert f"key thumbprint {key.jkt}" in decoded(key.proof("GET", idp.userinfo_endpoint))
+    bad = decoded(key.proof("GET", idp.userinfo_endpoint, fault="bad-signature"))
+    assert "a DPoP proof, not valid" in bad
+    assert "§4.3 step 6" in bad

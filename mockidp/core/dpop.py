@@ -45,6 +45,7 @@ __all__ = [
     "access_token_hash",
     "check_proof",
     "htu_of",
+    "parse_proof",
     "thumbprint",
 ]
 
@@ -176,29 +177,11 @@ def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def check_proof(
-    values: list[str],
-    *,
-    method: str,
-    url: str,
-    now: float,
-    state: DPoPState,
-    access_token: str | None = None,
-    jkt: str | None = None,
-    nonce_required: bool = False,
-) -> Proof:
-    """The proof among ``values`` (the request's ``DPoP`` header fields) checked as RFC 9449
-    §4.3 lists, for a request of ``method`` to ``url``; with ``access_token`` also ``ath`` and
-    the key binding (step 12, §7.1) against ``jkt``, the token's ``cnf.jkt``. With
-    ``nonce_required`` the proof must carry this provider's current nonce (step 10; §8
-    ``use_dpop_nonce``). Raises :class:`ProofError` naming the step.
-
-    Repeated fields may arrive combined into one, comma-separated (RFC 9110 §5.3): a compact
-    JWS holds no comma, so each part counts as one proof."""
-    values = [part for value in values for part in value.split(",")]
-    if len(values) != 1:
-        raise ProofError(f"send exactly one DPoP header, not {len(values)}", "§4.3 step 1")
-    proof = values[0].strip()
+def parse_proof(proof: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A proof's header, claims and key thumbprint, once RFC 9449 §4.3 steps 2-7 hold: a JWS
+    with the required members, ``typ`` ``dpop+jwt``, an asymmetric ``alg`` served here, a
+    public ``jwk`` that verifies the signature. The rest depends on the request
+    (:func:`check_proof`). Raises :class:`ProofError` naming the step."""
     if len(proof) > PROOF_MAX_BYTES:
         raise ProofError(f"the proof is over {PROOF_MAX_BYTES} bytes", "§4.3 step 2")
     try:
@@ -236,6 +219,33 @@ def check_proof(
         valid = False
     if not valid:
         raise ProofError("the signature does not verify with the proof's jwk", "§4.3 step 6")
+    return header, claims, key_thumbprint
+
+
+def check_proof(
+    values: list[str],
+    *,
+    method: str,
+    url: str,
+    now: float,
+    state: DPoPState,
+    access_token: str | None = None,
+    jkt: str | None = None,
+    nonce_required: bool = False,
+) -> Proof:
+    """The proof among ``values`` (the request's ``DPoP`` header fields) checked as RFC 9449
+    §4.3 lists, for a request of ``method`` to ``url``; with ``access_token`` also ``ath`` and
+    the key binding (step 12, §7.1) against ``jkt``, the token's ``cnf.jkt``. With
+    ``nonce_required`` the proof must carry this provider's current nonce (step 10; §8
+    ``use_dpop_nonce``). Raises :class:`ProofError` naming the step.
+
+    Repeated fields may arrive combined into one, comma-separated (RFC 9110 §5.3): a compact
+    JWS holds no comma, so each part counts as one proof."""
+    values = [part for value in values for part in value.split(",")]
+    if len(values) != 1:
+        raise ProofError(f"send exactly one DPoP header, not {len(values)}", "§4.3 step 1")
+    proof = values[0].strip()
+    header, claims, key_thumbprint = parse_proof(proof)
     if not isinstance(claims["htm"], str) or claims["htm"] != method.upper():
         raise ProofError(f"htm {claims['htm']!r} is not this request's method {method}",
                          "§4.3 step 8")
