@@ -87,22 +87,25 @@ def resource_proof(issuer: Issuer, request: Request, endpoint: str, token: str,
     for this request, its ``ath`` and its key the token's. Refusals are 401s with a DPoP
     challenge: ``invalid_token`` for a token that is not DPoP-bound, ``invalid_dpop_proof``
     for the proof, ``use_dpop_nonce`` with a ``DPoP-Nonce`` header (§9) where the endpoint
-    demands nonces."""
+    demands nonces, or the client the token was issued to was registered with
+    ``dpop_nonce``."""
     cnf = claims.get("cnf")
     jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
     if not isinstance(jkt, str):
         description = "the access token is not DPoP-bound (no cnf.jkt): send it as Bearer"
         raise OAuthError("invalid_token", description, 401,
                          _challenge("invalid_token", description))
+    named = claims.get("client_id", claims.get("azp"))
+    client = issuer.clients.get(named) if isinstance(named, str) else None
     try:
         check_proof(request.headers.getlist("DPoP"), method=request.method,
                     url=issuer.url_for(endpoint), now=issuer.clock.time(), state=issuer.dpop,
                     access_token=token, jkt=jkt,
-                    nonce_required=_nonce_required(issuer, endpoint, None))
+                    nonce_required=_nonce_required(issuer, endpoint, client))
     except ProofError as exc:
         headers = _challenge(exc.error, exc.description)
         if exc.error == "use_dpop_nonce":
-            headers.update(nonce_headers(issuer, endpoint))
+            headers.update(nonce_headers(issuer, endpoint, client))
         raise OAuthError(exc.error, exc.description, 401, headers) from None
 
 
