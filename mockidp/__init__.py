@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .core.clock import Clock
     from .core.directory import Client, Clients, PlannedLogin, User, Users
     from .core.dpop import DPOP_FAULTS, DPoPFault, DPoPKey
-    from .core.endpoints import DiscoveryControl, EndpointControl, JwksControl
+    from .core.endpoints import DiscoveryControl, DPoPControl, EndpointControl, JwksControl
     from .core.faults import FAULTS, Attacker, Fault, Severity
     from .core.flows import TokenContext
     from .core.issuer import Issuer
@@ -81,6 +81,7 @@ __all__ = [
     "Clients",
     "Clock",
     "ConfigurationError",
+    "DPoPControl",
     "DPoPFault",
     "DPoPKey",
     "DiscoveryControl",
@@ -154,6 +155,7 @@ _HOME = {
     "Clients": "core.directory",
     "Clock": "core.clock",
     "DPOP_FAULTS": "core.dpop",
+    "DPoPControl": "core.endpoints",
     "DPoPFault": "core.dpop",
     "DPoPKey": "core.dpop",
     "DiscoveryControl": "core.endpoints",

@@ -134,6 +134,8 @@ def _parser() -> argparse.ArgumentParser:
     faults = commands.add_parser("faults", help="list the token fault catalog")
     faults.add_argument("--markdown", action="store_true",
                         help="print the catalog as the docs/faults.md page")
+    faults.add_argument("--dpop", action="store_true",
+                        help="list the DPoP proof fault catalog (RFC 9449) instead")
     return parser
 
 
@@ -354,10 +356,16 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _faults(args: argparse.Namespace) -> int:
-    from .core import faults
+    from .core import dpop, faults
 
     if args.markdown:
         print(faults.markdown())
+        print(dpop.markdown())
+        return 0
+    if args.dpop:
+        for entry in dpop.DPOP_FAULTS.values():
+            severity = "accept" if entry.must_accept else entry.severity
+            print(f"{entry:<16}  {severity:<9}  {entry.description}  ({entry.reference})")
         return 0
     width = max(map(len, faults.FAULTS))
     for severity in faults.SEVERITIES:

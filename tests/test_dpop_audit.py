@@ -95,3 +95,10 @@ def test_dpop_audit_misuse(idp: MockIdP) -> None:
         mockidp.audit(lambda *a: None, idp, dpop=True, dpop_alg="HS256")
     with pytest.raises(ConfigurationError, match="verify_for"):
         mockidp.audit(lambda *a: None, idp, dpop=True, verify_for=lambda aud: print)
+
+
+def test_cli_lists_the_dpop_catalog(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["faults", "--dpop"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == list(DPOP_FAULTS)
+    assert "htu-query         accept" in "\n".join(lines)

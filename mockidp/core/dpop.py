@@ -591,6 +591,29 @@ _ENTRIES: list[tuple[str, _Entry]] = [
 DPOP_FAULTS: Mapping[str, DPoPFault] = {f: f for f in (DPoPFault(n, e) for n, e in _ENTRIES)}
 
 
+def markdown() -> str:
+    """The DPoP catalog as the second part of ``docs/faults.md``."""
+    lines = [
+        "# DPoP proof fault catalog",
+        "",
+        "`key.proof(method, url, access_token=..., fault=NAME)` (a key of `idp.dpop_key()`)",
+        "returns a proof wrong in exactly that way; the faults of the request (no proof, the",
+        "token as Bearer, two proofs, a replay, a query in the URI) are sent by",
+        "`mockidp.audit(verify, idp, dpop=True)` and `mockidp audit --dpop`.",
+        "`mockidp.DPOP_FAULTS` holds the same entries, with the severities of the token catalog.",
+        "",
+        "| fault | severity | what is wrong | reference | a correct resource server | why "
+        "this severity |",
+        "|---|---|---|---|---|---|",
+    ]
+    for f in DPOP_FAULTS.values():
+        severity = "must be accepted" if f.must_accept else f.severity
+        lines.append(f"| `{f}` | {severity} | {f.description} | {f.reference} | {f.check} | "
+                     f"{f.why} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
 def _fault(name: object) -> DPoPFault:
     try:
         return DPOP_FAULTS[name]  # type: ignore[index]

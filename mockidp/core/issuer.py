@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack
 
-    from .endpoints import DiscoveryControl, JwksControl
+    from .endpoints import DiscoveryControl, DPoPControl, JwksControl
     from .faults import Attacker
     from .profiles import Layout, Profile
     from .tokens import IdTokenOptions, TokenOptions
@@ -282,11 +282,14 @@ class Issuer:
     @overload
     def endpoint(self, name: Literal["discovery", "oauth-metadata"]) -> DiscoveryControl: ...
     @overload
+    def endpoint(self, name: Literal["token", "userinfo", "introspect"]) -> DPoPControl: ...
+    @overload
     def endpoint(self, name: str) -> EndpointControl: ...
 
     def endpoint(self, name: str) -> EndpointControl:
         """The fault controls of one endpoint: ``fail``, ``delay``, ``respond``, ``drop``,
-        ``redirect``, ``headers``, ``transform``, ``reset`` (and JWKS / discovery specials)."""
+        ``redirect``, ``headers``, ``transform``, ``reset`` (and JWKS / discovery specials;
+        ``require_dpop_nonce`` where DPoP proofs are taken)."""
         return self.endpoints[name]
 
     @property
