@@ -59,7 +59,8 @@ def naive_service(idp: MockIdP) -> Iterator[str]:
         return Response("yes")(environ, start_response)
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="naive-service", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              name="naive-service", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.port}/api"
