@@ -138,6 +138,7 @@ _STEP = {
     "private-jwk": "§4.3 step 7", "htm-mismatch": "§4.3 step 8", "htu-mismatch": "§4.3 step 9",
     "htu-other-host": "§4.3 step 9", "htu-other-scheme": "§4.3 step 9",
     "iat-stale": "§4.3 step 11", "iat-future": "§4.3 step 11", "missing-jti": "§4.3 step 3",
+    "missing-htm": "§4.3 step 3", "missing-htu": "§4.3 step 3", "missing-iat": "§4.3 step 3",
     "jti-replay": "§11.1", "missing-ath": "§4.3 step 12", "ath-mismatch": "§4.3 step 12",
     "key-not-bound": "§4.3 step 12", "nonce-missing": "§4.3 step 10",
     "nonce-stale": "§4.3 step 10", "bearer-downgrade": "§7.1",
@@ -429,3 +430,13 @@ def test_dashboard_decoder_shows_the_binding_and_checks_a_proof(idp: MockIdP) ->
     bad = decoded(key.proof("GET", idp.userinfo_endpoint, fault="bad-signature"))
     assert "a DPoP proof, not valid" in bad
     assert "§4.3 step 6" in bad
+
+
+def test_an_invalid_token_in_the_dpop_scheme_gets_a_dpop_challenge(idp: MockIdP) -> None:
+    """RFC 9449 §7.1: a request in the DPoP scheme is answered with a DPoP challenge."""
+    key = idp.dpop_key()
+    token = idp.token(dpop=key, fault="expired")
+    answer = _userinfo(idp, token, key.proof("GET", idp.userinfo_endpoint, access_token=token))
+    assert answer.status_code == 401
+    assert answer.headers["WWW-Authenticate"].startswith('DPoP algs="')
+    assert 'error="invalid_token"' in answer.headers["WWW-Authenticate"]

@@ -110,7 +110,7 @@ def test_a_naive_resource_server_is_caught_with_exactly_its_faults(idp: MockIdP)
     assert caught == {
         "missing-proof", "wrong-typ", "alg-none", "symmetric-alg", "bad-signature",
         "private-jwk", "htm-mismatch", "htu-mismatch", "htu-other-host", "htu-other-scheme",
-        "iat-stale", "iat-future", "missing-jti", "jti-replay", "missing-ath", "ath-mismatch",
-        "key-not-bound",
+        "iat-stale", "iat-future", "missing-jti", "missing-htm", "missing-htu", "missing-iat",
+        "jti-replay", "missing-ath", "ath-mismatch", "key-not-bound",
     }
     assert not report.safe

@@ -439,10 +439,12 @@ def _symmetric(d: _ProofDraft) -> str:
 
 
 def _bad_signature(d: _ProofDraft) -> str:
+    """One base64url character of the signature replaced by another (the middle one, never
+    the last, whose spare bits a decoder may ignore): still well-formed, no longer valid."""
     head, body, signature = d.key._sign(d).split(".")
-    flipped = bytearray(signature.encode())
-    flipped[len(flipped) // 2] ^= 0x01 if chr(flipped[len(flipped) // 2]) != "A" else 0x02
-    return f"{head}.{body}.{flipped.decode()}"
+    middle = len(signature) // 2
+    other = "A" if signature[middle] != "A" else "B"
+    return f"{head}.{body}.{signature[:middle]}{other}{signature[middle + 1:]}"
 
 
 def _private_jwk(d: _ProofDraft) -> str:
@@ -556,6 +558,17 @@ _ENTRIES: list[tuple[str, _Entry]] = [
     ("missing-jti", _Entry(
         "no jti claim", "RFC 9449 §4.2, §4.3 step 3", "require jti", "high",
         "without jti a replayed proof cannot be told from a new one", _edit(jti=None))),
+    ("missing-htm", _Entry(
+        "no htm claim", "RFC 9449 §4.2, §4.3 steps 3 and 8", "require htm", "high",
+        "a verifier that compares htm only when present takes the proof for any method",
+        _edit(htm=None))),
+    ("missing-htu", _Entry(
+        "no htu claim", "RFC 9449 §4.2, §4.3 steps 3 and 9", "require htu", "high",
+        "a verifier that compares htu only when present takes the proof at any URI",
+        _edit(htu=None))),
+    ("missing-iat", _Entry(
+        "no iat claim", "RFC 9449 §4.2, §4.3 steps 3 and 11", "require iat", "high",
+        "a proof without a time never grows too old to replay", _edit(iat=None))),
     ("jti-replay", _Entry(
         "a valid proof sent a second time", "RFC 9449 §11.1",
         "remember each jti (per target URI) while its proof is accepted; refuse a repeat",

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from ..core.directory import Client
     from ..core.issuer import Issuer
 
-__all__ = ["CHALLENGE", "JKT", "bound_jkt", "nonce_headers", "refuse_bound_bearer",
-           "resource_proof", "token_proof"]
+__all__ = ["CHALLENGE", "JKT", "bound_jkt", "dpop_error", "nonce_headers",
+           "refuse_bound_bearer", "resource_proof", "token_proof"]
 
 #: Where the token endpoint keeps the thumbprint of the request's proof key for the grant
 #: that issues the tokens (``None``: no proof, Bearer tokens).
@@ -76,9 +76,13 @@ def bound_jkt(request: Request) -> str | None:
     return jkt
 
 
-def _challenge(error: str, description: str) -> dict[str, str]:
-    return {"WWW-Authenticate": f'{CHALLENGE}, error="{error}", '
-                                f'error_description="{quoted(description)}"'}
+def dpop_error(error: str, description: str, status: int = 401,
+               headers: Mapping[str, str] | None = None) -> OAuthError:
+    """A refusal of a request in the DPoP scheme (§7.1): the error in the body and in a
+    ``DPoP`` challenge that names the algorithms taken."""
+    return OAuthError(error, description, status, {
+        "WWW-Authenticate": f'{CHALLENGE}, error="{error}", '
+                            f'error_description="{quoted(description)}"', **(headers or {})})
 
 
 def resource_proof(issuer: Issuer, request: Request, endpoint: str, token: str,
@@ -92,9 +96,8 @@ def resource_proof(issuer: Issuer, request: Request, endpoint: str, token: str,
     cnf = claims.get("cnf")
     jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
     if not isinstance(jkt, str):
-        description = "the access token is not DPoP-bound (no cnf.jkt): send it as Bearer"
-        raise OAuthError("invalid_token", description, 401,
-                         _challenge("invalid_token", description))
+        raise dpop_error("invalid_token", "the access token is not DPoP-bound (no cnf.jkt): "
+                         "send it as Bearer")
     named = claims.get("client_id", claims.get("azp"))
     client = issuer.clients.get(named) if isinstance(named, str) else None
     try:
@@ -103,10 +106,8 @@ def resource_proof(issuer: Issuer, request: Request, endpoint: str, token: str,
                     access_token=token, jkt=jkt,
                     nonce_required=_nonce_required(issuer, endpoint, client))
     except ProofError as exc:
-        headers = _challenge(exc.error, exc.description)
-        if exc.error == "use_dpop_nonce":
-            headers.update(nonce_headers(issuer, endpoint, client))
-        raise OAuthError(exc.error, exc.description, 401, headers) from None
+        nonce = nonce_headers(issuer, endpoint, client) if exc.error == "use_dpop_nonce" else {}
+        raise dpop_error(exc.error, exc.description, headers=nonce) from None
 
 
 def refuse_bound_bearer(claims: Mapping[str, Any]) -> None:
@@ -114,7 +115,5 @@ def refuse_bound_bearer(claims: Mapping[str, Any]) -> None:
     with a DPoP challenge): accepting it would undo the binding."""
     cnf = claims.get("cnf")
     if isinstance(cnf, dict) and "jkt" in cnf:
-        description = ("the access token is DPoP-bound (cnf.jkt): send it as Authorization: "
-                       "DPoP with a DPoP proof (RFC 9449 §7.1)")
-        raise OAuthError("invalid_token", description, 401,
-                         _challenge("invalid_token", description))
+        raise dpop_error("invalid_token", "the access token is DPoP-bound (cnf.jkt): send it "
+                         "as Authorization: DPoP with a DPoP proof (RFC 9449 §7.1)")

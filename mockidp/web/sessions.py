@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from ..errors import InvalidTokenError
 from .authorize import refuse_script_uri
 from .clientauth import authenticate_client
-from .dpop import CHALLENGE, nonce_headers, refuse_bound_bearer, resource_proof
+from .dpop import CHALLENGE, dpop_error, nonce_headers, refuse_bound_bearer, resource_proof
 from .responses import (
     CORS,
     FORM,
@@ -84,6 +84,7 @@ def _bearer_claims(issuer: Issuer, request: Request, endpoint: str) -> dict[str,
     scheme, _, token = (header or "").partition(" ")
     dpop = scheme.lower() == "dpop"
     in_header = dpop or scheme.lower() == "bearer"
+    refuse = dpop_error if dpop else _bearer_error  # the challenge of the scheme used
     in_body = (request.method == "POST" and request.mimetype == FORM
                and "access_token" in request.form)
     if in_body:
@@ -97,7 +98,7 @@ def _bearer_claims(issuer: Issuer, request: Request, endpoint: str) -> dict[str,
         raise BearerChallenge(_SCHEMES)
     token = (token if in_header else request.form["access_token"]).strip()
     if not token:
-        raise _bearer_error("invalid_request", "the access token is empty", 400)
+        raise refuse("invalid_request", "the access token is empty", 400)
     try:
         claims = issuer.verify(token)
         if claims.get("jti") in issuer.flows.revoked:
@@ -106,7 +107,7 @@ def _bearer_claims(issuer: Issuer, request: Request, endpoint: str) -> dict[str,
             raise InvalidTokenError("an ID token is no access token (RFC 8725 §2.8): send "
                                     "the access_token of the token response")
     except InvalidTokenError as exc:
-        raise _bearer_error("invalid_token", str(exc), 401) from None
+        raise refuse("invalid_token", str(exc), 401) from None
     if dpop:
         resource_proof(issuer, request, endpoint, token, claims)
     else:
