@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..core.dpop import DPOP_ALGS, ProofError, check_proof
+from ..core.endpoints import DPoPControl
 from .responses import CORS, OAuthError, quoted
 
 if TYPE_CHECKING:
@@ -32,9 +33,9 @@ _EXPOSE = {"Access-Control-Expose-Headers": "DPoP-Nonce"}
 
 
 def _nonce_required(issuer: Issuer, endpoint: str, client: Client | None) -> bool:
-    control: Any = issuer.endpoint(endpoint)
-    return bool(getattr(control, "dpop_nonce", False)
-                or (client is not None and client.dpop_nonce))
+    control = issuer.endpoint(endpoint)
+    return (isinstance(control, DPoPControl) and control.dpop_nonce) \
+        or (client is not None and client.dpop_nonce)
 
 
 def nonce_headers(issuer: Issuer, endpoint: str, client: Client | None = None
