@@ -70,6 +70,16 @@ export async function registerKeyClient(opts, name) {
   return { clientId, key: privateKey, kid }
 }
 
+// A public client of its own for DPoP (RFC 9449): with `nonce`, registered with `dpop_nonce`, so
+// the provider demands its nonces (§8, §9) of this client alone and the other runs are not asked.
+export async function registerDPoPClient(opts, name, nonce) {
+  const clientId = `${name}-${nonce ? 'nonce' : 'plain'}-${crypto.randomUUID().slice(0, 8)}`
+  await control(opts, 'POST', '/clients', {
+    client_id: clientId, public: true, redirect_uris: [REDIRECT_URI], dpop_nonce: nonce,
+  })
+  return clientId
+}
+
 // A user of its own for the password grant, added through the control API.
 export async function registerUser(opts, name, password) {
   const sub = `${name}-${crypto.randomUUID().slice(0, 8)}`

@@ -3,10 +3,23 @@
 
 import * as oauth from 'oauth4webapi'
 
-import { REDIRECT_URI, Report, approveDevice, authorize, check, registerKeyClient } from './lib.mjs'
+import {
+  REDIRECT_URI, Report, approveDevice, authorize, check, registerDPoPClient, registerKeyClient,
+} from './lib.mjs'
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
+
+// RFC 9449 §8, §9: a request refused with use_dpop_nonce is sent once more; the DPoP handle
+// has kept the nonce of the answer, which the new proof carries.
+async function onceMore(send, process) {
+  try {
+    return await process(await send())
+  } catch (error) {
+    if (!oauth.isDPoPNonceError(error)) throw error
+    return process(await send())
+  }
+}
 
 const sleep = (seconds) => new Promise((resolve) => setTimeout(resolve, seconds * 1000))
 
@@ -113,6 +126,39 @@ export async function run(opts) {
     await oauth.processClientCredentialsResponse(as, keyClient,
       await oauth.clientCredentialsGrantRequest(as, keyClient, auth, {}, http))
   })
+
+  for (const nonce of [false, true]) {
+    await report.run(`dpop: authorization_code+pkce+dpop_jkt, refresh, userinfo${nonce ? ' (server nonces)' : ''}`, async () => {
+      const dpopClient = { client_id: await registerDPoPClient(opts, 'interop-oauth4webapi', nonce) }
+      const DPoP = oauth.DPoP(dpopClient, await oauth.generateKeyPair('ES256'))
+      const verifier = oauth.generateRandomCodeVerifier()
+      const state = oauth.generateRandomState()
+      const url = new URL(as.authorization_endpoint)
+      url.search = new URLSearchParams({
+        client_id: dpopClient.client_id, redirect_uri: REDIRECT_URI, response_type: 'code',
+        scope: 'openid profile', state, dpop_jkt: await DPoP.calculateThumbprint(),
+        code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      })
+      const params = oauth.validateAuthResponse(as, dpopClient, await authorize(url), state)
+      const none = oauth.None()
+      const granted = await onceMore(
+        () => oauth.authorizationCodeGrantRequest(as, dpopClient, none, params, REDIRECT_URI,
+          verifier, { ...http, DPoP }),
+        (response) => oauth.processAuthorizationCodeResponse(as, dpopClient, response))
+      check(granted.token_type === 'dpop', `token_type ${granted.token_type}`)
+      const refreshed = await onceMore(
+        () => oauth.refreshTokenGrantRequest(as, dpopClient, none, granted.refresh_token,
+          { ...http, DPoP }),
+        (response) => oauth.processRefreshTokenResponse(as, dpopClient, response))
+      check(refreshed.token_type === 'dpop', `refreshed token_type ${refreshed.token_type}`)
+      const sub = oauth.getValidatedIdTokenClaims(granted).sub
+      const info = await onceMore(
+        () => oauth.userInfoRequest(as, dpopClient, refreshed.access_token, { ...http, DPoP }),
+        (response) => oauth.processUserInfoResponse(as, dpopClient, sub, response))
+      check(info.sub === sub, 'userinfo names another subject')
+    })
+  }
 
   await device
   return report

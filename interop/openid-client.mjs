@@ -3,7 +3,8 @@
 import * as client from 'openid-client'
 
 import {
-  REDIRECT_URI, Report, approveDevice, authorize, check, registerKeyClient, registerUser,
+  REDIRECT_URI, Report, approveDevice, authorize, check, registerDPoPClient, registerKeyClient,
+  registerUser,
 } from './lib.mjs'
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
@@ -130,6 +131,32 @@ export async function run(opts) {
     const keyConfig = await discover(opts, clientId, {}, client.PrivateKeyJwt(key))
     await client.clientCredentialsGrant(keyConfig)
   })
+
+  for (const nonce of [false, true]) {
+    await report.run(`dpop: authorization_code+pkce+dpop_jkt, refresh, userinfo${nonce ? ' (server nonces)' : ''}`, async () => {
+      const clientId = await registerDPoPClient(opts, 'interop-openid-client', nonce)
+      const dpopConfig = await discover(opts, clientId, {}, client.None())
+      const DPoP = client.getDPoPHandle(dpopConfig, await client.randomDPoPKeyPair('ES256'))
+      const verifier = client.randomPKCECodeVerifier()
+      const state = client.randomState()
+      const url = client.buildAuthorizationUrl(dpopConfig, {
+        redirect_uri: REDIRECT_URI, scope: 'openid profile', state,
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256', dpop_jkt: await DPoP.calculateThumbprint(),
+      })
+      // The library retries once on use_dpop_nonce (RFC 9449 §8) and keeps the nonce.
+      const granted = await client.authorizationCodeGrant(dpopConfig, await authorize(url), {
+        pkceCodeVerifier: verifier, expectedState: state,
+      }, undefined, { DPoP })
+      check(granted.token_type === 'dpop', `token_type ${granted.token_type}`)
+      const refreshed = await client.refreshTokenGrant(dpopConfig, granted.refresh_token,
+        undefined, { DPoP })
+      check(refreshed.token_type === 'dpop', `refreshed token_type ${refreshed.token_type}`)
+      const info = await client.fetchUserInfo(dpopConfig, refreshed.access_token,
+        granted.claims().sub, { DPoP })
+      check(info.sub === granted.claims().sub, 'userinfo names another subject')
+    })
+  }
 
   await device
   return report

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
     from .core.clock import Clock
     from .core.directory import Client, Clients, PlannedLogin, User, Users
-    from .core.endpoints import DiscoveryControl, EndpointControl, JwksControl
+    from .core.dpop import DPOP_FAULTS, DPoPFault, DPoPKey
+    from .core.endpoints import DiscoveryControl, DPoPControl, EndpointControl, JwksControl
     from .core.faults import FAULTS, Attacker, Fault, Severity
     from .core.flows import TokenContext
     from .core.issuer import Issuer
@@ -67,6 +68,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ALGORITHMS",
     "CORRUPTIONS",
+    "DPOP_FAULTS",
     "FAULTS",
     "PROFILES",
     "Algorithm",
@@ -80,6 +82,9 @@ __all__ = [
     "Clients",
     "Clock",
     "ConfigurationError",
+    "DPoPControl",
+    "DPoPFault",
+    "DPoPKey",
     "DiscoveryControl",
     "EndpointControl",
     "Fault",
@@ -151,6 +156,10 @@ _HOME = {
     "Client": "core.directory",
     "Clients": "core.directory",
     "Clock": "core.clock",
+    "DPOP_FAULTS": "core.dpop",
+    "DPoPControl": "core.endpoints",
+    "DPoPFault": "core.dpop",
+    "DPoPKey": "core.dpop",
     "DiscoveryControl": "core.endpoints",
     "EndpointControl": "core.endpoints",
     "FAULTS": "core.faults",

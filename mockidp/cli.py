@@ -123,6 +123,9 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--fail-on", choices=("critical", "high", "hardening"), default="high",
                        help="the least severe accepted fault that makes the exit code 1 "
                             "(default high: critical and high faults)")
+    audit.add_argument("--dpop", action="store_true",
+                       help="audit a DPoP resource server (RFC 9449): bound tokens, proof "
+                            "faults, its DPoP-Nonce challenges followed")
     audit.add_argument("--format", choices=("text", "json", "junit"), default="text")
     audit.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
     audit.add_argument("--allow-remote", action="store_true",
@@ -131,6 +134,8 @@ def _parser() -> argparse.ArgumentParser:
     faults = commands.add_parser("faults", help="list the token fault catalog")
     faults.add_argument("--markdown", action="store_true",
                         help="print the catalog as the docs/faults.md page")
+    faults.add_argument("--dpop", action="store_true",
+                        help="list the DPoP proof fault catalog (RFC 9449) instead")
     return parser
 
 
@@ -316,7 +321,8 @@ def _audit(args: argparse.Namespace) -> int:
         options["audience"] = args.audience
     if args.alg:
         options["alg"] = args.alg[0]
-    verify = http_verifier(args.url, headers=headers, expect_status=args.expect_status)
+    verify = http_verifier(args.url, headers=headers, expect_status=args.expect_status,
+                           dpop=args.dpop)
 
     def progress(case: Any) -> None:
         mark = {"ok": ".", "vulnerable": "V", "weak": "w", "broken": "B"}[case.verdict]
@@ -326,13 +332,14 @@ def _audit(args: argparse.Namespace) -> int:
         remote = _remote("--issuer", args.issuer, args.control_token)
         print(f"mockidp audit: provider {remote.issuer} -> {args.url}", file=sys.stderr)
         report = audit(verify, remote, audience=args.audience, algorithms=args.alg or None,
-                       progress=progress)
+                       progress=progress, dpop=args.dpop, url=args.url)
     else:
         provider = MockIdP(**options)
         _start(provider, "--idp-port")
         with provider:
             print(f"mockidp audit: provider {provider.issuer} -> {args.url}", file=sys.stderr)
-            report = audit(verify, provider, algorithms=args.alg or None, progress=progress)
+            report = audit(verify, provider, algorithms=args.alg or None, progress=progress,
+                           dpop=args.dpop, url=args.url)
     print(file=sys.stderr)
     if args.format == "json":
         text = report.to_json(args.fail_on)
@@ -349,10 +356,16 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _faults(args: argparse.Namespace) -> int:
-    from .core import faults
+    from .core import dpop, faults
 
     if args.markdown:
         print(faults.markdown())
+        print(dpop.markdown())
+        return 0
+    if args.dpop:
+        for entry in dpop.DPOP_FAULTS.values():
+            severity = "accept" if entry.must_accept else entry.severity
+            print(f"{entry:<16}  {severity:<9}  {entry.description}  ({entry.reference})")
         return 0
     width = max(map(len, faults.FAULTS))
     for severity in faults.SEVERITIES:

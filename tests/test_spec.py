@@ -309,7 +309,7 @@ def test_rfc6750_3_1_no_credentials_no_error_code(idp: MockIdP, headers: dict) -
     §3: the 401 carries ``WWW-Authenticate``."""
     answer = requests.get(idp.userinfo_endpoint, headers=headers, timeout=5)
     assert answer.status_code == 401
-    assert answer.headers["WWW-Authenticate"] == 'Bearer realm="mockidp"'
+    assert answer.headers["WWW-Authenticate"].startswith('Bearer realm="mockidp", DPoP algs="')
     assert answer.json() == {}  # no error information in the body either
 
 

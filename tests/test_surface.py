@@ -154,6 +154,7 @@ ENDPOINT_CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "missing_jwks_uri": ("discovery", {}),
     "jwks_uri": ("discovery", {"url": "http://127.0.0.1:9/keys.json"}),
     "algorithms": ("discovery", {"algs": ["HS256"]}),
+    "require_dpop_nonce": ("userinfo", {"required": True}),
 }
 
 _SHOWN = ("Content-Type", "X-Test", "Retry-After", "Cache-Control", "ETag", "Location")
@@ -164,7 +165,15 @@ def test_every_endpoint_action_has_a_case() -> None:
 
 
 def _served(idp: MockIdP, endpoint: str, name: str) -> tuple[Any, ...]:
-    """What a consumer gets from the endpoint now (decoys made at random reduced to a count)."""
+    """What a consumer gets from the endpoint now (decoys made at random reduced to a count);
+    for a DPoP endpoint, what a request with a DPoP-bound token and a proof gets."""
+    if name == "require_dpop_nonce":
+        key = idp.dpop_key()
+        token = idp.token(dpop=key)
+        url = idp.url_for(endpoint)
+        answer = requests.get(url, timeout=5, headers={
+            "Authorization": f"DPoP {token}", "DPoP": key.proof("GET", url, token)})
+        return (answer.status_code, answer.json().get("error"))
     try:
         answer = requests.get(idp.url_for(endpoint), allow_redirects=False, timeout=5)
     except requests.ConnectionError:

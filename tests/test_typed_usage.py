@@ -14,11 +14,15 @@ import pytest
 
 import mockidp
 from mockidp import (
+    DPOP_FAULTS,
     FAULTS,
     AuditCase,
     AuditReport,
     Client,
     DiscoveryControl,
+    DPoPControl,
+    DPoPFault,
+    DPoPKey,
     EndpointControl,
     InvalidTokenError,
     JwksControl,
@@ -62,8 +66,11 @@ def test_endpoint_controls_are_typed_by_endpoint(idp: MockIdP) -> None:
     jwks.empty(times=1).rate_limited(retry_after=5, times=1)
     discovery: DiscoveryControl = idp.endpoint("discovery")
     discovery.wrong_issuer()
-    token_endpoint: EndpointControl = idp.endpoint("token")
+    token_endpoint: DPoPControl = idp.endpoint("token")
     token_endpoint.fail(503, times=2).delay(0)
+    token_endpoint.require_dpop_nonce()
+    other: EndpointControl = idp.endpoint("certs")
+    other.delay(0)
     log: list[RecordedRequest] = idp.requests_to("jwks")
     assert log == []
     with pytest.raises(UnknownEndpointError):
@@ -123,6 +130,22 @@ def test_audit_report(idp: MockIdP) -> None:
     state: mockidp.KeyState = idp.keys.state(idp.keys.active.kid)
     options: mockidp.TokenOptions = {"sub": "alice", "typ": None}
     assert state == "active" and "typ" not in jwt.get_unverified_header(idp.token(**options))
+
+
+def test_dpop(idp: MockIdP) -> None:
+    key: DPoPKey = idp.dpop_key("ES256")
+    token = idp.token(dpop=key)
+    proof: str = key.proof("GET", "https://api.example/r", access_token=token, nonce=None,
+                           fault="iat-stale")
+    fault: DPoPFault = DPOP_FAULTS["iat-stale"]
+    severity: mockidp.Severity = fault.severity
+    assert proof and severity == "high" and key.jkt
+
+    def verify(token: str, proof: str | None, method: str, url: str) -> object:
+        raise PermissionError("refuses everything")
+
+    report: AuditReport = mockidp.audit(verify, idp, dpop=True, faults=["alg-none"])
+    assert report["valid DPoP ES256"].verdict == "broken"
 
 
 class TypedTestCase(mockidp.IdPTestCase):

@@ -300,7 +300,9 @@ class Client:
     ``None`` for the provider's choice: ``id_token_signed_response_alg`` (the provider's
     default algorithm), ``userinfo_signed_response_alg`` (userinfo answered as plain JSON, not a
     JWT); ``access_token_typ`` picks the token endpoint's access token ``typ`` (``"at+jwt"``:
-    RFC 9068), which has no registration name."""
+    RFC 9068), which has no registration name. ``dpop_bound_access_tokens`` (RFC 9449 §5.2):
+    its token requests must carry a DPoP proof; ``dpop_nonce``: its proofs must carry the
+    provider's nonce (§8), whatever the token endpoint demands of others."""
 
     client_id: str
     client_secret: str | None
@@ -310,6 +312,8 @@ class Client:
     id_token_signed_response_alg: str | None = None
     userinfo_signed_response_alg: str | None = None
     access_token_typ: str | None = None
+    dpop_bound_access_tokens: bool = False
+    dpop_nonce: bool = False
 
     @property
     def public(self) -> bool:
@@ -341,6 +345,8 @@ class Clients(_Registry[Client]):
         id_token_signed_response_alg: str | None = None,
         userinfo_signed_response_alg: str | None = None,
         access_token_typ: str | None = None,
+        dpop_bound_access_tokens: bool = False,
+        dpop_nonce: bool = False,
     ) -> Client:
         """Register a client. Confidential clients get a random secret unless given one, or
         authenticate with ``private_key_jwt`` when given ``jwks`` (their public keys).
@@ -349,13 +355,19 @@ class Clients(_Registry[Client]):
         Registration §2) choose how its ID tokens and its userinfo answers (then a JWT, OIDC
         Core §5.3.2) are signed; the provider makes and publishes a key of that algorithm at
         once, so discovery lists it. ``access_token_typ="at+jwt"`` gives it RFC 9068 access
-        tokens at the token endpoint (default: the provider's choice)."""
+        tokens at the token endpoint (default: the provider's choice).
+        ``dpop_bound_access_tokens=True`` (RFC 9449 §5.2) refuses its token requests without
+        a DPoP proof; ``dpop_nonce=True`` has its proofs carry the provider's nonce (§8)."""
         signing_algs = [_signing_alg(name, value) for name, value in (
             ("id_token_signed_response_alg", id_token_signed_response_alg),
             ("userinfo_signed_response_alg", userinfo_signed_response_alg))]
         if access_token_typ is not None and access_token_typ not in ACCESS_TOKEN_TYPES:
             raise ConfigurationError(f"access_token_typ must be one of "
                                      f"{', '.join(ACCESS_TOKEN_TYPES)}, not {access_token_typ!r}")
+        for name, flag in (("dpop_bound_access_tokens", dpop_bound_access_tokens),
+                           ("dpop_nonce", dpop_nonce)):
+            if not isinstance(flag, bool):
+                raise ConfigurationError(f"{name} must be true or false, not {flag!r}")
         if public and (client_secret is not None or jwks is not None):
             raise ConfigurationError("a public client has no secret or keys; drop them")
         if isinstance(redirect_uris, str):
@@ -382,7 +394,8 @@ class Clients(_Registry[Client]):
         client = Client(client_id, client_secret, redirect_uris, tuple(grant_types),
                         jwks, id_token_signed_response_alg=signing_algs[0],
                         userinfo_signed_response_alg=signing_algs[1],
-                        access_token_typ=access_token_typ)
+                        access_token_typ=access_token_typ,
+                        dpop_bound_access_tokens=dpop_bound_access_tokens, dpop_nonce=dpop_nonce)
         with self._lock:
             if client_id in self._state.items:
                 raise ConfigurationError(f"a client {client_id!r} already exists")

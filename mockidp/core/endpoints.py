@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENDPOINTS",
+    "DPoPControl",
     "DiscoveryControl",
     "Endpoint",
     "EndpointControl",
@@ -358,6 +359,28 @@ class DiscoveryControl(EndpointControl):
         )
 
 
+class DPoPControl(EndpointControl):
+    """An endpoint that takes DPoP proofs (RFC 9449): the token endpoint, userinfo and
+    introspection. It can demand the provider's nonces (§8 for the token endpoint, §9 for a
+    resource), until reset: off by default, as most providers run."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        #: Proofs sent here must carry the provider's current nonce (``use_dpop_nonce``).
+        self.dpop_nonce = False
+
+    @action("Demand DPoP proofs with the provider's nonce (RFC 9449 §8, §9)")
+    def require_dpop_nonce(self, required: bool = True) -> Self:
+        if not isinstance(required, bool):
+            raise ConfigurationError(f"required must be true or false, not {required!r}")
+        self.dpop_nonce = required
+        return self
+
+    def reset(self) -> None:
+        super().reset()
+        self.dpop_nonce = False
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """What the provider serves under one name: where (the generic profile's path, below the
@@ -388,9 +411,9 @@ ENDPOINTS: Mapping[str, Endpoint] = {e.name: e for e in (
     # firebase-admin read (Google's /oauth2/v1/certs).
     Endpoint("certs", "/certs"),
     Endpoint("authorize", "/authorize", _FORM_POST),
-    Endpoint("token", "/token", ("POST",)),
-    Endpoint("userinfo", "/userinfo", _FORM_POST),
-    Endpoint("introspect", "/introspect", ("POST",)),
+    Endpoint("token", "/token", ("POST",), control=DPoPControl),
+    Endpoint("userinfo", "/userinfo", _FORM_POST, control=DPoPControl),
+    Endpoint("introspect", "/introspect", ("POST",), control=DPoPControl),
     Endpoint("revoke", "/revoke", ("POST",)),
     Endpoint("end-session", "/logout", _FORM_POST),
     Endpoint("device", "/device_authorization", ("POST",)),

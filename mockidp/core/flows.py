@@ -83,10 +83,14 @@ class Grant:
     #: One authorization grant, kept through :meth:`renewed` (refresh, rotation): the access
     #: tokens issued under it are revoked with its refresh token (RFC 7009 §2.1).
     grant_id: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    #: The DPoP key (RFC 7638 thumbprint) the code (``dpop_jkt``, RFC 9449 §10) or a public
+    #: client's refresh token (§5) is bound to: the token request's proof must be of it.
+    dpop_jkt: str | None = None
 
-    def renewed(self, expires_at: float, scope: str | None = None) -> Grant:
+    def renewed(self, expires_at: float, scope: str | None = None,
+                dpop_jkt: str | None = None) -> Grant:
         return replace(self, expires_at=expires_at, scope=self.scope if scope is None else scope,
-                       redirect_uri=None, code_challenge=None)
+                       redirect_uri=None, code_challenge=None, dpop_jkt=dpop_jkt)
 
 
 def pkce_matches(verifier: str, challenge: str, method: str) -> bool:

@@ -22,6 +22,7 @@ from . import jwa, profiles
 from .checks import whole_number
 from .clock import Clock
 from .directory import ACCESS_TOKEN_TYPES, Clients, Users
+from .dpop import DPoPKey, DPoPState
 from .endpoints import ENDPOINTS, EndpointControl, Endpoints
 from .flows import FlowState, TokenContext
 from .keys import KeyRing
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack
 
-    from .endpoints import DiscoveryControl, JwksControl
+    from .endpoints import DiscoveryControl, DPoPControl, JwksControl
     from .faults import Attacker
     from .profiles import Layout, Profile
     from .tokens import IdTokenOptions, TokenOptions
@@ -129,6 +130,8 @@ class Issuer:
         self.requests_log = RequestLog(whole_number("log_limit", log_limit, 1))
         #: Codes, refresh tokens, revocations, device and login-page flows in progress.
         self.flows = FlowState()
+        #: DPoP (RFC 9449): the proofs seen (against replay) and the nonce secret.
+        self.dpop = DPoPState()
         self.minter = Minter(
             self.keys, self.clock, self.users, self.clients,
             issuer=lambda: self.issuer, audience=lambda: self.audience, url_for=self.url_for,
@@ -243,6 +246,13 @@ class Issuer:
         self.minter.hooks.append(hook)
         return hook
 
+    def dpop_key(self, alg: str = "ES256") -> DPoPKey:
+        """A DPoP holder key (RFC 9449) whose proofs take ``iat`` from this provider's clock:
+        ``idp.token(dpop=key)`` binds a token to it (``cnf.jkt``), ``key.proof(method, url,
+        access_token=None, nonce=None, fault=None)`` makes a proof, valid or wrong in exactly
+        the way a :data:`mockidp.DPOP_FAULTS` entry names."""
+        return DPoPKey(alg, clock=self.clock.time)
+
     def approve_device(self, user_code: str | None = None, *, sub: str | None = None,
                        deny: bool = False) -> str:
         """Decide a pending device authorization (RFC 8628) as the user would on the
@@ -272,11 +282,14 @@ class Issuer:
     @overload
     def endpoint(self, name: Literal["discovery", "oauth-metadata"]) -> DiscoveryControl: ...
     @overload
+    def endpoint(self, name: Literal["token", "userinfo", "introspect"]) -> DPoPControl: ...
+    @overload
     def endpoint(self, name: str) -> EndpointControl: ...
 
     def endpoint(self, name: str) -> EndpointControl:
         """The fault controls of one endpoint: ``fail``, ``delay``, ``respond``, ``drop``,
-        ``redirect``, ``headers``, ``transform``, ``reset`` (and JWKS / discovery specials)."""
+        ``redirect``, ``headers``, ``transform``, ``reset`` (and JWKS / discovery specials;
+        ``require_dpop_nonce`` where DPoP proofs are taken)."""
         return self.endpoints[name]
 
     @property
@@ -347,6 +360,7 @@ class Issuer:
         self.minter.hooks.clear()
         self.minter.minted.clear()
         self.flows.clear()
+        self.dpop.clear()
         self.refresh_token_rotation = baseline.refresh_token_rotation
         self.jwks_max_age = baseline.jwks_max_age
         with self._errors_lock:

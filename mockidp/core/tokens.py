@@ -32,6 +32,7 @@ from .profiles import ClaimContext
 if TYPE_CHECKING:
     from .clock import Clock
     from .directory import Client, Clients, User, Users
+    from .dpop import DPoPKey
     from .keys import Key, KeyRing
     from .profiles import Profile
 
@@ -44,7 +45,9 @@ class TokenOptions(TypedDict, total=False):
     """The keyword options of an access token: ``idp.token()``, ``RemoteIdP.token()`` and the
     control API's ``POST /token`` all take exactly these (with ``claims``). Defaults: ``sub``
     the default user, ``aud`` the provider's audience, ``alg`` the default algorithm,
-    ``expires_in`` 3600 seconds, ``typ`` ``"JWT"``."""
+    ``expires_in`` 3600 seconds, ``typ`` ``"JWT"``. ``dpop``, a holder key
+    (``idp.dpop_key()``) or its thumbprint, binds the token to it (``cnf.jkt``, RFC 9449
+    §6.1)."""
 
     sub: str | None
     aud: Audience | None
@@ -56,6 +59,7 @@ class TokenOptions(TypedDict, total=False):
     client_id: str | None
     typ: str | None
     fault: str | None
+    dpop: DPoPKey | str | None
 
 
 class IdTokenOptions(TypedDict, total=False):
@@ -223,6 +227,7 @@ class Minter:
         client_id: str | None = None,
         expires_in: float | timedelta = 3600,
         typ: str | None = "JWT",
+        dpop: DPoPKey | str | None = None,
     ) -> dict[str, Any]:
         _text("typ", typ)
         _text("sub", sub)
@@ -243,6 +248,12 @@ class Minter:
             body["client_id"] = client_id
         if scope is not None:
             body["scope"] = _scope(scope)
+        if dpop is not None:
+            jkt = dpop if isinstance(dpop, str) else getattr(dpop, "jkt", None)
+            if not isinstance(jkt, str) or not jkt:
+                raise ConfigurationError(f"dpop takes a key of idp.dpop_key() or its "
+                                         f"thumbprint, not {dpop!r}")
+            body["cnf"] = {"jkt": jkt}  # RFC 9449 §6.1
         if self.profile is not None:
             user = self.users.default if sub is None else self.users.get(sub)
             body = self.profile.claims("access", body, self._context(client_id, scope, user))

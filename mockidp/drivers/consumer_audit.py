@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from xml.sax.saxutils import escape, quoteattr
 
+from ..core.dpop import DPOP_FAULTS
 from ..core.faults import FAULTS, SEVERITIES, Severity, at_least
 from ..errors import ConfigurationError, UnknownFaultError
+from .dpop_audit import DPOP_URL, HttpDPoPVerifier, ServiceFailure, dpop_cases
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from ..provider import MockIdP
+    from .dpop_audit import CaseFields
     from .remote import RemoteIdP
 
 __all__ = ["AuditCase", "AuditReport", "audit", "http_verifier"]
@@ -189,11 +192,6 @@ class AuditReport:
         return "\n".join(parts) + "\n"
 
 
-class ServiceFailure(Exception):
-    """What :func:`http_verifier` raises when the service answers 5xx or not at all in time:
-    a failure, not a refusal."""
-
-
 #: Errors that mean the validator broke rather than refused.
 _CRASHES = (RecursionError, MemoryError, ServiceFailure)
 
@@ -208,7 +206,7 @@ def _outcome(verify: Callable[[str], Any], token: str
 
 
 def audit(
-    verify: Callable[[str], Any],
+    verify: Callable[..., Any],
     idp: MockIdP | RemoteIdP | None = None,
     *,
     audience: str | Sequence[str] | None = None,
@@ -218,6 +216,11 @@ def audit(
     progress: Callable[[AuditCase], object] | None = None,
     claims: Mapping[str, Any] | None = None,
     verify_for: Callable[[str], Callable[[str], Any]] | None = None,
+    dpop: bool = False,
+    dpop_alg: str = "ES256",
+    dpop_nonce: str | None = None,
+    method: str = "GET",
+    url: str | None = None,
 ) -> AuditReport:
     """Run the catalog (or ``faults``) and valid baselines through ``verify``.
 
@@ -232,6 +235,15 @@ def audit(
     ``audience-cache``: a token accepted for the expected audience must still be refused for
     another one.
     The provider's keys are as they were when the audit returns.
+
+    ``dpop=True`` audits a DPoP resource server (RFC 9449 §7): ``verify(token, proof, method,
+    url)`` checks a request of ``method`` to ``url`` (default ``GET`` of
+    :data:`~mockidp.drivers.dpop_audit.DPOP_URL`) that carries ``Authorization: DPoP token``
+    and the ``DPoP`` header ``proof`` (``None``: none). The token faults come bound to a key
+    of ``dpop_alg`` with valid proofs, then every :data:`mockidp.DPOP_FAULTS` entry with a
+    valid token; ``dpop_nonce`` is the nonce the service demands, if it does (§9), which adds
+    ``nonce-missing`` and ``nonce-stale``. Over HTTP (``http_verifier(url, dpop=True)``) the
+    service's own ``DPoP-Nonce`` challenges are followed instead.
     """
     if not callable(verify):
         raise ConfigurationError("audit() takes the validator as a function of the token")
@@ -241,11 +253,21 @@ def audit(
         with MockIdP() as provider:
             return audit(verify, provider, audience=audience, algorithms=algorithms, typ=typ,
                          faults=faults, progress=progress, claims=claims,
-                         verify_for=verify_for)
+                         verify_for=verify_for, dpop=dpop, dpop_alg=dpop_alg,
+                         dpop_nonce=dpop_nonce, method=method, url=url)
     names = list(FAULTS) if faults is None else list(faults)
     algs = list(algorithms) if algorithms else [idp.keys.default_alg]
     aud = audience if audience is not None else idp.audience
     mint: dict[str, Any] = {"aud": aud, "typ": typ, "claims": dict(claims or {})}
+    proof_cases: Callable[[], list[CaseFields]] | None = None
+    if dpop:
+        if verify_for is not None:
+            raise ConfigurationError("verify_for is for bearer validators; drop it with dpop")
+        mint["dpop"] = idp.dpop_key(dpop_alg)
+        verify, proof_cases = dpop_cases(
+            verify, idp, mint=mint, method=method, url=url or DPOP_URL, key=mint["dpop"],
+            nonce=dpop_nonce, faults=faults, outcome=_outcome)
+        names = [name for name in names if name not in DPOP_FAULTS]
     snapshot = idp.keys.snapshot()
     cases: list[AuditCase] = []
 
@@ -293,6 +315,8 @@ def audit(
                          "a valid token of the next key, published before the audit"))
         if verify_for is not None:
             record(_audience_cache(verify_for, idp.token(alg=algs[0], **mint), aud))
+        for fields in proof_cases() if proof_cases is not None else ():
+            record(AuditCase(*fields))
     finally:
         idp.keys.restore(snapshot)
     return AuditReport(cases)
@@ -321,10 +345,15 @@ def _audience_cache(verify_for: Callable[[str], Callable[[str], Any]], token: st
 
 
 def http_verifier(url: str, *, headers: Mapping[str, str] | None = None,
-                  expect_status: Sequence[int] = (), timeout: float = 10.0
-                  ) -> Callable[[str], None]:
+                  expect_status: Sequence[int] = (), timeout: float = 10.0,
+                  dpop: bool = False) -> Callable[..., None]:
     """A ``verify`` for :func:`audit` that sends each token as a bearer token to a running
-    service: accepted when it answers ``expect_status`` (default: any 2xx)."""
+    service: accepted when it answers ``expect_status`` (default: any 2xx). With ``dpop``,
+    for ``audit(..., dpop=True)``: each request is sent as it comes, ``Authorization: DPoP``
+    with its ``DPoP`` headers (:class:`~mockidp.drivers.dpop_audit.HttpDPoPVerifier`)."""
+    if dpop:
+        return HttpDPoPVerifier(url, headers=headers, expect_status=expect_status,
+                                timeout=timeout)
     import urllib.error
     import urllib.request
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Unpack
 
+    from ..core.dpop import DPoPKey
     from ..core.tokens import IdTokenOptions, TokenOptions
 
 __all__ = ["RemoteClock", "RemoteDirectory", "RemoteEndpoint", "RemoteIdP", "RemoteKey",
@@ -178,10 +179,21 @@ class RemoteIdP:
 
     def token(self, claims: Mapping[str, Any] | None = None,
               **options: Unpack[TokenOptions]) -> str:
-        """``idp.token()`` of the remote provider: the same options, minted there."""
+        """``idp.token()`` of the remote provider: the same options, minted there (a
+        ``dpop`` key travels as its thumbprint)."""
+        dpop = options.get("dpop")
+        if dpop is not None and not isinstance(dpop, str):
+            options["dpop"] = dpop.jkt
         token: str = self.call("POST", "/token", {"claims": claims, **options},
                                nulls=True)["token"]
         return token
+
+    def dpop_key(self, alg: str = "ES256") -> DPoPKey:
+        """A DPoP holder key (``idp.dpop_key()``), made here: its proofs take ``iat`` from
+        this machine's clock, as the services under test see it."""
+        from ..core.dpop import DPoPKey
+
+        return DPoPKey(alg)
 
     def id_token(self, claims: Mapping[str, Any] | None = None,
                  **options: Unpack[IdTokenOptions]) -> str:

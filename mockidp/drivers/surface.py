@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ..core.endpoints import DiscoveryControl, EndpointControl, JwksControl
+from ..core.endpoints import DiscoveryControl, DPoPControl, EndpointControl, JwksControl
 from ..core.keys import KeyRing
 from ..errors import ConfigurationError
 
@@ -70,7 +70,7 @@ def _collect(target: str, *classes: type) -> dict[str, Action]:
 KEY_ACTIONS: Mapping[str, Action] = _collect("keys", KeyRing)
 #: What can be done to an endpoint, by name (some only to the JWKS or the metadata).
 ENDPOINT_ACTIONS: Mapping[str, Action] = _collect(
-    "endpoint", EndpointControl, JwksControl, DiscoveryControl)
+    "endpoint", EndpointControl, JwksControl, DiscoveryControl, DPoPControl)
 
 
 def bind(action: Action, options: Mapping[str, Any], where: str) -> dict[str, Any]:

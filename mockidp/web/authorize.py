@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from werkzeug.wrappers import Response
 
 from ..core.directory import redirect_uri_problem
+from ..core.dpop import JKT_FORM
 from ..core.flows import CODE_LIFETIME, PKCE_METHODS, Grant, PendingLogin
 from .pages import login_page
 from .responses import NO_STORE, OAuthError, form_post, redirect_uri, refuse_repeats
@@ -130,12 +131,16 @@ def _authorization_grant(issuer: Issuer, params: Mapping[str, str], client: Clie
                          f"supported; use {' or '.join(PKCE_METHODS)}")
     elif not 43 <= len(challenge) <= 128:
         raise OAuthError("invalid_request", "code_challenge must be 43 to 128 characters")
+    dpop_jkt = params.get("dpop_jkt")
+    if dpop_jkt is not None and not JKT_FORM.fullmatch(dpop_jkt):
+        raise OAuthError("invalid_request", "dpop_jkt must be the base64url SHA-256 "
+                         "thumbprint of a JWK (RFC 9449 §10, RFC 7638)")
     now = issuer.clock.time()
     return Grant(
         client_id=client.client_id, redirect_uri=given_uri,
         scope=params.get("scope", ""), sub="", auth_time=now,
         expires_at=now + CODE_LIFETIME, nonce=params.get("nonce"),
-        code_challenge=challenge, code_challenge_method=method,
+        code_challenge=challenge, code_challenge_method=method, dpop_jkt=dpop_jkt,
     )
 
 

@@ -35,6 +35,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..core.checks import http_url
 from ..core.directory import Clients
+from ..core.dpop import PROOF_TYP, ProofError, parse_proof
 from ..core.faults import FAULTS
 from ..core.issuer import Issuer
 from ..core.jws import MalformedJWS, parse_compact
@@ -305,7 +306,9 @@ def _add_client(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
             "grant_types": list(client.grant_types), "public": client.public,
             "id_token_signed_response_alg": client.id_token_signed_response_alg,
             "userinfo_signed_response_alg": client.userinfo_signed_response_alg,
-            "access_token_typ": client.access_token_typ}
+            "access_token_typ": client.access_token_typ,
+            "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
+            "dpop_nonce": client.dpop_nonce}
 
 
 def _approve_device(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
@@ -652,11 +655,16 @@ def openapi(server: str) -> dict[str, Any]:
 
 
 def decode_report(issuer: Issuer, token: str) -> str:
-    """What the dashboard's decoder shows: header, claims, which key, and the verdict."""
+    """What the dashboard's decoder shows: header, claims, which key, and the verdict; for a
+    DPoP-bound token the key it is bound to, for a DPoP proof its key and signature."""
     try:
         header, claims, _, _ = parse_compact(token)
     except (MalformedJWS, UnicodeError) as exc:
         return f"not a compact JWS: {exc}"
+    if header.get("typ") == PROOF_TYP:
+        return "\n".join(["header: " + json.dumps(header, indent=2),
+                          "claims: " + json.dumps(claims, indent=2), *_dates(claims),
+                          _proof_verdict(token)])
     kid = header.get("kid")
     key = issuer.keys.get(kid) if isinstance(kid, str) else None
     where = (f"key {kid} ({key.alg}, {issuer.keys.state(key.kid)})" if key is not None
@@ -668,8 +676,28 @@ def decode_report(issuer: Issuer, token: str) -> str:
         verdict = f"not valid: {exc}"
     return "\n".join([
         "header: " + json.dumps(header, indent=2), "claims: " + json.dumps(claims, indent=2),
-        *_dates(claims), where, verdict,
+        *_dates(claims), *_binding(claims), where, verdict,
     ])
+
+
+def _binding(claims: Mapping[str, Any]) -> list[str]:
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if not isinstance(jkt, str):
+        return []
+    return [f"DPoP-bound: cnf.jkt {jkt} (RFC 9449 §6.1): send it as Authorization: DPoP with "
+            "a proof of that key"]
+
+
+def _proof_verdict(proof: str) -> str:
+    """A DPoP proof: its key's thumbprint if RFC 9449 §4.3 steps 2-7 hold (the request's own
+    checks, method, URI, time and replay, need the request)."""
+    try:
+        _, _, jkt = parse_proof(proof)
+    except ProofError as exc:
+        return f"a DPoP proof, not valid: {exc.description}"
+    return (f"a DPoP proof, signed by its jwk (RFC 9449 §4.3 steps 2-7 hold); key thumbprint "
+            f"{jkt}")
 
 
 def _dates(claims: Mapping[str, Any]) -> list[str]:

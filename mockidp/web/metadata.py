@@ -18,6 +18,7 @@ from werkzeug.http import http_date as _format_date
 from werkzeug.wrappers import Response
 
 from ..core import jwa
+from ..core.dpop import DPOP_ALGS
 from ..core.flows import PKCE_METHODS
 from .authorize import RESPONSE_MODES
 from .clientauth import CLIENT_SECRET_JWT_ALGS, PRIVATE_KEY_JWT_ALGS
@@ -91,6 +92,7 @@ def metadata(issuer: Issuer) -> dict[str, Any]:
         "id_token_signing_alg_values_supported": signing,
         "userinfo_signing_alg_values_supported": signing,
         "code_challenge_methods_supported": list(PKCE_METHODS),
+        "dpop_signing_alg_values_supported": list(DPOP_ALGS),  # RFC 9449 §5.1
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
         "introspection_endpoint_auth_methods_supported": INTROSPECTION_AUTH_METHODS,

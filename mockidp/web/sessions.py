@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from ..errors import InvalidTokenError
 from .authorize import refuse_script_uri
 from .clientauth import authenticate_client
+from .dpop import CHALLENGE, dpop_error, nonce_headers, refuse_bound_bearer, resource_proof
 from .responses import (
     CORS,
     FORM,
@@ -49,7 +50,7 @@ def userinfo(issuer: Issuer, request: Request) -> Response:
     §5.3.2: a client registered with ``userinfo_signed_response_alg`` gets the claims as a
     JWT (``application/jwt``) with ``iss`` and ``aud`` added; any other, plain JSON. The
     client is the one the token was issued to (its ``client_id``, else ``azp``)."""
-    claims = _bearer_claims(issuer, request)
+    claims = _bearer_claims(issuer, request, "userinfo")
     scopes = scope_set(claims.get("scope"))
     if "scope" in claims and "openid" not in scopes:
         raise OAuthError("insufficient_scope", "the token's scope lacks openid", 403, {
@@ -67,18 +68,23 @@ def userinfo(issuer: Issuer, request: Request) -> Response:
     if client is not None and client.userinfo_signed_response_alg is not None:
         signed = issuer.minter.signed_userinfo(body, client.client_id,
                                                client.userinfo_signed_response_alg)
-        return Response(signed, content_type="application/jwt", headers=NO_STORE)
-    return json_response(body, headers=NO_STORE)
+        return Response(signed, content_type="application/jwt",
+                        headers={**NO_STORE, **nonce_headers(issuer, "userinfo")})
+    return json_response(body, headers={**NO_STORE, **nonce_headers(issuer, "userinfo")})
 
 
-def _bearer_claims(issuer: Issuer, request: Request) -> dict[str, Any]:
-    """The claims of the bearer access token a protected resource request carries: in the
+def _bearer_claims(issuer: Issuer, request: Request, endpoint: str) -> dict[str, Any]:
+    """The claims of the access token a protected resource request carries: in the
     ``Authorization`` header (RFC 6750 §2.1) or, in a form-encoded POST body, as
     ``access_token`` (§2.2); never both (§2: one method per request). A request with neither
-    gets a challenge with no error code or other error information (§3.1)."""
+    gets a challenge with no error code or other error information (§3.1), for either scheme
+    (RFC 9449 §7.2). A DPoP-bound token comes as ``Authorization: DPoP`` with a proof for
+    this request (RFC 9449 §7.1), and never as a bearer token."""
     header = request.headers.get("Authorization")
     scheme, _, token = (header or "").partition(" ")
-    in_header = scheme.lower() == "bearer"
+    dpop = scheme.lower() == "dpop"
+    in_header = dpop or scheme.lower() == "bearer"
+    refuse = dpop_error if dpop else _bearer_error  # the challenge of the scheme used
     in_body = (request.method == "POST" and request.mimetype == FORM
                and "access_token" in request.form)
     if in_body:
@@ -89,10 +95,10 @@ def _bearer_claims(issuer: Issuer, request: Request) -> dict[str, Any]:
                             400)
     if not in_header and not in_body:
         # No credentials, or only a scheme this resource does not take: RFC 6750 §3.1.
-        raise BearerChallenge(_REALM)
+        raise BearerChallenge(_SCHEMES)
     token = (token if in_header else request.form["access_token"]).strip()
     if not token:
-        raise _bearer_error("invalid_request", "the access token is empty", 400)
+        raise refuse("invalid_request", "the access token is empty", 400)
     try:
         claims = issuer.verify(token)
         if claims.get("jti") in issuer.flows.revoked:
@@ -101,7 +107,11 @@ def _bearer_claims(issuer: Issuer, request: Request) -> dict[str, Any]:
             raise InvalidTokenError("an ID token is no access token (RFC 8725 §2.8): send "
                                     "the access_token of the token response")
     except InvalidTokenError as exc:
-        raise _bearer_error("invalid_token", str(exc), 401) from None
+        raise refuse("invalid_token", str(exc), 401) from None
+    if dpop:
+        resource_proof(issuer, request, endpoint, token, claims)
+    else:
+        refuse_bound_bearer(claims)
     return claims
 
 
@@ -115,6 +125,8 @@ def _is_id_token(claims: Mapping[str, Any]) -> bool:
 
 
 _REALM = 'Bearer realm="mockidp"'
+#: The challenge of a request without credentials: either scheme will do (RFC 9449 §7.2).
+_SCHEMES = f"{_REALM}, {CHALLENGE}"
 
 
 def _bearer_error(error: str, description: str, status: int) -> OAuthError:
@@ -142,11 +154,11 @@ def introspect(issuer: Issuer, request: Request) -> Response:
     ``client_id`` authenticates nobody and is refused (``invalid_client``, 401)."""
     check_form(request)
     scheme, _, _ = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer":
+    if scheme.lower() in ("bearer", "dpop"):
         if {"client_id", "client_secret", "client_assertion"} & set(request.form):
             raise OAuthError("invalid_request", "authorize with a bearer token or "
                              "authenticate as a client, not both")
-        _bearer_claims(issuer, request)
+        _bearer_claims(issuer, request, "introspect")
     else:
         client = authenticate_client(issuer, request)
         if client.public:
@@ -170,7 +182,9 @@ def introspect(issuer: Issuer, request: Request) -> Response:
         if claims is None or claims.get("jti") in issuer.flows.revoked:
             body = {"active": False}
         else:
-            body = {**claims, "active": True, "token_type": "Bearer"}
+            # RFC 9449 §6.2: a bound token's cnf is in claims, and its type is DPoP.
+            bound = isinstance(claims.get("cnf"), dict) and "jkt" in claims["cnf"]
+            body = {**claims, "active": True, "token_type": "DPoP" if bound else "Bearer"}
     return json_response(body, headers=NO_STORE)
 
 

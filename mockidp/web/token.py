@@ -12,6 +12,7 @@ from ..core.flows import CODE_LIFETIME, REFRESH_LIFETIME, Grant, pkce_matches
 from ..core.jws import MalformedJWS, parse_compact
 from ..errors import InvalidTokenError
 from .clientauth import authenticate_client, verify_assertion
+from .dpop import JKT, bound_jkt, nonce_headers, token_proof
 from .responses import CORS, NO_STORE, OAuthError, check_form, json_response, scope_set
 
 if TYPE_CHECKING:
@@ -47,7 +48,9 @@ def token(issuer: Issuer, request: Request) -> Response:
     if grant_type not in client.grant_types:
         raise OAuthError("unauthorized_client",
                          f"client {client.client_id!r} may not use {grant_type}")
-    return json_response(grant(issuer, request, client), headers={**NO_STORE, **CORS})
+    request.environ[JKT] = token_proof(issuer, request, client)
+    return json_response(grant(issuer, request, client),
+                         headers={**NO_STORE, **CORS, **nonce_headers(issuer, "token", client)})
 
 
 def issue(issuer: Issuer, request: Request, client: Client, grant_type: str, sub: str,
@@ -64,11 +67,22 @@ def issue(issuer: Issuer, request: Request, client: Client, grant_type: str, sub
     The access token's ``typ`` is the client's registered choice, else the provider's
     (``"at+jwt"``: RFC 9068 §2.1, with ``client_id`` as §2.2 requires); the ID token is
     signed with the client's ``id_token_signed_response_alg`` (OIDC Registration §2), else the
-    provider's default algorithm."""
+    provider's default algorithm.
+
+    With a DPoP proof (RFC 9449 §5) the access token is bound to its key (``cnf.jkt``,
+    §6.1) and its ``token_type`` is ``DPoP``; a grant bound to a key (a code with
+    ``dpop_jkt``, §10; a public client's refresh token, §5) takes a proof of that key only,
+    and a public client's refresh token is bound to the proof's key."""
     minter = issuer.minter
+    jkt = bound_jkt(request)
+    if grant is not None and grant.dpop_jkt is not None and grant.dpop_jkt != jkt:
+        raise OAuthError("invalid_dpop_proof", "the grant is bound to another DPoP key: send "
+                         "a proof of the key it was bound to (RFC 9449 §5, §10)")
     form = request.form.to_dict()  # for the hooks and the config file's rules
     extra = {**(grant.claims or {})} if grant is not None else {}
     extra.update(claims or {})
+    if jkt is not None:
+        extra["cnf"] = {"jkt": jkt}
     access = minter.access_token(extra, sub=sub, client_id=client.client_id,
                                  scope=scope or None, expires_in=TOKEN_LIFETIME,
                                  typ=client.access_token_typ or issuer.access_token_typ,
@@ -76,7 +90,8 @@ def issue(issuer: Issuer, request: Request, client: Client, grant_type: str, sub
     if grant is not None:
         _record(issuer, grant, access)
     body: dict[str, Any] = {
-        "access_token": access, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME,
+        "access_token": access, "token_type": "DPoP" if jkt else "Bearer",
+        "expires_in": TOKEN_LIFETIME,
     }
     if scope:
         body["scope"] = scope
@@ -90,7 +105,8 @@ def issue(issuer: Issuer, request: Request, client: Client, grant_type: str, sub
         )
     if refresh and grant is not None:
         now = issuer.clock.time()
-        renewed = grant.renewed(now + REFRESH_LIFETIME, scope)
+        renewed = grant.renewed(now + REFRESH_LIFETIME, scope,
+                                dpop_jkt=jkt if client.public else None)
         body["refresh_token"] = issuer.flows.refresh_tokens.issue(renewed, now)
     return body
 
