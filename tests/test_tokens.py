@@ -194,3 +194,12 @@ def test_one_pipeline_every_token_goes_through_the_hooks(idp: MockIdP) -> None:
                     ("access_token", "client_credentials", client.client_id)]
     with pytest.raises(InvalidTokenError, match="expired"):
         idp.verify(idp.token({"plant": "expired"}))
+
+
+@pytest.mark.parametrize("fault", ["crit-unknown", "b64-false"])
+def test_the_provider_refuses_critical_extensions_it_does_not_understand(
+        idp: MockIdP, fault: str) -> None:
+    """RFC 7515 §4.1.11: its own endpoints (userinfo, introspection) refuse a token whose
+    ``crit`` lists an extension; the provider supports none, RFC 7797's b64 included."""
+    with pytest.raises(InvalidTokenError, match=r"RFC 7515 §4\.1\.11"):
+        idp.verify(idp.token(fault=fault))

@@ -442,6 +442,11 @@ class Minter:
             header, claims, message, signature = parse_compact(token)
         except (MalformedJWS, UnicodeError) as exc:
             raise InvalidTokenError(f"malformed token: {exc}") from None
+        if "crit" in header:
+            # RFC 7515 §4.1.11: a recipient that does not understand a listed extension (the
+            # provider understands none, RFC 7797's b64 among them) must refuse the JWS.
+            raise InvalidTokenError(f"crit names extensions this provider does not support: "
+                                    f"{header['crit']!r} (RFC 7515 §4.1.11)")
         kid = header.get("kid")
         key = self.keys.get(kid) if isinstance(kid, str) else None
         if key is None or self.keys.state(key.kid) == "revoked":
