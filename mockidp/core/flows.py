@@ -80,6 +80,8 @@ class Grant:
     code_challenge_method: str = "plain"
     #: Extra claims for this sign-in's tokens (the login page's claim editor, next_login()).
     claims: Mapping[str, Any] | None = None
+    #: The resources (RFC 8707) the grant's access tokens may be for: their ``aud``.
+    resources: tuple[str, ...] = ()
     #: One authorization grant, kept through :meth:`renewed` (refresh, rotation): the access
     #: tokens issued under it are revoked with its refresh token (RFC 7009 §2.1).
     grant_id: str = field(default_factory=lambda: secrets.token_urlsafe(16))

@@ -125,6 +125,10 @@ class Profile:
     #: The ``typ`` of the access tokens its token endpoint issues: ``"JWT"``, or ``"at+jwt"``
     #: for a provider that issues RFC 9068 tokens by default.
     access_token_typ: str = "JWT"
+    #: Authorization requests must use PKCE with S256 (OAuth 2.1, the MCP authorization spec).
+    require_pkce: bool = False
+    #: Authorization requests only by PAR (RFC 9126 §5 ``require_pushed_authorization_requests``).
+    require_par: bool = False
 
     def layout(self, options: Mapping[str, str]) -> Layout:
         """The URL layout for ``options`` (checked against the profile's)."""

@@ -14,21 +14,31 @@ from werkzeug.wrappers import Response
 
 from ..core.directory import redirect_uri_problem
 from ..core.flows import CODE_LIFETIME, PKCE_METHODS, Grant, PendingLogin
+from .jar import authorization_parameters
+from .jarm import JARM_MODES, plain_mode, response_jwt
 from .pages import login_page
-from .responses import NO_STORE, OAuthError, form_post, redirect_uri, refuse_repeats
+from .responses import (
+    NO_STORE,
+    OAuthError,
+    form_post,
+    known_resources,
+    redirect_uri,
+    refuse_repeats,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from werkzeug.datastructures import MultiDict
     from werkzeug.wrappers import Request
 
     from ..core.directory import Client, User
     from ..core.issuer import Issuer
 
-__all__ = ["RESPONSE_MODES", "SESSION_COOKIE", "authorize", "refuse_script_uri",
-           "signed_in_user"]
+__all__ = ["RESPONSE_MODES", "SESSION_COOKIE", "authorization_grant", "authorize",
+           "refuse_script_uri", "signed_in_user"]
 
-RESPONSE_MODES = ("query", "fragment", "form_post")
+RESPONSE_MODES = ("query", "fragment", "form_post", *JARM_MODES)
 SESSION_COOKIE = "mockidp_session"
 LOGIN_PAGE_LIFETIME = 600.0
 #: The login page's extra-claims field, at most: the claims ride along in the code and the
@@ -52,7 +62,7 @@ def authorize(issuer: Issuer, request: Request) -> Response:
     ``login_hint`` one, or what ``idp.users.next_login()`` planned) without a page; with
     ``login="page"`` it asks on a login page. Errors about the client or redirect URI are
     answered directly; all others go back to the redirect URI (RFC 6749 §4.1.2.1)."""
-    params = request.values
+    params: MultiDict[str, str] = request.values
     refuse_repeats(params)
     if request.method == "POST" and "login_request" in request.form:
         return _login_submitted(issuer, request)
@@ -62,19 +72,21 @@ def authorize(issuer: Issuer, request: Request) -> Response:
     client = issuer.clients.get(client_id)
     if client is None:
         raise OAuthError("invalid_request", f"unknown client {client_id!r}")
+    params = authorization_parameters(issuer, params, client)
     given_uri = params.get("redirect_uri")
     target = redirect_uri(client, given_uri)
     refuse_script_uri(target)
     state = params.get("state")
     response_mode = params.get("response_mode", "query")
     if response_mode not in RESPONSE_MODES:
-        return _respond(issuer, target, "query", state, error=(
+        return _respond(issuer, client.client_id, target, "query", state, error=(
             "invalid_request", f"response_mode must be one of {', '.join(RESPONSE_MODES)}"))
     try:
-        grant = _authorization_grant(issuer, params, client, given_uri)
+        grant = authorization_grant(issuer, params, client, given_uri)
         login = _who_signs_in(issuer, params, request)
     except OAuthError as exc:
-        return _respond(issuer, target, response_mode, state, error=(exc.error, exc.description))
+        return _respond(issuer, client.client_id, target, response_mode, state,
+                        error=(exc.error, exc.description))
     if login is None:  # ask on the login page
         pending = PendingLogin(grant, target, response_mode, state,
                                grant.expires_at + LOGIN_PAGE_LIFETIME)
@@ -93,23 +105,14 @@ def _approved(issuer: Issuer, grant: Grant, user: User, claims: Mapping[str, Any
     grant = replace(grant, sub=user.sub, auth_time=now, expires_at=now + CODE_LIFETIME,
                     claims=dict(claims) if claims else None)
     code = issuer.flows.codes.issue(grant, now)
-    return _respond(issuer, target, response_mode, state, code=code)
+    return _respond(issuer, grant.client_id, target, response_mode, state, code=code)
 
 
-def _authorization_grant(issuer: Issuer, params: Mapping[str, str], client: Client,
-                         given_uri: str | None) -> Grant:
-    """The validated request, as a grant still missing its user.
-
-    OIDC Core §6 request objects are not served (discovery says so): a ``request`` or
-    ``request_uri`` is answered with ``request_not_supported`` / ``request_uri_not_supported``
-    (§3.1.2.6) rather than ignored, since a client that sent one expects its parameters, not
-    the outer ones, to count (§6.3.3)."""
-    if "request" in params:
-        raise OAuthError("request_not_supported", "request objects (the request parameter, "
-                         "OIDC Core §6.1) are not supported")
-    if "request_uri" in params:
-        raise OAuthError("request_uri_not_supported", "request_uri (OIDC Core §6.2) is not "
-                         "supported")
+def authorization_grant(issuer: Issuer, params: MultiDict[str, str], client: Client,
+                        given_uri: str | None) -> Grant:
+    """The validated request (its parameters resolved by :mod:`.jar`), as a grant still
+    missing its user. The PAR endpoint validates a pushed request with it too (RFC 9126
+    §2.1)."""
     response_type = params.get("response_type")
     if not response_type:
         raise OAuthError("invalid_request", "response_type is required")
@@ -121,6 +124,9 @@ def _authorization_grant(issuer: Issuer, params: Mapping[str, str], client: Clie
                          f"client {client.client_id!r} may not use authorization_code")
     challenge = params.get("code_challenge")
     method = params.get("code_challenge_method", "plain")
+    if issuer.profile.require_pkce and (challenge is None or method != "S256"):
+        raise OAuthError("invalid_request", f"the {issuer.profile.name} profile requires PKCE "
+                         "with code_challenge_method S256")
     if challenge is None:
         if client.public:
             raise OAuthError("invalid_request", "public clients must send a code_challenge "
@@ -136,6 +142,7 @@ def _authorization_grant(issuer: Issuer, params: Mapping[str, str], client: Clie
         scope=params.get("scope", ""), sub="", auth_time=now,
         expires_at=now + CODE_LIFETIME, nonce=params.get("nonce"),
         code_challenge=challenge, code_challenge_method=method,
+        resources=known_resources(issuer, params.getlist("resource")),
     )
 
 
@@ -181,7 +188,8 @@ def _login_submitted(issuer: Issuer, request: Request) -> Response:
         raise OAuthError("invalid_request", "this sign-in expired or was used; start again "
                          "from the application")
     if form.get("action") == "deny":
-        return _respond(issuer, pending.redirect_uri, pending.response_mode, pending.state,
+        return _respond(issuer, pending.grant.client_id, pending.redirect_uri,
+                        pending.response_mode, pending.state,
                         error=("access_denied", "the user refused"))
     sub = (form.get("new_sub") or form.get("sub") or "").strip()
     users = issuer.users
@@ -237,9 +245,11 @@ def signed_in_user(issuer: Issuer, login_hint: str | None) -> User:
     raise OAuthError("login_required", f"no user matches login_hint {login_hint!r}")
 
 
-def _respond(issuer: Issuer, target: str, response_mode: str, state: str | None, *,
-             code: str | None = None, error: tuple[str, str] | None = None) -> Response:
-    """The authorization response (RFC 6749 §4.1.2), with ``iss`` (RFC 9207)."""
+def _respond(issuer: Issuer, client_id: str, target: str, response_mode: str,
+             state: str | None, *, code: str | None = None,
+             error: tuple[str, str] | None = None) -> Response:
+    """The authorization response (RFC 6749 §4.1.2), with ``iss`` (RFC 9207); in a JARM
+    mode, as one signed JWT (:mod:`.jarm`)."""
     params: dict[str, str] = {}
     if code is not None:
         params["code"] = code
@@ -248,6 +258,9 @@ def _respond(issuer: Issuer, target: str, response_mode: str, state: str | None,
     if state is not None:
         params["state"] = state
     params["iss"] = issuer.issuer
+    if response_mode in JARM_MODES:
+        params = {"response": response_jwt(issuer, client_id, params)}
+    response_mode = plain_mode(response_mode)
     if response_mode == "form_post":
         return form_post(target, params)
     parts = urlsplit(target)

@@ -12,7 +12,15 @@ from ..core.flows import CODE_LIFETIME, REFRESH_LIFETIME, Grant, pkce_matches
 from ..core.jws import MalformedJWS, parse_compact
 from ..errors import InvalidTokenError
 from .clientauth import authenticate_client, verify_assertion
-from .responses import CORS, NO_STORE, OAuthError, check_form, json_response, scope_set
+from .responses import (
+    CORS,
+    NO_STORE,
+    OAuthError,
+    check_form,
+    json_response,
+    known_resources,
+    scope_set,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -64,10 +72,18 @@ def issue(issuer: Issuer, request: Request, client: Client, grant_type: str, sub
     The access token's ``typ`` is the client's registered choice, else the provider's
     (``"at+jwt"``: RFC 9068 §2.1, with ``client_id`` as §2.2 requires); the ID token is
     signed with the client's ``id_token_signed_response_alg`` (OIDC Registration §2), else the
-    provider's default algorithm."""
+    provider's default algorithm.
+
+    RFC 8707: the access token's ``aud`` is the ``resource`` values of the token request,
+    which must be among those the grant holds (a refresh may narrow to one), else all the
+    grant's; with neither, the provider's audience."""
     minter = issuer.minter
     form = request.form.to_dict()  # for the hooks and the config file's rules
     extra = {**(grant.claims or {})} if grant is not None else {}
+    resources = known_resources(issuer, request.form.getlist("resource"),
+                                grant.resources or None if grant is not None else None)
+    if resources:  # RFC 8707 §2: the token is for exactly these
+        extra["aud"] = resources[0] if len(resources) == 1 else list(resources)
     extra.update(claims or {})
     access = minter.access_token(extra, sub=sub, client_id=client.client_id,
                                  scope=scope or None, expires_in=TOKEN_LIFETIME,
