@@ -98,7 +98,6 @@ def test_rfc9126_2_1_client_authentication_and_errors(idp: MockIdP) -> None:
     would), a request_uri in the push refused, 405 for GET."""
     wrong = push(idp, _params(), auth=("mockidp-client", "wrong"))
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
-    bad = push(idp, _params(redirect_uri="http://elsewhere.test/cb"))
     idp.clients.add("strict", "s3cret", redirect_uris=[REDIRECT])
     bad = push(idp, _params(redirect_uri="http://elsewhere.test/cb"), auth=("strict", "s3cret"))
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_request"
@@ -130,9 +129,10 @@ def test_rfc9126_5_6_required_per_provider_and_per_client(idp: MockIdP) -> None:
     assert plain.status_code == 400 and "require_pushed" in plain.json()["error_description"]
     uri = push(idp, _params(), auth=("par-only", "s")).json()["request_uri"]
     assert authorize(idp, {"client_id": "par-only", "request_uri": uri}).status_code == 302
-    assert requests.get(idp.discovery_url, timeout=5).json()["require_pushed_authorization_requests"] is False
+    key = "require_pushed_authorization_requests"
+    assert requests.get(idp.discovery_url, timeout=5).json()[key] is False
     idp.require_pushed_authorization_requests = True
-    assert requests.get(idp.discovery_url, timeout=5).json()["require_pushed_authorization_requests"] is True
+    assert requests.get(idp.discovery_url, timeout=5).json()[key] is True
     assert authorize(idp, {"client_id": "mockidp-client", **_params()}).status_code == 400
 
 
@@ -239,7 +239,7 @@ def served() -> Iterator[dict[str, bytes]]:
     documents: dict[str, bytes] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             body = documents.get(self.path)
             self.send_response(200 if body is not None else 404)
             self.end_headers()
