@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         RemoteKey,
         RemoteKeys,
     )
+    from .drivers.resource_audit import audit_resource
     from .drivers.scenario import Scenario, ScenarioRun
     from .errors import (
         BindError,
@@ -128,6 +129,7 @@ __all__ = [
     "Verdict",
     "__version__",
     "audit",
+    "audit_resource",
 ]
 
 #: Public name -> the module it lives in (below ``mockidp``).
@@ -145,6 +147,7 @@ _HOME = {
     "AuditCase": "drivers.consumer_audit",
     "AuditReport": "drivers.consumer_audit",
     "audit": "drivers.consumer_audit",  # not "audit": the module would shadow the function
+    "audit_resource": "drivers.resource_audit",
     "CORRUPTIONS": "core.keys",
     "Client": "core.directory",
     "Clients": "core.directory",

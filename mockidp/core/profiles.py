@@ -265,6 +265,16 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({p.name: p for p in (
                    "email_verified": True, "picture": None},
     ),
     Profile(
+        "mcp", "An authorization server as an MCP client meets it: PKCE S256 required, "
+        "dynamic registration and client ID metadata documents, resource indicators",
+        # The MCP authorization spec (2025-06-18 and later): OAuth 2.1 with PKCE S256 (the
+        # metadata must list it), RFC 8414 metadata, RFC 7591 registration or a client ID
+        # metadata document, RFC 8707 resource on the authorization and token requests, and
+        # RFC 9068 access tokens for the resource; RFC 9207 iss comes with every profile.
+        require_pkce=True, access_token_typ="at+jwt",
+        metadata={"code_challenge_methods_supported": ["S256"]},
+    ),
+    Profile(
         "cognito", "Amazon Cognito user pool: token_use, no aud on access tokens",
         issuer="/{user_pool}", options={"user_pool": "us-east-1_mockidp"},
         paths={"authorize": "/oauth2/authorize", "token": "/oauth2/token",
