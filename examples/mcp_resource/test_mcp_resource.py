@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
+import socket
+import subprocess
+import sys
 import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -49,7 +53,7 @@ def resource_server(idp: MockIdP, broken: str | None = None) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
-        idp.resources.remove(resource)
+        idp.resources.discard(resource)
 
 
 def test_mcp_client_flow(provider: MockIdP) -> None:
@@ -121,3 +125,27 @@ def test_audit_catches_each_broken_resource(provider: MockIdP, broken: str, chec
     with resource_server(provider, broken) as resource:
         report = audit_resource(resource, provider, scope=SCOPE, faults=FAULTS)
     assert [c.name for c in report.failures()] == [check], str(report)
+
+
+def test_cli_audit_resource() -> None:
+    """``mockidp audit --url URL --resource``: the provider on --idp-port, the resource
+    trusting it; exit 1 and the failed check named for a broken resource."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    issuer = f"http://127.0.0.1:{port}"
+
+    class Fixed:  # the resource trusts the provider the CLI will start
+        def __init__(self) -> None:
+            self.issuer, self.jwks_uri = issuer, issuer + "/.well-known/jwks.json"
+            self.resources: set[str] = set()
+
+    with resource_server(Fixed(), "any-audience") as resource:  # type: ignore[arg-type]
+        done = subprocess.run(
+            [sys.executable, "-m", "mockidp", "audit", "--url", resource, "--resource",
+             "--scope", SCOPE, "--idp-port", str(port), "--format", "json"],
+            capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1, done.stderr
+    cases = {c["name"]: c["verdict"] for c in json.loads(done.stdout)["cases"]}
+    assert cases["token-for-another-resource"] == "vulnerable"
+    assert cases["resource-metadata"] == "ok"

@@ -46,7 +46,8 @@ class Resources:
             self._items = self._items | {uri}
         return uri
 
-    def remove(self, uri: str) -> None:
+    def discard(self, uri: str) -> None:
+        """Forget ``uri`` if it was registered."""
         with self._lock:
             self._items = self._items - {uri}
 
