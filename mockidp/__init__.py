@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from importlib.abc import Loader
 
     from .core.clock import Clock
-    from .core.directory import Client, Clients, PlannedLogin, User, Users
+    from .core.directory import Client, ClientOptions, Clients, PlannedLogin, User, Users
     from .core.endpoints import DiscoveryControl, EndpointControl, JwksControl
     from .core.faults import FAULTS, Attacker, Fault, Severity
     from .core.flows import TokenContext
@@ -77,6 +77,7 @@ __all__ = [
     "AuditReport",
     "BindError",
     "Client",
+    "ClientOptions",
     "Clients",
     "Clock",
     "ConfigurationError",
@@ -150,6 +151,7 @@ _HOME = {
     "audit_resource": "drivers.resource_audit",
     "CORRUPTIONS": "core.keys",
     "Client": "core.directory",
+    "ClientOptions": "core.directory",
     "Clients": "core.directory",
     "Clock": "core.clock",
     "DiscoveryControl": "core.endpoints",

@@ -85,7 +85,10 @@ _ENTRIES: dict[str, dict[str, Any]] = {
     "clients": {"client_id": _STR, "client_secret": _STR, "redirect_uris": _STRS,
                 "public": _BOOL, "grant_types": _STRS, "jwks": (dict,),
                 "id_token_signed_response_alg": _STR, "userinfo_signed_response_alg": _STR,
-                "access_token_typ": _STR},
+                "access_token_typ": _STR, "jwks_uri": _STR, "request_uris": _STRS,
+                "require_pushed_authorization_requests": _BOOL,
+                "require_signed_request_object": _BOOL, "request_object_signing_alg": _STR,
+                "metadata": (dict,)},
     "users": {"sub": _STR, "password": _STR, "default": _BOOL, "claims": (dict,)},
     "rules": {"match": (dict,), "claims": (dict,)},
 }

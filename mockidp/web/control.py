@@ -34,7 +34,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from ..core.checks import http_url
-from ..core.directory import Clients
+from ..core.directory import ClientOptions
 from ..core.faults import FAULTS
 from ..core.issuer import Issuer
 from ..core.jws import MalformedJWS, parse_compact
@@ -391,7 +391,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/users", "POST", "add_user", "Add a user: {\"sub\": ..., \"claims\": {...}}",
           _add_user, ("sub", "claims", "password", "default")),
     Route("/clients", "POST", "add_client", "Register a client", _add_client,
-          tuple(inspect.signature(Clients.add).parameters)[1:]),
+          ("client_id", "client_secret", *ClientOptions.__annotations__)),
     Route("/devices/approve", "POST", "approve_device",
           "Decide a pending device authorization as its user would: "
           "{\"user_code\": ..., \"sub\": ..., \"deny\": false}", _approve_device,
