@@ -207,11 +207,18 @@ class Users(_Registry[User]):
         return user
 
     def next_login(self, sub: str | User | None = "", *, deny: bool = False,
-                   claims: Mapping[str, Any] | None = None) -> None:
+                   claims: Mapping[str, Any] | None = None, acr: str | None = None,
+                   amr: Iterable[str] | None = None) -> None:
         """Decide what the next authorization request does: sign in ``sub`` (a user or its
         sub; default: the default user) with extra ``claims`` in its tokens, find nobody signed
         in (``sub=None``: ``login_required``), or have the user refuse (``deny=True``:
-        ``access_denied``). Calls queue up, one per request."""
+        ``access_denied``). ``acr`` and ``amr`` are the authentication the sign-in achieved
+        (OIDC Core §2; an essential ``acr`` asked for and not achieved is
+        ``unmet_authentication_requirements``). Calls queue up, one per request."""
+        if (acr is not None and not isinstance(acr, str)) or isinstance(amr, str):
+            raise ConfigurationError("acr is a string and amr a list of strings")
+        claims = {**(claims or {}), **({"acr": acr} if acr is not None else {}),
+                  **({"amr": list(amr)} if amr is not None else {})}
         if isinstance(sub, User):
             sub = sub.sub
         if sub == "":

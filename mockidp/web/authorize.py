@@ -25,6 +25,7 @@ from .responses import (
     redirect_uri,
     refuse_repeats,
 )
+from .stepup import achieved_claims, max_age, requested_acr
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -101,9 +102,14 @@ def authorize(issuer: Issuer, request: Request) -> Response:
 
 def _approved(issuer: Issuer, grant: Grant, user: User, claims: Mapping[str, Any] | None,
               target: str, response_mode: str, state: str | None) -> Response:
+    try:
+        claims = achieved_claims(grant, claims)
+    except OAuthError as exc:
+        return _respond(issuer, grant.client_id, target, response_mode, state,
+                        error=(exc.error, exc.description))
     now = issuer.clock.time()
     grant = replace(grant, sub=user.sub, auth_time=now, expires_at=now + CODE_LIFETIME,
-                    claims=dict(claims) if claims else None)
+                    claims=claims or None)
     code = issuer.flows.codes.issue(grant, now)
     return _respond(issuer, grant.client_id, target, response_mode, state, code=code)
 
@@ -136,6 +142,8 @@ def authorization_grant(issuer: Issuer, params: MultiDict[str, str], client: Cli
                          f"supported; use {' or '.join(PKCE_METHODS)}")
     elif not 43 <= len(challenge) <= 128:
         raise OAuthError("invalid_request", "code_challenge must be 43 to 128 characters")
+    acr_values, essential = requested_acr(params)
+    max_age(params)  # checked here; any sign-in below is a fresh one (see _who_signs_in)
     now = issuer.clock.time()
     return Grant(
         client_id=client.client_id, redirect_uri=given_uri,
@@ -143,6 +151,7 @@ def authorization_grant(issuer: Issuer, params: MultiDict[str, str], client: Cli
         expires_at=now + CODE_LIFETIME, nonce=params.get("nonce"),
         code_challenge=challenge, code_challenge_method=method,
         resources=known_resources(issuer, params.getlist("resource")),
+        acr_values=acr_values, acr_essential=essential,
     )
 
 
@@ -150,10 +159,14 @@ def _who_signs_in(issuer: Issuer, params: Mapping[str, str], request: Request
                   ) -> tuple[User, Mapping[str, Any] | None] | None:
     """Who signs in, and with which extra claims; ``None`` to ask on the login page.
     OIDC Core §3.1.2.1 ``prompt``: ``none`` must not show a page (``login_required``),
-    ``login`` must not reuse the page's session."""
+    ``login`` must not reuse the page's session; nor does ``max_age``: the session cookie
+    does not keep when the user signed in, so it is never taken as recent enough. A sign-in
+    without a page is always a fresh one (its ``auth_time`` is now)."""
     prompt = set(params.get("prompt", "").split())
     if "none" in prompt and len(prompt) > 1:
         raise OAuthError("invalid_request", "prompt=none cannot be combined")
+    if max_age(params) is not None:
+        prompt.add("login")
     users = issuer.users
     planned = users.take_login()
     if planned is not None:
@@ -196,6 +209,7 @@ def _login_submitted(issuer: Issuer, request: Request) -> Response:
     user = users.find(sub) if sub else users.default
     try:
         claims = _typed_claims(form.get("claims") or "{}")
+        claims.update(_achieved(form))
         if user is None and flows.login_page_users >= flows.login_page_user_limit:
             raise ValueError(f"the login page added {flows.login_page_users} users since the "
                              "provider was reset, the most it may; choose one of them")
@@ -214,6 +228,16 @@ def _login_submitted(issuer: Issuer, request: Request) -> Response:
     response.set_cookie(SESSION_COOKIE, user.sub, httponly=True, samesite="Lax",
                         path=request.script_root or "/")
     return response
+
+
+def _achieved(form: Mapping[str, str]) -> dict[str, Any]:
+    """The login page's ``acr`` and ``amr`` fields (``amr`` space-separated), if filled."""
+    achieved: dict[str, Any] = {}
+    if form.get("acr", "").strip():
+        achieved["acr"] = form["acr"].strip()
+    if form.get("amr", "").strip():
+        achieved["amr"] = form["amr"].split()
+    return achieved
 
 
 def _typed_claims(text: str) -> dict[str, Any]:

@@ -109,8 +109,10 @@ def metadata(issuer: Issuer) -> dict[str, Any]:
         "registration_endpoint": issuer.url_for("register"),
         "client_id_metadata_document_supported": True,
         "authorization_response_iss_parameter_supported": True,
+        "claims_parameter_supported": True,
         "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "azp",
+            "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "acr", "amr", "nonce",
+            "azp",
             "at_hash", "c_hash", "name", "given_name", "family_name", "preferred_username",
             "email", "email_verified", "locale", "zoneinfo",
         ],

@@ -101,6 +101,8 @@ def login_page(users: Users, ticket: str, hint: str | None = None, *,
         + "<fieldset><legend>Sign in as</legend>" + "".join(choices) + "</fieldset>"
         + '<label>or a new user (sub) <input name=new_sub id=new-sub '
         + f'value="{escape(typed)}"></label>'
+        + '<label>Authentication achieved: acr <input name=acr id=acr> amr (space-separated) '
+        + '<input name=amr id=amr></label>'
         + '<label>Extra claims for this sign-in (JSON object) <textarea name=claims id=claims>'
         + f"{escape(claims)}</textarea></label>"
         + '<button name=action value=approve id=approve>Sign in</button> '
