@@ -308,6 +308,10 @@ def _add_client(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
             "access_token_typ": client.access_token_typ}
 
 
+def _add_resource(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
+    return {"uri": api.issuer.resources.add(body.get("uri"))}  # type: ignore[arg-type]
+
+
 def _approve_device(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
     return {"user_code": api.issuer.approve_device(**body)}
 
@@ -392,6 +396,9 @@ ROUTES: tuple[Route, ...] = (
           _add_user, ("sub", "claims", "password", "default")),
     Route("/clients", "POST", "add_client", "Register a client", _add_client,
           ("client_id", "client_secret", *ClientOptions.__annotations__)),
+    Route("/resources", "POST", "add_resource",
+          "Register a resource access tokens may be for (RFC 8707): {\"uri\": ...}",
+          _add_resource, ("uri",)),
     Route("/devices/approve", "POST", "approve_device",
           "Decide a pending device authorization as its user would: "
           "{\"user_code\": ..., \"sub\": ..., \"deny\": false}", _approve_device,
