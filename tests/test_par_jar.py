@@ -347,3 +347,23 @@ def test_rfc8707_unknown_resource_is_invalid_target(idp: MockIdP) -> None:
     ok = requests.post(idp.token_endpoint, auth=_secret_auth(idp), timeout=5, data={
         "grant_type": "client_credentials", "resource": API}).json()
     assert idp.verify(ok["access_token"])["aud"] == API
+
+
+def test_pushed_requests_are_bounded(idp: MockIdP) -> None:
+    """The PAR store keeps at most its limit: the oldest pushed request is forgotten."""
+    idp.pushed.limit = 2
+    first = push(idp, _params()).json()["request_uri"]
+    for _ in range(2):
+        push(idp, _params())
+    assert len(idp.pushed) == 2
+    assert authorize(idp, {"client_id": "mockidp-client", "request_uri": first}
+                     ).json()["error"] == "invalid_request_uri"
+
+
+def test_request_uri_beyond_loopback_is_never_fetched(idp: MockIdP, client_key: ECKey
+                                                      ) -> None:
+    """RFC 9101 §10.4: even a registered request_uri is fetched only on loopback."""
+    idp.clients.add("far", "s", jwks={"keys": [client_key.as_dict(private=False)]},
+                    request_uris=["https://example.com/ro.jwt"])
+    answer = authorize(idp, {"client_id": "far", "request_uri": "https://example.com/ro.jwt"})
+    assert answer.status_code == 400 and "loopback" in answer.json()["error_description"]

@@ -168,3 +168,35 @@ def test_client_id_metadata_document_on_loopback(idp: MockIdP, document_server: 
     remote = requests.get(idp.url_for("authorize"), allow_redirects=False, timeout=5, params={
         "client_id": "https://example.com/client.json", "response_type": "code"})
     assert remote.status_code == 400
+
+
+def test_registered_clients_show_in_the_control_api_and_dashboard(idp: MockIdP) -> None:
+    """A dynamically registered client is one of idp.clients: GET /_mockidp/clients and the
+    dashboard list it."""
+    body = register(idp, {"redirect_uris": [REDIRECT], "client_name": "Shown"}).json()
+    listed = requests.get(idp.issuer + "/_mockidp/clients", timeout=5).json()
+    assert any(c["client_id"] == body["client_id"] and c["client_name"] == "Shown"
+               for c in listed)
+    page = requests.get(idp.issuer + "/_mockidp/ui", timeout=5).text
+    assert f'data-client="{body["client_id"]}"' in page and "Shown" in page
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("application/json", b"{not json"),
+    ("application/json", b"[" * 100_000),
+    ("text/plain", b"{}"),
+])
+def test_rfc7591_malformed_bodies(idp: MockIdP, content_type: str, body: bytes) -> None:
+    """RFC 7591 §3.2.2: a body that is not a JSON object is invalid_client_metadata (400),
+    never a 5xx."""
+    answer = requests.post(idp.url_for("register"), data=body, timeout=5,
+                           headers={"Content-Type": content_type})
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_client_metadata"
+
+
+def test_registration_is_bounded(idp: MockIdP) -> None:
+    """An open registration endpoint adds at most registrations.limit clients per reset."""
+    idp.registrations.limit = 2
+    for _ in range(2):
+        assert register(idp, {"redirect_uris": [REDIRECT]}).status_code == 201
+    assert register(idp, {"redirect_uris": [REDIRECT]}).status_code == 400

@@ -13,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .flows import ExpiringStore
+from .flows import ExpiringStore, _Bounded
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -40,11 +40,13 @@ class PushedRequest:
     signed: bool = False
 
 
-class PushedRequests:
+class PushedRequests(_Bounded):
     """The pushed requests not yet taken (see the module docstring)."""
 
+    _store: ExpiringStore[PushedRequest]
+
     def __init__(self, limit: int = PAR_LIMIT) -> None:
-        self._store: ExpiringStore[PushedRequest] = ExpiringStore(limit)
+        self._store = ExpiringStore(limit)
         #: Seconds a ``request_uri`` stays valid (``expires_in`` of the PAR answer).
         self.lifetime = PAR_LIFETIME
 
@@ -61,9 +63,3 @@ class PushedRequests:
         way it is gone afterwards."""
         pushed = self._store.pop(request_uri)
         return pushed if pushed is not None and pushed.expires_at > now else None
-
-    def __len__(self) -> int:
-        return len(self._store)
-
-    def clear(self) -> None:
-        self._store.clear()

@@ -38,6 +38,7 @@ from ..core.directory import ClientOptions
 from ..core.faults import FAULTS
 from ..core.issuer import Issuer
 from ..core.jws import MalformedJWS, parse_compact
+from ..core.registration import client_metadata
 from ..core.tokens import IdTokenOptions, TokenOptions
 from ..drivers.config import Rule as ClaimRule
 from ..drivers.scenario import Scenario, start
@@ -298,6 +299,12 @@ def _add_user(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
     return {"sub": user.sub, "claims": user.claims}
 
 
+def _clients(api: ControlAPI, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every client, those registered dynamically (RFC 7591) included, as RFC 7591 §3.2.1
+    describes one (the secret too: the control API is the test's own)."""
+    return [client_metadata(client) for client in api.issuer.clients]
+
+
 def _add_client(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
     client = api.issuer.clients.add(**body)
     return {"client_id": client.client_id, "client_secret": client.client_secret,
@@ -394,6 +401,8 @@ ROUTES: tuple[Route, ...] = (
           _move_clock, ("advance", "freeze", "unfreeze")),
     Route("/users", "POST", "add_user", "Add a user: {\"sub\": ..., \"claims\": {...}}",
           _add_user, ("sub", "claims", "password", "default")),
+    Route("/clients", "GET", "clients", "Every client, dynamically registered ones included",
+          _clients),
     Route("/clients", "POST", "add_client", "Register a client", _add_client,
           ("client_id", "client_secret", *ClientOptions.__annotations__)),
     Route("/resources", "POST", "add_resource",
