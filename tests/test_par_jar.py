@@ -367,3 +367,22 @@ def test_request_uri_beyond_loopback_is_never_fetched(idp: MockIdP, client_key: 
                     request_uris=["https://example.com/ro.jwt"])
     answer = authorize(idp, {"client_id": "far", "request_uri": "https://example.com/ro.jwt"})
     assert answer.status_code == 400 and "loopback" in answer.json()["error_description"]
+
+
+def test_rfc8707_with_authlib(idp: MockIdP) -> None:
+    """RFC 8707 through Authlib's OAuth2Session: resource on the authorization URL and on
+    the token request (Authlib passes both through; it has no PAR, JAR or JARM client)."""
+    from authlib.integrations.requests_client import OAuth2Session
+
+    idp.resources.add(API)
+    client = idp.clients.default
+    session = OAuth2Session(client.client_id, client.client_secret, redirect_uri=REDIRECT,
+                            scope="openid", code_challenge_method="S256")
+    url, _ = session.create_authorization_url(idp.authorization_endpoint,
+                                                  code_verifier=VERIFIER, resource=API)
+    location = requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
+    tokens = session.fetch_token(idp.token_endpoint, authorization_response=location,
+                                 code_verifier=VERIFIER, resource=API)
+    assert idp.verify(tokens["access_token"])["aud"] == API
+    assert idp.requests_to("authorize")[-1].query["resource"] == API
+    assert idp.requests_to("token")[-1].form["resource"] == API
