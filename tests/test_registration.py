@@ -200,3 +200,22 @@ def test_registration_is_bounded(idp: MockIdP) -> None:
     for _ in range(2):
         assert register(idp, {"redirect_uris": [REDIRECT]}).status_code == 201
     assert register(idp, {"redirect_uris": [REDIRECT]}).status_code == 400
+
+
+def test_reset_forgets_what_a_test_registered(idp: MockIdP) -> None:
+    """idp.reset(): dynamically registered clients, their registration tokens, resources,
+    pushed requests and the PAR and initial-token settings are back to the start-up state."""
+    body = register(idp, {"redirect_uris": [REDIRECT]}).json()
+    idp.resources.add("https://api.example.test/")
+    idp.require_pushed_authorization_requests = True
+    idp.registrations.initial_access_token = "t"
+    client = idp.clients.default
+    requests.post(idp.url_for("par"), auth=(client.client_id, client.client_secret or ""),
+                  data={"response_type": "code", "redirect_uri": REDIRECT}, timeout=5)
+    assert len(idp.pushed) == 1
+    idp.reset()
+    assert body["client_id"] not in idp.clients and len(idp.resources) == 0
+    assert len(idp.pushed) == 0 and not idp.require_pushed_authorization_requests
+    assert idp.registrations.initial_access_token is None
+    assert not idp.registrations.authorized(body["client_id"],
+                                            body["registration_access_token"])
