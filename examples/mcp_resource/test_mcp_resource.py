@@ -44,7 +44,7 @@ def resource_server(idp: MockIdP, broken: str | None = None) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, None)  # type: ignore[arg-type]
     resource = f"http://127.0.0.1:{server.server_port}/mcp"
     server.app = make_app(idp.issuer, resource, idp.jwks_uri, broken)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     idp.resources.add(resource)
     try:
