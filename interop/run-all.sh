@@ -16,6 +16,7 @@ providers=(
   "auth0|--profile auth0"
   "google|--profile google"
   "cognito|--profile cognito"
+  "mcp|--profile mcp"
   "generic+tls|--tls"
   "keycloak+tls|--profile keycloak --tls"
 )

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process'
 import { resolve } from 'node:path'
 
 import { options } from './lib.mjs'
+import * as modern from './modern.mjs'
 import * as oauth4webapi from './oauth4webapi.mjs'
 import * as openidClient from './openid-client.mjs'
 
@@ -22,7 +23,9 @@ if (opts.ca && process.env.NODE_EXTRA_CA_CERTS !== resolve(opts.ca)) {
   process.exit(child.status ?? 1)
 }
 
-// Both libraries at once: each spends most of its time waiting for the device flow's interval.
-const reports = await Promise.all([openidClient.run(opts), oauth4webapi.run(opts)])
+// Both libraries at once (and their PAR, JAR, JARM, DCR and resource flows): each spends most
+// of its time waiting for the device flow's interval.
+const reports = await Promise.all([openidClient.run(opts), oauth4webapi.run(opts),
+  modern.run(opts)])
 for (const report of reports) console.log(report.lines.join('\n'))
 process.exit(reports.some((report) => report.failures > 0) ? 1 : 0)

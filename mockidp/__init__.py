@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from importlib.abc import Loader
 
     from .core.clock import Clock
-    from .core.directory import Client, Clients, PlannedLogin, User, Users
+    from .core.directory import Client, ClientOptions, Clients, PlannedLogin, User, Users
     from .core.dpop import DPOP_FAULTS, DPoPFault, DPoPKey
     from .core.endpoints import DiscoveryControl, DPoPControl, EndpointControl, JwksControl
     from .core.faults import FAULTS, Attacker, Fault, Severity
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         RemoteKey,
         RemoteKeys,
     )
+    from .drivers.resource_audit import audit_resource
     from .drivers.scenario import Scenario, ScenarioRun
     from .errors import (
         BindError,
@@ -79,6 +80,7 @@ __all__ = [
     "AuditReport",
     "BindError",
     "Client",
+    "ClientOptions",
     "Clients",
     "Clock",
     "ConfigurationError",
@@ -135,6 +137,7 @@ __all__ = [
     "Verdict",
     "__version__",
     "audit",
+    "audit_resource",
 ]
 
 #: Public name -> the module it lives in (below ``mockidp``).
@@ -152,8 +155,10 @@ _HOME = {
     "AuditCase": "drivers.consumer_audit",
     "AuditReport": "drivers.consumer_audit",
     "audit": "drivers.consumer_audit",  # not "audit": the module would shadow the function
+    "audit_resource": "drivers.resource_audit",
     "CORRUPTIONS": "core.keys",
     "Client": "core.directory",
+    "ClientOptions": "core.directory",
     "Clients": "core.directory",
     "Clock": "core.clock",
     "DPOP_FAULTS": "core.dpop",

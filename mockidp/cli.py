@@ -120,6 +120,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="an extra request header (repeatable)")
     audit.add_argument("--expect-status", type=int, action="append", default=[],
                        metavar="CODE", help="status of an accepted request (default any 2xx)")
+    audit.add_argument("--resource", action="store_true",
+                       help="audit URL as a protected resource (RFC 9728, MCP authorization): "
+                            "metadata, challenge, audience, scope, then the token faults")
+    audit.add_argument("--scope", help="with --resource: the scope the resource needs")
     audit.add_argument("--fail-on", choices=("critical", "high", "hardening"), default="high",
                        help="the least severe accepted fault that makes the exit code 1 "
                             "(default high: critical and high faults)")
@@ -303,6 +307,7 @@ def _audit(args: argparse.Namespace) -> int:
     from urllib.parse import urlsplit
 
     from .drivers.consumer_audit import audit, http_verifier
+    from .drivers.resource_audit import audit_resource
     from .provider import MockIdP
 
     host = urlsplit(args.url).hostname or ""
@@ -328,18 +333,22 @@ def _audit(args: argparse.Namespace) -> int:
         mark = {"ok": ".", "vulnerable": "V", "weak": "w", "broken": "B"}[case.verdict]
         print(mark, end="", file=sys.stderr, flush=True)
 
+    def run(idp: Any) -> Any:
+        if args.resource:
+            return audit_resource(args.url, idp, scope=args.scope)
+        return audit(verify, idp, audience=args.audience, algorithms=args.alg or None,
+                     progress=progress, dpop=args.dpop, url=args.url)
+
     if args.issuer:
         remote = _remote("--issuer", args.issuer, args.control_token)
         print(f"mockidp audit: provider {remote.issuer} -> {args.url}", file=sys.stderr)
-        report = audit(verify, remote, audience=args.audience, algorithms=args.alg or None,
-                       progress=progress, dpop=args.dpop, url=args.url)
+        report = run(remote)
     else:
         provider = MockIdP(**options)
         _start(provider, "--idp-port")
         with provider:
             print(f"mockidp audit: provider {provider.issuer} -> {args.url}", file=sys.stderr)
-            report = audit(verify, provider, algorithms=args.alg or None, progress=progress,
-                           dpop=args.dpop, url=args.url)
+            report = run(provider)
     print(file=sys.stderr)
     if args.format == "json":
         text = report.to_json(args.fail_on)

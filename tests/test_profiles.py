@@ -16,7 +16,8 @@ from mockidp import PROFILES, ConfigurationError, MockIdP, RemoteIdP, UnknownPro
 
 OPTIONS = {"keycloak": {"realm": "demo"}, "okta": {"server": "aus1"},
            "entra": {"tenant_id": "0b7e6f1c-1111-4222-8333-444455556666"},
-           "auth0": {}, "google": {}, "cognito": {"user_pool": "eu-west-1_Pool"}, "generic": {}}
+           "auth0": {}, "google": {}, "cognito": {"user_pool": "eu-west-1_Pool"}, "generic": {},
+           "mcp": {}}
 
 
 def get_json(url: str) -> Any:

@@ -373,28 +373,6 @@ def test_rfc7009_2_1_with_rotation(idp: MockIdP) -> None:
         assert intro.json() == {"active": False}
 
 
-# -- OIDC Core §6 and Discovery §3: request objects are not served ---------------------------
-
-@pytest.mark.parametrize(("param", "error"), [
-    ("request", "request_not_supported"),
-    ("request_uri", "request_uri_not_supported"),
-])
-def test_oidc_core_6_request_objects_are_refused_on_the_redirect(
-        idp: MockIdP, param: str, error: str) -> None:
-    """OIDC Core §6 / §3.1.2.6: an OP that does not serve request objects answers
-    ``request_not_supported`` / ``request_uri_not_supported`` on the redirect, not a code
-    minted from the outer parameters; discovery states both as false (Discovery §3:
-    ``request_uri_parameter_supported`` defaults to true)."""
-    answer = code_flow(idp, extra={param: "eyJhbGciOiJub25lIn0.e30.", "state": "s"})
-    assert answer.status_code == 302
-    query = parse_qs(urlsplit(answer.headers["Location"]).query)
-    assert query["error"] == [error] and query["state"] == ["s"] and "code" not in query
-    assert query["iss"] == [idp.issuer]  # RFC 9207 §2: on error responses too
-    metadata = requests.get(idp.discovery_url, timeout=5).json()
-    assert metadata["request_parameter_supported"] is False
-    assert metadata["request_uri_parameter_supported"] is False
-
-
 # -- RFC 8414 §3: the metadata of an issuer with a path, at the server's root ----------------
 
 def _inserted_metadata_url(issuer: str) -> str:
@@ -603,11 +581,15 @@ def _code(idp: MockIdP, client_id: str, **params: str) -> str:
         "client_id": client_id, "response_type": "code", "redirect_uri": REDIRECT,
         "scope": "openid profile", **params})
     mode = params.get("response_mode", "query")
-    if mode == "form_post":
-        assert response.status_code == 200 and 'name="code"' in response.text
-        return response.text.split('name="code" value="')[1].split('"')[0]
-    location = urlsplit(response.headers["Location"])
-    return parse_qs(location.fragment if mode == "fragment" else location.query)["code"][0]
+    field = "response" if mode.endswith("jwt") else "code"  # JARM: the code inside a JWT
+    if mode.startswith("form_post"):
+        assert response.status_code == 200 and f'name="{field}"' in response.text
+        value = response.text.split(f'name="{field}" value="')[1].split('"')[0]
+    else:
+        location = urlsplit(response.headers["Location"])
+        value = parse_qs(location.fragment if mode.startswith("fragment")
+                         else location.query)[field][0]
+    return str(idp.verify(value)["code"]) if field == "response" else value
 
 
 def _redeem(idp: MockIdP, code: str, auth: dict[str, object] | None = None,

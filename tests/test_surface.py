@@ -253,9 +253,10 @@ def test_the_config_file_takes_what_keys_add_takes() -> None:
 
 
 def test_the_config_file_and_the_control_api_take_what_clients_add_takes() -> None:
-    from mockidp.core.directory import Clients
+    from mockidp.core.directory import ClientOptions, Clients
     from mockidp.drivers.config import _ENTRIES
 
-    takes = set(inspect.signature(Clients.add).parameters) - {"self"}
+    takes = (set(inspect.signature(Clients.add).parameters) - {"self", "options"}) | set(
+        ClientOptions.__annotations__)
     assert set(_ENTRIES["clients"]) == takes
     assert set(next(r for r in ROUTES if r.name == "add_client").body) == takes

@@ -156,3 +156,24 @@ class TypedTestCase(mockidp.IdPTestCase):
     def test_mints(self) -> None:
         token: str = self.idp.token(sub="alice")
         assert token
+
+
+def test_modern_requests_registration_and_step_up(idp: MockIdP) -> None:
+    resource: str = idp.resources.add("https://api.example.test/mcp")
+    assert resource in idp.resources
+    idp.require_pushed_authorization_requests = False
+    idp.registrations.initial_access_token = None
+    options: mockidp.ClientOptions = {"redirect_uris": ["http://127.0.0.1:9/cb"],
+                                      "require_pushed_authorization_requests": True}
+    client: Client = idp.clients.add("typed-par", "secret", **options)
+    assert client.require_pushed_authorization_requests
+    document: Client = idp.clients.add_metadata_document(
+        "https://app.example.test/client.json",
+        {"client_id": "https://app.example.test/client.json",
+         "redirect_uris": ["http://127.0.0.1:9/cb"]})
+    assert document.public
+    idp.users.next_login(acr="mfa", amr=["pwd", "otp"])
+    # The provider's userinfo is a protected resource without RFC 9728 metadata.
+    report: AuditReport = mockidp.audit_resource(idp.userinfo_endpoint, idp, faults=["expired"])
+    assert report["resource-metadata"].verdict == "vulnerable"
+    assert report["expired"].verdict == "ok"

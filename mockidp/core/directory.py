@@ -12,19 +12,24 @@ import secrets
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypedDict, TypeVar
+from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError, UnknownClientError, UnknownUserError
 from . import jwa
+from .fetch import FetchError, fetch_json, is_loopback
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
+
+    from typing_extensions import Unpack
 
 __all__ = [
     "ACCESS_TOKEN_TYPES",
     "GRANT_TYPES",
     "SCRIPT_SCHEMES",
     "Client",
+    "ClientOptions",
     "Clients",
     "PlannedLogin",
     "UnknownClientError",
@@ -202,11 +207,18 @@ class Users(_Registry[User]):
         return user
 
     def next_login(self, sub: str | User | None = "", *, deny: bool = False,
-                   claims: Mapping[str, Any] | None = None) -> None:
+                   claims: Mapping[str, Any] | None = None, acr: str | None = None,
+                   amr: Iterable[str] | None = None) -> None:
         """Decide what the next authorization request does: sign in ``sub`` (a user or its
         sub; default: the default user) with extra ``claims`` in its tokens, find nobody signed
         in (``sub=None``: ``login_required``), or have the user refuse (``deny=True``:
-        ``access_denied``). Calls queue up, one per request."""
+        ``access_denied``). ``acr`` and ``amr`` are the authentication the sign-in achieved
+        (OIDC Core §2; an essential ``acr`` asked for and not achieved is
+        ``unmet_authentication_requirements``). Calls queue up, one per request."""
+        if (acr is not None and not isinstance(acr, str)) or isinstance(amr, str):
+            raise ConfigurationError("acr is a string and amr a list of strings")
+        claims = {**(claims or {}), **({"acr": acr} if acr is not None else {}),
+                  **({"amr": list(amr)} if amr is not None else {})}
         if isinstance(sub, User):
             sub = sub.sub
         if sub == "":
@@ -291,6 +303,26 @@ def redirect_uri_problem(uri: object) -> str | None:
 ACCESS_TOKEN_TYPES = ("JWT", "at+jwt")
 
 
+class ClientOptions(TypedDict, total=False):
+    """The keyword options of ``idp.clients.add()`` (see :class:`Client` for each)."""
+
+    redirect_uris: Iterable[str]
+    public: bool
+    grant_types: Iterable[str] | None
+    jwks: Mapping[str, Any] | None
+    id_token_signed_response_alg: str | None
+    userinfo_signed_response_alg: str | None
+    access_token_typ: str | None
+    jwks_uri: str | None
+    request_uris: Iterable[str]
+    require_pushed_authorization_requests: bool
+    require_signed_request_object: bool
+    request_object_signing_alg: str | None
+    metadata: Mapping[str, Any] | None
+    dpop_bound_access_tokens: bool
+    dpop_nonce: bool
+
+
 @dataclass(frozen=True)
 class Client:
     """A registered OAuth client (RFC 6749 §2). ``client_secret`` is ``None`` for public ones;
@@ -314,76 +346,161 @@ class Client:
     access_token_typ: str | None = None
     dpop_bound_access_tokens: bool = False
     dpop_nonce: bool = False
+    #: Where the client's public keys are, instead of ``jwks`` (fetched on loopback only).
+    jwks_uri: str | None = None
+    #: URLs of request objects (RFC 9101 §5.2) the client registered; no other is fetched.
+    request_uris: tuple[str, ...] = ()
+    #: RFC 9126 §6: only pushed authorization requests; RFC 9101 §10.5: only signed ones.
+    require_pushed_authorization_requests: bool = False
+    require_signed_request_object: bool = False
+    #: RFC 9101 §10.5 / OIDC Registration §2: the one ``alg`` its request objects use
+    #: (``"none"`` only if registered so); ``None``: any its keys or secret can verify.
+    request_object_signing_alg: str | None = None
+    #: Everything else it registered (``client_name``, ``scope``, ...), as RFC 7591 §3.2.1
+    #: echoes it back.
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def public(self) -> bool:
-        return self.client_secret is None and self.jwks is None
+        return self.client_secret is None and self.jwks is None and self.jwks_uri is None
 
 
 class Clients(_Registry[Client]):
-    """The clients the token and authorize endpoints accept."""
+    """The clients the token and authorize endpoints accept: those added, and clients whose
+    ``client_id`` is the URL of a client ID metadata document (the OAuth client ID metadata
+    document draft MCP adopted): registered with :meth:`add_metadata_document`, or served on
+    a loopback URL and fetched when the client shows up (never from beyond the machine)."""
 
     _unknown = UnknownClientError
 
-    def __init__(self, ensure_key: Callable[[str], object] | None = None) -> None:
+    def __init__(self, ensure_key: Callable[[str], object] | None = None,
+                 document: Callable[[str, Any], Mapping[str, Any]] | None = None) -> None:
         super().__init__()
         #: Makes the provider able to sign with an algorithm a client registers (the key
         #: ring's ``ensure_active``), so that what the metadata lists is what is served.
         self._ensure_key = ensure_key
+        #: A metadata document's ``add()`` options (checked), or a ConfigurationError.
+        self._document = document
         first = Client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
         self._state = _Snapshot({first.client_id: first}, first.client_id)
 
-    def add(
-        self,
-        client_id: str | None = None,
-        client_secret: str | None = None,
-        *,
-        redirect_uris: Iterable[str] = (),
-        public: bool = False,
-        grant_types: Iterable[str] | None = None,
-        jwks: Mapping[str, Any] | None = None,
-        id_token_signed_response_alg: str | None = None,
-        userinfo_signed_response_alg: str | None = None,
-        access_token_typ: str | None = None,
-        dpop_bound_access_tokens: bool = False,
-        dpop_nonce: bool = False,
-    ) -> Client:
+    def get(self, key: str) -> Client | None:
+        client = self._state.items.get(key)
+        if client is None and self._document is not None and isinstance(key, str) \
+                and is_loopback(key):
+            try:
+                return self.make(**self._document(key, fetch_json(key)))
+            except (FetchError, ConfigurationError):
+                return None
+        return client
+
+    def add_metadata_document(self, url: str, document: Mapping[str, Any]) -> Client:
+        """Register the client ID metadata document ``document`` as served at ``url`` (an
+        https URL, and the document's ``client_id``): the client that presents ``url`` as its
+        ``client_id`` is this one, and nothing is fetched."""
+        if self._document is None:
+            raise ConfigurationError("this provider has no client ID metadata documents")
+        return self.add(**self._document(url, document))
+
+    def add(self, client_id: str | None = None, client_secret: str | None = None,
+            **options: Unpack[ClientOptions]) -> Client:
         """Register a client. Confidential clients get a random secret unless given one, or
-        authenticate with ``private_key_jwt`` when given ``jwks`` (their public keys).
+        authenticate with ``private_key_jwt`` when given ``jwks`` (their public keys) or
+        ``jwks_uri``.
 
         ``id_token_signed_response_alg`` and ``userinfo_signed_response_alg`` (OIDC
         Registration §2) choose how its ID tokens and its userinfo answers (then a JWT, OIDC
         Core §5.3.2) are signed; the provider makes and publishes a key of that algorithm at
         once, so discovery lists it. ``access_token_typ="at+jwt"`` gives it RFC 9068 access
-        tokens at the token endpoint (default: the provider's choice).
+        tokens at the token endpoint (default: the provider's choice). The further options
+        (:class:`ClientOptions`) are the :class:`Client` fields of the same names:
         ``dpop_bound_access_tokens=True`` (RFC 9449 §5.2) refuses its token requests without
         a DPoP proof; ``dpop_nonce=True`` has its proofs carry the provider's nonce (§8)."""
+        return self.register(self.make(client_id, client_secret, **options))
+
+    def register(self, client: Client) -> Client:
+        """Register a :class:`Client` made by :meth:`make` (the registration endpoint checks
+        metadata with ``make`` before anything is kept)."""
+        with self._lock:
+            if client.client_id in self._state.items:
+                raise ConfigurationError(f"a client {client.client_id!r} already exists")
+            self._state = self._state._replace(items={**self._state.items,
+                                                      client.client_id: client})
+        if self._ensure_key is not None:
+            for alg in (client.id_token_signed_response_alg,
+                        client.userinfo_signed_response_alg):
+                if alg is not None:
+                    self._ensure_key(alg)
+        return client
+
+    def remove(self, client_id: str) -> None:
+        """Forget a client (RFC 7592 §2.3); the default client stays."""
+        with self._lock:
+            state = self._state
+            if client_id == state.default or client_id not in state.items:
+                raise UnknownClientError(client_id)
+            self._state = state._replace(items={k: v for k, v in state.items.items()
+                                                if k != client_id})
+
+    def replace(self, client: Client) -> None:
+        """Put ``client`` in place of the registered client of its id (RFC 7592 §2.2)."""
+        with self._lock:
+            if client.client_id not in self._state.items:
+                raise UnknownClientError(client.client_id)
+            self._state = self._state._replace(items={**self._state.items,
+                                                      client.client_id: client})
+
+    def make(self, client_id: str | None = None, client_secret: str | None = None,
+             **options: Unpack[ClientOptions]) -> Client:
+        """A checked :class:`Client`, not registered (see :meth:`add`)."""
+        unknown_options = set(options) - set(ClientOptions.__annotations__)
+        if unknown_options:
+            raise ConfigurationError(f"unknown client option(s) "
+                                     f"{', '.join(sorted(unknown_options))}; use: "
+                                     f"{', '.join(ClientOptions.__annotations__)}")
+        redirect_uris = options.get("redirect_uris", ())
+        request_uris = options.get("request_uris", ())
+        public = options.get("public", False)
+        grant_types = options.get("grant_types")
+        jwks, jwks_uri = options.get("jwks"), options.get("jwks_uri")
+        id_token_signed_response_alg = options.get("id_token_signed_response_alg")
+        userinfo_signed_response_alg = options.get("userinfo_signed_response_alg")
+        access_token_typ = options.get("access_token_typ")
+        request_object_signing_alg = options.get("request_object_signing_alg")
         signing_algs = [_signing_alg(name, value) for name, value in (
             ("id_token_signed_response_alg", id_token_signed_response_alg),
             ("userinfo_signed_response_alg", userinfo_signed_response_alg))]
         if access_token_typ is not None and access_token_typ not in ACCESS_TOKEN_TYPES:
             raise ConfigurationError(f"access_token_typ must be one of "
                                      f"{', '.join(ACCESS_TOKEN_TYPES)}, not {access_token_typ!r}")
-        for name, flag in (("dpop_bound_access_tokens", dpop_bound_access_tokens),
-                           ("dpop_nonce", dpop_nonce)):
-            if not isinstance(flag, bool):
-                raise ConfigurationError(f"{name} must be true or false, not {flag!r}")
-        if public and (client_secret is not None or jwks is not None):
+        for name in ("dpop_bound_access_tokens", "dpop_nonce"):
+            if not isinstance(options.get(name, False), bool):
+                raise ConfigurationError(f"{name} must be true or false, not {options[name]!r}")
+        if public and (client_secret is not None or jwks is not None or jwks_uri is not None):
             raise ConfigurationError("a public client has no secret or keys; drop them")
-        if isinstance(redirect_uris, str):
-            raise ConfigurationError("redirect_uris takes a list of URIs, not one string")
+        if jwks is not None and jwks_uri is not None:
+            raise ConfigurationError("give jwks or jwks_uri, not both (RFC 7591 §2)")
+        for name, uris in (("redirect_uris", redirect_uris), ("request_uris", request_uris)):
+            if isinstance(uris, str):
+                raise ConfigurationError(f"{name} takes a list of URIs, not one string")
         redirect_uris = tuple(redirect_uris)
+        request_uris = tuple(request_uris)
         for uri in redirect_uris:
             problem = redirect_uri_problem(uri)
             if problem is not None:
                 raise ConfigurationError(problem)
+        for uri in (*request_uris, *([jwks_uri] if jwks_uri is not None else [])):
+            if not isinstance(uri, str) or urlsplit(uri).scheme not in ("http", "https"):
+                raise ConfigurationError(f"{uri!r} must be an http(s) URL")
+        if request_object_signing_alg not in (None, "none"):
+            request_object_signing_alg = jwa.get(request_object_signing_alg).name
         if jwks is not None and not (isinstance(jwks, Mapping)
                                      and isinstance(jwks.get("keys"), list)):
             raise ConfigurationError('jwks must be a JWK Set: {"keys": [...]}')
         client_id = client_id if client_id is not None else f"client-{secrets.token_hex(6)}"
         if not isinstance(client_id, str) or not client_id:
             raise ConfigurationError(f"client_id must be a non-empty string, not {client_id!r}")
-        if not public and client_secret is None and jwks is None:
+        if not public and client_secret is None and jwks is None and jwks_uri is None:
             client_secret = secrets.token_urlsafe(24)
         if grant_types is None:
             grant_types = [g for g in GRANT_TYPES if not public or g != "client_credentials"]
@@ -391,20 +508,19 @@ class Clients(_Registry[Client]):
         if unknown:
             raise ConfigurationError(f"unknown grant type(s) {', '.join(sorted(unknown))}; "
                                      f"use: {', '.join(GRANT_TYPES)}")
-        client = Client(client_id, client_secret, redirect_uris, tuple(grant_types),
-                        jwks, id_token_signed_response_alg=signing_algs[0],
-                        userinfo_signed_response_alg=signing_algs[1],
-                        access_token_typ=access_token_typ,
-                        dpop_bound_access_tokens=dpop_bound_access_tokens, dpop_nonce=dpop_nonce)
-        with self._lock:
-            if client_id in self._state.items:
-                raise ConfigurationError(f"a client {client_id!r} already exists")
-            self._state = self._state._replace(items={**self._state.items, client_id: client})
-        if self._ensure_key is not None:
-            for alg in signing_algs:
-                if alg is not None:
-                    self._ensure_key(alg)
-        return client
+        return Client(client_id, client_secret, redirect_uris, tuple(grant_types),
+                      jwks, id_token_signed_response_alg=signing_algs[0],
+                      userinfo_signed_response_alg=signing_algs[1],
+                      access_token_typ=access_token_typ, jwks_uri=jwks_uri,
+                      request_uris=request_uris,
+                      require_pushed_authorization_requests=bool(
+                          options.get("require_pushed_authorization_requests", False)),
+                      require_signed_request_object=bool(
+                          options.get("require_signed_request_object", False)),
+                      request_object_signing_alg=request_object_signing_alg,
+                      metadata=dict(options.get("metadata") or {}),
+                      dpop_bound_access_tokens=options.get("dpop_bound_access_tokens", False),
+                      dpop_nonce=options.get("dpop_nonce", False))
 
 
 def _signing_alg(name: str, alg: str | None) -> str | None:

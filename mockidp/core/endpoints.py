@@ -411,6 +411,9 @@ ENDPOINTS: Mapping[str, Endpoint] = {e.name: e for e in (
     # firebase-admin read (Google's /oauth2/v1/certs).
     Endpoint("certs", "/certs"),
     Endpoint("authorize", "/authorize", _FORM_POST),
+    Endpoint("par", "/par", ("POST",)),
+    Endpoint("register", "/register", ("POST",)),
+    Endpoint("client-configuration", "/register/{client_id}", ("GET", "PUT", "DELETE")),
     Endpoint("token", "/token", ("POST",), control=DPoPControl),
     Endpoint("userinfo", "/userinfo", _FORM_POST, control=DPoPControl),
     Endpoint("introspect", "/introspect", ("POST",), control=DPoPControl),

@@ -80,6 +80,12 @@ class Grant:
     code_challenge_method: str = "plain"
     #: Extra claims for this sign-in's tokens (the login page's claim editor, next_login()).
     claims: Mapping[str, Any] | None = None
+    #: The ``acr`` values asked for, most preferred first, and whether one is essential
+    #: (OIDC Core §3.1.2.1 ``acr_values``, §5.5.1.1 the ``claims`` parameter).
+    acr_values: tuple[str, ...] = ()
+    acr_essential: bool = False
+    #: The resources (RFC 8707) the grant's access tokens may be for: their ``aud``.
+    resources: tuple[str, ...] = ()
     #: One authorization grant, kept through :meth:`renewed` (refresh, rotation): the access
     #: tokens issued under it are revoked with its refresh token (RFC 7009 §2.1).
     grant_id: str = field(default_factory=lambda: secrets.token_urlsafe(16))

@@ -27,6 +27,9 @@ from .endpoints import ENDPOINTS, EndpointControl, Endpoints
 from .flows import FlowState, TokenContext
 from .keys import KeyRing
 from .recording import LOG_LIMIT, RecordedRequest, RequestLog
+from .registration import Registrations, document_options
+from .requests import PushedRequests
+from .resources import Resources
 from .tokens import Audience, Minter
 
 if TYPE_CHECKING:
@@ -60,6 +63,9 @@ class _Baseline(NamedTuple):
     login: str
     refresh_token_rotation: bool
     jwks_max_age: int
+    resources: object
+    require_pushed_authorization_requests: bool
+    initial_access_token: str | None
 
 
 class Issuer:
@@ -124,7 +130,15 @@ class Issuer:
         # for the clients that register it (OIDC Registration §2's default).
         self.keys.ensure_active("RS256")
         self.users = Users(seed)
-        self.clients = Clients(self.keys.ensure_active)
+        self.clients = Clients(self.keys.ensure_active, document_options)
+        #: The resources access tokens may be for (RFC 8707 ``resource``).
+        self.resources = Resources()
+        #: Pushed authorization requests not yet used (RFC 9126).
+        self.pushed = PushedRequests()
+        #: RFC 9126 §5: authorization requests only by PAR, for every client.
+        self.require_pushed_authorization_requests = self.profile.require_par
+        #: The dynamic client registration endpoint's state (RFC 7591, RFC 7592).
+        self.registrations = Registrations()
         #: The fault controls of every endpoint (``idp.endpoint(name)``).
         self.endpoints = Endpoints(ENDPOINTS)
         self.requests_log = RequestLog(whole_number("log_limit", log_limit, 1))
@@ -339,7 +353,10 @@ class Issuer:
         """Remember the state now as the one :meth:`reset` returns to (after start-up)."""
         self._baseline = _Baseline(self.keys.snapshot(), self.users.snapshot(),
                                    self.clients.snapshot(), self.audience, self.login,
-                                   self.refresh_token_rotation, self.jwks_max_age)
+                                   self.refresh_token_rotation, self.jwks_max_age,
+                                   self.resources.snapshot(),
+                                   self.require_pushed_authorization_requests,
+                                   self.registrations.initial_access_token)
 
     def reset(self) -> None:
         """Back to the baseline: keys, users, clients, clock, audience, login mode, endpoint
@@ -363,6 +380,12 @@ class Issuer:
         self.dpop.clear()
         self.refresh_token_rotation = baseline.refresh_token_rotation
         self.jwks_max_age = baseline.jwks_max_age
+        self.resources.restore(baseline.resources)
+        self.require_pushed_authorization_requests = \
+            baseline.require_pushed_authorization_requests
+        self.registrations.initial_access_token = baseline.initial_access_token
+        self.registrations.clear()
+        self.pushed.clear()
         with self._errors_lock:
             self.handler_errors.clear()
             self._errors_dropped = 0

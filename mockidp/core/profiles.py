@@ -125,6 +125,10 @@ class Profile:
     #: The ``typ`` of the access tokens its token endpoint issues: ``"JWT"``, or ``"at+jwt"``
     #: for a provider that issues RFC 9068 tokens by default.
     access_token_typ: str = "JWT"
+    #: Authorization requests must use PKCE with S256 (OAuth 2.1, the MCP authorization spec).
+    require_pkce: bool = False
+    #: Authorization requests only by PAR (RFC 9126 §5 ``require_pushed_authorization_requests``).
+    require_par: bool = False
 
     def layout(self, options: Mapping[str, str]) -> Layout:
         """The URL layout for ``options`` (checked against the profile's)."""
@@ -259,6 +263,16 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({p.name: p for p in (
         algorithms=("RS256",),
         id_claims={"azp": lambda c: c.client_id, "email": _user("email"),
                    "email_verified": True, "picture": None},
+    ),
+    Profile(
+        "mcp", "An authorization server as an MCP client meets it: PKCE S256 required, "
+        "dynamic registration and client ID metadata documents, resource indicators",
+        # The MCP authorization spec (2025-06-18 and later): OAuth 2.1 with PKCE S256 (the
+        # metadata must list it), RFC 8414 metadata, RFC 7591 registration or a client ID
+        # metadata document, RFC 8707 resource on the authorization and token requests, and
+        # RFC 9068 access tokens for the resource; RFC 9207 iss comes with every profile.
+        require_pkce=True, access_token_typ="at+jwt",
+        metadata={"code_challenge_methods_supported": ["S256"]},
     ),
     Profile(
         "cognito", "Amazon Cognito user pool: token_use, no aud on access tokens",

@@ -85,8 +85,10 @@ _ENTRIES: dict[str, dict[str, Any]] = {
     "clients": {"client_id": _STR, "client_secret": _STR, "redirect_uris": _STRS,
                 "public": _BOOL, "grant_types": _STRS, "jwks": (dict,),
                 "id_token_signed_response_alg": _STR, "userinfo_signed_response_alg": _STR,
-                "access_token_typ": _STR, "dpop_bound_access_tokens": _BOOL,
-                "dpop_nonce": _BOOL},
+                "access_token_typ": _STR, "jwks_uri": _STR, "request_uris": _STRS,
+                "require_pushed_authorization_requests": _BOOL,
+                "require_signed_request_object": _BOOL, "request_object_signing_alg": _STR,
+                "metadata": (dict,), "dpop_bound_access_tokens": _BOOL, "dpop_nonce": _BOOL},
     "users": {"sub": _STR, "password": _STR, "default": _BOOL, "claims": (dict,)},
     "rules": {"match": (dict,), "claims": (dict,)},
 }

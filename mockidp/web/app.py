@@ -28,7 +28,7 @@ from werkzeug.wrappers import Request, Response
 
 from ..core.endpoints import ENDPOINTS
 from ..core.recording import BODY_LIMIT, RecordedRequest, bounded, entry_size
-from . import authorize, control, device, metadata, sessions, token
+from . import authorize, control, device, metadata, par, registration, sessions, token
 from .http1 import Fields, response_head
 from .responses import CORS, FORM, NOSNIFF, OAuthError, from_http_exception, harden
 
@@ -101,6 +101,9 @@ VIEWS: dict[str, Callable[..., Response]] = {
     "jwks": metadata.jwks,
     "certs": metadata.certs,
     "authorize": authorize.authorize,
+    "par": par.pushed_authorization_request,
+    "register": registration.register,
+    "client-configuration": registration.client_configuration,
     "token": token.token,
     "userinfo": sessions.userinfo,
     "introspect": sessions.introspect,

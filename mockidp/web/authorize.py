@@ -15,21 +15,32 @@ from werkzeug.wrappers import Response
 from ..core.directory import redirect_uri_problem
 from ..core.dpop import JKT_FORM
 from ..core.flows import CODE_LIFETIME, PKCE_METHODS, Grant, PendingLogin
+from .jar import authorization_parameters
+from .jarm import JARM_MODES, plain_mode, response_jwt
 from .pages import login_page
-from .responses import NO_STORE, OAuthError, form_post, redirect_uri, refuse_repeats
+from .responses import (
+    NO_STORE,
+    OAuthError,
+    form_post,
+    known_resources,
+    redirect_uri,
+    refuse_repeats,
+)
+from .stepup import achieved_claims, max_age, requested_acr
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from werkzeug.datastructures import MultiDict
     from werkzeug.wrappers import Request
 
     from ..core.directory import Client, User
     from ..core.issuer import Issuer
 
-__all__ = ["RESPONSE_MODES", "SESSION_COOKIE", "authorize", "refuse_script_uri",
-           "signed_in_user"]
+__all__ = ["RESPONSE_MODES", "SESSION_COOKIE", "authorization_grant", "authorize",
+           "refuse_script_uri", "signed_in_user"]
 
-RESPONSE_MODES = ("query", "fragment", "form_post")
+RESPONSE_MODES = ("query", "fragment", "form_post", *JARM_MODES)
 SESSION_COOKIE = "mockidp_session"
 LOGIN_PAGE_LIFETIME = 600.0
 #: The login page's extra-claims field, at most: the claims ride along in the code and the
@@ -53,7 +64,7 @@ def authorize(issuer: Issuer, request: Request) -> Response:
     ``login_hint`` one, or what ``idp.users.next_login()`` planned) without a page; with
     ``login="page"`` it asks on a login page. Errors about the client or redirect URI are
     answered directly; all others go back to the redirect URI (RFC 6749 §4.1.2.1)."""
-    params = request.values
+    params: MultiDict[str, str] = request.values
     refuse_repeats(params)
     if request.method == "POST" and "login_request" in request.form:
         return _login_submitted(issuer, request)
@@ -63,19 +74,21 @@ def authorize(issuer: Issuer, request: Request) -> Response:
     client = issuer.clients.get(client_id)
     if client is None:
         raise OAuthError("invalid_request", f"unknown client {client_id!r}")
+    params = authorization_parameters(issuer, params, client)
     given_uri = params.get("redirect_uri")
     target = redirect_uri(client, given_uri)
     refuse_script_uri(target)
     state = params.get("state")
     response_mode = params.get("response_mode", "query")
     if response_mode not in RESPONSE_MODES:
-        return _respond(issuer, target, "query", state, error=(
+        return _respond(issuer, client.client_id, target, "query", state, error=(
             "invalid_request", f"response_mode must be one of {', '.join(RESPONSE_MODES)}"))
     try:
-        grant = _authorization_grant(issuer, params, client, given_uri)
+        grant = authorization_grant(issuer, params, client, given_uri)
         login = _who_signs_in(issuer, params, request)
     except OAuthError as exc:
-        return _respond(issuer, target, response_mode, state, error=(exc.error, exc.description))
+        return _respond(issuer, client.client_id, target, response_mode, state,
+                        error=(exc.error, exc.description))
     if login is None:  # ask on the login page
         pending = PendingLogin(grant, target, response_mode, state,
                                grant.expires_at + LOGIN_PAGE_LIFETIME)
@@ -90,27 +103,23 @@ def authorize(issuer: Issuer, request: Request) -> Response:
 
 def _approved(issuer: Issuer, grant: Grant, user: User, claims: Mapping[str, Any] | None,
               target: str, response_mode: str, state: str | None) -> Response:
+    try:
+        claims = achieved_claims(grant, claims)
+    except OAuthError as exc:
+        return _respond(issuer, grant.client_id, target, response_mode, state,
+                        error=(exc.error, exc.description))
     now = issuer.clock.time()
     grant = replace(grant, sub=user.sub, auth_time=now, expires_at=now + CODE_LIFETIME,
-                    claims=dict(claims) if claims else None)
+                    claims=claims or None)
     code = issuer.flows.codes.issue(grant, now)
-    return _respond(issuer, target, response_mode, state, code=code)
+    return _respond(issuer, grant.client_id, target, response_mode, state, code=code)
 
 
-def _authorization_grant(issuer: Issuer, params: Mapping[str, str], client: Client,
-                         given_uri: str | None) -> Grant:
-    """The validated request, as a grant still missing its user.
-
-    OIDC Core §6 request objects are not served (discovery says so): a ``request`` or
-    ``request_uri`` is answered with ``request_not_supported`` / ``request_uri_not_supported``
-    (§3.1.2.6) rather than ignored, since a client that sent one expects its parameters, not
-    the outer ones, to count (§6.3.3)."""
-    if "request" in params:
-        raise OAuthError("request_not_supported", "request objects (the request parameter, "
-                         "OIDC Core §6.1) are not supported")
-    if "request_uri" in params:
-        raise OAuthError("request_uri_not_supported", "request_uri (OIDC Core §6.2) is not "
-                         "supported")
+def authorization_grant(issuer: Issuer, params: MultiDict[str, str], client: Client,
+                        given_uri: str | None) -> Grant:
+    """The validated request (its parameters resolved by :mod:`.jar`), as a grant still
+    missing its user. The PAR endpoint validates a pushed request with it too (RFC 9126
+    §2.1)."""
     response_type = params.get("response_type")
     if not response_type:
         raise OAuthError("invalid_request", "response_type is required")
@@ -122,6 +131,9 @@ def _authorization_grant(issuer: Issuer, params: Mapping[str, str], client: Clie
                          f"client {client.client_id!r} may not use authorization_code")
     challenge = params.get("code_challenge")
     method = params.get("code_challenge_method", "plain")
+    if issuer.profile.require_pkce and (challenge is None or method != "S256"):
+        raise OAuthError("invalid_request", f"the {issuer.profile.name} profile requires PKCE "
+                         "with code_challenge_method S256")
     if challenge is None:
         if client.public:
             raise OAuthError("invalid_request", "public clients must send a code_challenge "
@@ -135,12 +147,16 @@ def _authorization_grant(issuer: Issuer, params: Mapping[str, str], client: Clie
     if dpop_jkt is not None and not JKT_FORM.fullmatch(dpop_jkt):
         raise OAuthError("invalid_request", "dpop_jkt must be the base64url SHA-256 "
                          "thumbprint of a JWK (RFC 9449 §10, RFC 7638)")
+    acr_values, essential = requested_acr(params)
+    max_age(params)  # checked here; any sign-in below is a fresh one (see _who_signs_in)
     now = issuer.clock.time()
     return Grant(
         client_id=client.client_id, redirect_uri=given_uri,
         scope=params.get("scope", ""), sub="", auth_time=now,
         expires_at=now + CODE_LIFETIME, nonce=params.get("nonce"),
         code_challenge=challenge, code_challenge_method=method, dpop_jkt=dpop_jkt,
+        resources=known_resources(issuer, params.getlist("resource")),
+        acr_values=acr_values, acr_essential=essential,
     )
 
 
@@ -148,10 +164,14 @@ def _who_signs_in(issuer: Issuer, params: Mapping[str, str], request: Request
                   ) -> tuple[User, Mapping[str, Any] | None] | None:
     """Who signs in, and with which extra claims; ``None`` to ask on the login page.
     OIDC Core §3.1.2.1 ``prompt``: ``none`` must not show a page (``login_required``),
-    ``login`` must not reuse the page's session."""
+    ``login`` must not reuse the page's session; nor does ``max_age``: the session cookie
+    does not keep when the user signed in, so it is never taken as recent enough. A sign-in
+    without a page is always a fresh one (its ``auth_time`` is now)."""
     prompt = set(params.get("prompt", "").split())
     if "none" in prompt and len(prompt) > 1:
         raise OAuthError("invalid_request", "prompt=none cannot be combined")
+    if max_age(params) is not None:
+        prompt.add("login")
     users = issuer.users
     planned = users.take_login()
     if planned is not None:
@@ -186,13 +206,15 @@ def _login_submitted(issuer: Issuer, request: Request) -> Response:
         raise OAuthError("invalid_request", "this sign-in expired or was used; start again "
                          "from the application")
     if form.get("action") == "deny":
-        return _respond(issuer, pending.redirect_uri, pending.response_mode, pending.state,
+        return _respond(issuer, pending.grant.client_id, pending.redirect_uri,
+                        pending.response_mode, pending.state,
                         error=("access_denied", "the user refused"))
     sub = (form.get("new_sub") or form.get("sub") or "").strip()
     users = issuer.users
     user = users.find(sub) if sub else users.default
     try:
         claims = _typed_claims(form.get("claims") or "{}")
+        claims.update(_achieved(form))
         if user is None and flows.login_page_users >= flows.login_page_user_limit:
             raise ValueError(f"the login page added {flows.login_page_users} users since the "
                              "provider was reset, the most it may; choose one of them")
@@ -211,6 +233,16 @@ def _login_submitted(issuer: Issuer, request: Request) -> Response:
     response.set_cookie(SESSION_COOKIE, user.sub, httponly=True, samesite="Lax",
                         path=request.script_root or "/")
     return response
+
+
+def _achieved(form: Mapping[str, str]) -> dict[str, Any]:
+    """The login page's ``acr`` and ``amr`` fields (``amr`` space-separated), if filled."""
+    achieved: dict[str, Any] = {}
+    if form.get("acr", "").strip():
+        achieved["acr"] = form["acr"].strip()
+    if form.get("amr", "").strip():
+        achieved["amr"] = form["amr"].split()
+    return achieved
 
 
 def _typed_claims(text: str) -> dict[str, Any]:
@@ -242,9 +274,11 @@ def signed_in_user(issuer: Issuer, login_hint: str | None) -> User:
     raise OAuthError("login_required", f"no user matches login_hint {login_hint!r}")
 
 
-def _respond(issuer: Issuer, target: str, response_mode: str, state: str | None, *,
-             code: str | None = None, error: tuple[str, str] | None = None) -> Response:
-    """The authorization response (RFC 6749 §4.1.2), with ``iss`` (RFC 9207)."""
+def _respond(issuer: Issuer, client_id: str, target: str, response_mode: str,
+             state: str | None, *, code: str | None = None,
+             error: tuple[str, str] | None = None) -> Response:
+    """The authorization response (RFC 6749 §4.1.2), with ``iss`` (RFC 9207); in a JARM
+    mode, as one signed JWT (:mod:`.jarm`)."""
     params: dict[str, str] = {}
     if code is not None:
         params["code"] = code
@@ -253,6 +287,9 @@ def _respond(issuer: Issuer, target: str, response_mode: str, state: str | None,
     if state is not None:
         params["state"] = state
     params["iss"] = issuer.issuer
+    if response_mode in JARM_MODES:
+        params = {"response": response_jwt(issuer, client_id, params)}
+    response_mode = plain_mode(response_mode)
     if response_mode == "form_post":
         return form_post(target, params)
     parts = urlsplit(target)

@@ -22,10 +22,13 @@ import jwt
 from jwt.algorithms import OKPAlgorithm
 
 from ..core import jwa
+from ..core.fetch import FetchError, fetch_json
 from ..core.jws import MalformedJWS, parse_compact
 from .responses import OAuthError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from werkzeug.wrappers import Request
 
     from ..core.directory import Client
@@ -36,6 +39,7 @@ __all__ = [
     "CLIENT_SECRET_JWT_ALGS",
     "PRIVATE_KEY_JWT_ALGS",
     "authenticate_client",
+    "client_keys",
     "verify_assertion",
 ]
 
@@ -93,7 +97,7 @@ def _authenticate_assertion(issuer: Issuer, request: Request) -> Client:
     if header.get("alg") in _HMAC_HASHES:
         if client is None or client.client_secret is None:
             raise _refused(f"no client with a secret is {client_id!r} (client_secret_jwt)")
-    elif client is None or client.jwks is None:
+    elif client is None or (client.jwks is None and client.jwks_uri is None):
         raise _refused(f"no client with registered keys is {client_id!r}")
     if request.form.get("client_id", client.client_id) != client.client_id:
         raise _refused("client_id differs from the assertion's iss")
@@ -108,19 +112,41 @@ def _authenticate_assertion(issuer: Issuer, request: Request) -> Client:
     return client
 
 
+def client_keys(client: Client) -> Mapping[str, Any]:
+    """The client's registered public keys: its ``jwks``, or the set at its ``jwks_uri``
+    (fetched on loopback only, :mod:`mockidp.core.fetch`); :class:`jwt.InvalidKeyError` if
+    there are none to be had."""
+    if client.jwks is not None or client.jwks_uri is None:
+        return client.jwks or {}
+    try:
+        keys = fetch_json(client.jwks_uri)
+    except FetchError as exc:
+        raise jwt.InvalidKeyError(f"the client's jwks_uri: {exc}") from None
+    if not isinstance(keys, dict) or not isinstance(keys.get("keys"), list):
+        raise jwt.InvalidKeyError("the client's jwks_uri is not a JWK Set")
+    return keys
+
+
 def verify_assertion(issuer: Issuer, assertion: str, client: Client, *, subject: str | None,
-                     error: str) -> dict[str, Any]:
+                     error: str, audience: list[str] | None = None,
+                     require: tuple[str, ...] = ("exp", "iss", "sub", "aud"),
+                     allow_none: bool = False) -> dict[str, Any]:
     """The claims of a JWT the client signed with one of its registered keys, or (an HS*
     ``alg``) with its secret. ``aud`` must name this authorization server: its issuer, or the
     URL of an endpoint that authenticates clients (RFC 7523 §3 leaves the value to the server
-    and suggests the token endpoint; clients such as Authlib send the URL they post to)."""
+    and suggests the token endpoint; clients such as Authlib send the URL they post to), or
+    one of ``audience``. ``allow_none``: an unsigned JWT (``alg`` ``none``) is taken too, for
+    a client that registered it for its request objects (RFC 9101 §10.5)."""
     status, headers = (401, _BASIC) if error == "invalid_client" else (400, {})
-    audience = [issuer.issuer, issuer.token_endpoint, *(
-        issuer.url_for(name) for name in ("introspect", "revoke", "device"))]
+    if audience is None:
+        audience = [issuer.issuer, issuer.token_endpoint, *(
+            issuer.url_for(name) for name in ("introspect", "revoke", "device"))]
     try:
         header = jwt.get_unverified_header(assertion)
         alg = header.get("alg")
-        if alg in _HMAC_HASHES or alg in _EDDSA_CURVES:
+        if alg == "none" and not allow_none:
+            raise jwt.InvalidAlgorithmError("alg none is not accepted from this client")
+        if alg in _HMAC_HASHES or alg in _EDDSA_CURVES or alg == "none":
             _verify_signature(assertion, header, client)
             options: dict[str, Any] = {
                 "verify_signature": False, "verify_exp": True, "verify_nbf": True,
@@ -130,13 +156,13 @@ def verify_assertion(issuer: Issuer, assertion: str, client: Client, *, subject:
             algorithms: list[str] | None = None
         else:
             kid = header.get("kid")
-            candidates = [k for k in (client.jwks or {}).get("keys", [])
+            candidates = [k for k in client_keys(client).get("keys", [])
                           if kid is None or k.get("kid") == kid]
             if not candidates:
                 raise jwt.InvalidKeyError(f"no registered key of the client has kid {kid!r}")
             key = jwt.PyJWK(candidates[0])
             algorithms, options = [key.algorithm_name], {}
-        options["require"] = ["exp", "iss", "sub", "aud"]
+        options["require"] = list(require)
         claims: dict[str, Any] = jwt.decode(
             assertion, key, algorithms=algorithms, audience=audience,
             issuer=client.client_id, options=options,  # type: ignore[arg-type]
@@ -159,6 +185,10 @@ def _verify_signature(assertion: str, header: dict[str, Any], client: Client) ->
         _, _, message, signature = parse_compact(assertion)
     except MalformedJWS as exc:
         raise jwt.DecodeError(str(exc)) from None
+    if alg == "none":  # RFC 7518 §3.6: the empty signature
+        if signature:
+            raise jwt.InvalidSignatureError("an unsecured JWT has an empty signature")
+        return
     if alg in _HMAC_HASHES:
         secret = client.client_secret
         if secret is None:
@@ -170,7 +200,7 @@ def _verify_signature(assertion: str, header: dict[str, Any], client: Client) ->
     # RFC 9864 Ed25519 / Ed448: an OKP key of exactly that curve, whose "alg", if the JWK
     # names one, is this one (RFC 7517 §4.4).
     kid = header.get("kid")
-    candidates = [k for k in (client.jwks or {}).get("keys", [])
+    candidates = [k for k in client_keys(client).get("keys", [])
                   if (kid is None or k.get("kid") == kid) and k.get("kty") == "OKP"
                   and k.get("crv") == _EDDSA_CURVES[alg] and k.get("alg", alg) == alg]
     if not candidates:

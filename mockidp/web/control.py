@@ -34,11 +34,12 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from ..core.checks import http_url
-from ..core.directory import Clients
+from ..core.directory import ClientOptions
 from ..core.dpop import PROOF_TYP, ProofError, parse_proof
 from ..core.faults import FAULTS
 from ..core.issuer import Issuer
 from ..core.jws import MalformedJWS, parse_compact
+from ..core.registration import client_metadata
 from ..core.tokens import IdTokenOptions, TokenOptions
 from ..drivers.config import Rule as ClaimRule
 from ..drivers.scenario import Scenario, start
@@ -299,6 +300,12 @@ def _add_user(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
     return {"sub": user.sub, "claims": user.claims}
 
 
+def _clients(api: ControlAPI, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every client, those registered dynamically (RFC 7591) included, as RFC 7591 §3.2.1
+    describes one (the secret too: the control API is the test's own)."""
+    return [client_metadata(client) for client in api.issuer.clients]
+
+
 def _add_client(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
     client = api.issuer.clients.add(**body)
     return {"client_id": client.client_id, "client_secret": client.client_secret,
@@ -309,6 +316,10 @@ def _add_client(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
             "access_token_typ": client.access_token_typ,
             "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
             "dpop_nonce": client.dpop_nonce}
+
+
+def _add_resource(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
+    return {"uri": api.issuer.resources.add(body.get("uri"))}  # type: ignore[arg-type]
 
 
 def _approve_device(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
@@ -393,8 +404,13 @@ ROUTES: tuple[Route, ...] = (
           _move_clock, ("advance", "freeze", "unfreeze")),
     Route("/users", "POST", "add_user", "Add a user: {\"sub\": ..., \"claims\": {...}}",
           _add_user, ("sub", "claims", "password", "default")),
+    Route("/clients", "GET", "clients", "Every client, dynamically registered ones included",
+          _clients),
     Route("/clients", "POST", "add_client", "Register a client", _add_client,
-          tuple(inspect.signature(Clients.add).parameters)[1:]),
+          ("client_id", "client_secret", *ClientOptions.__annotations__)),
+    Route("/resources", "POST", "add_resource",
+          "Register a resource access tokens may be for (RFC 8707): {\"uri\": ...}",
+          _add_resource, ("uri",)),
     Route("/devices/approve", "POST", "approve_device",
           "Decide a pending device authorization as its user would: "
           "{\"user_code\": ..., \"sub\": ..., \"deny\": false}", _approve_device,

@@ -63,10 +63,12 @@ def metadata(issuer: Issuer) -> dict[str, Any]:
 
     RFC 8414 §2: an endpoint whose auth methods list ``private_key_jwt`` or
     ``client_secret_jwt`` MUST list the assertion algorithms too, so each of the three has its
-    ``*_auth_signing_alg_values_supported``. OIDC Discovery §3: ``request_parameter_supported``
-    defaults to false but ``request_uri_parameter_supported`` to true, so both are stated:
-    neither is served (the authorization endpoint answers ``request_not_supported`` /
-    ``request_uri_not_supported``, OIDC Core §6).
+    ``*_auth_signing_alg_values_supported``. Request objects (RFC 9101) are served by value
+    and by reference; a ``request_uri`` is either one the PAR endpoint issued (RFC 9126) or a
+    URL the client registered (``require_request_uri_registration``, OIDC Discovery §3). They
+    may be signed with any algorithm a client assertion may use, or be unsigned (``none``) for
+    a client that registered that. JARM responses are signed with the provider's default
+    algorithm.
 
     OIDC Discovery §3: ``id_token_signing_alg_values_supported`` MUST include RS256, and the
     issuer always has an RS256 key. The signing algorithms listed for ID tokens and for
@@ -99,11 +101,20 @@ def metadata(issuer: Issuer) -> dict[str, Any]:
         "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,
+        "request_parameter_supported": True,
+        "request_uri_parameter_supported": True,
+        "require_request_uri_registration": True,
+        "request_object_signing_alg_values_supported": [*CLIENT_ASSERTION_ALGS, "none"],
+        "pushed_authorization_request_endpoint": issuer.url_for("par"),
+        "require_pushed_authorization_requests": issuer.require_pushed_authorization_requests,
+        "authorization_signing_alg_values_supported": [issuer.keys.default_alg],
+        "registration_endpoint": issuer.url_for("register"),
+        "client_id_metadata_document_supported": True,
         "authorization_response_iss_parameter_supported": True,
+        "claims_parameter_supported": True,
         "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "azp",
+            "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "auth_time", "acr", "amr", "nonce",
+            "azp",
             "at_hash", "c_hash", "name", "given_name", "family_name", "preferred_username",
             "email", "email_verified", "locale", "zoneinfo",
         ],
@@ -112,8 +123,10 @@ def metadata(issuer: Issuer) -> dict[str, Any]:
 
 
 def metadata_bytes(issuer: Issuer) -> bytes:
-    """The serialized metadata, rebuilt only when the keys or the issuer change."""
-    cache_key = (issuer.keys.version, issuer.issuer)
+    """The serialized metadata, rebuilt only when the keys, the issuer or the PAR
+    requirement change."""
+    cache_key = (issuer.keys.version, issuer.issuer,
+                 issuer.require_pushed_authorization_requests)
     cached_key, body = _documents.get(issuer, (None, b""))
     if cached_key != cache_key:
         body = json.dumps(metadata(issuer), separators=(",", ":")).encode()

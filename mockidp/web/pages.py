@@ -68,6 +68,8 @@ def _page(title: str, body: str, status: int = 200, *, policy: str = _POLICY,
                     headers={**_HEADERS, "Content-Security-Policy": policy})
 
 
+#: The dashboard lists this many clients (registration may add up to a thousand).
+LISTED_CLIENTS = 100
 #: The login page lists this many users (and the one login_hint names); others are typed in.
 LISTED_USERS = 100
 
@@ -101,6 +103,8 @@ def login_page(users: Users, ticket: str, hint: str | None = None, *,
         + "<fieldset><legend>Sign in as</legend>" + "".join(choices) + "</fieldset>"
         + '<label>or a new user (sub) <input name=new_sub id=new-sub '
         + f'value="{escape(typed)}"></label>'
+        + '<label>Authentication achieved: acr <input name=acr id=acr> amr (space-separated) '
+        + '<input name=amr id=amr></label>'
         + '<label>Extra claims for this sign-in (JSON object) <textarea name=claims id=claims>'
         + f"{escape(claims)}</textarea></label>"
         + '<button name=action value=approve id=approve>Sign in</button> '
@@ -372,6 +376,13 @@ def dashboard_page(issuer: Issuer, base: str, decoded: str = "", token: str = ""
         f'<a href="{base}/ui">reload</a> to act on the new ones.</p>'
         "<table id=keys><tr><th>kid</th><th>alg</th><th>state</th><th>corruption</th>"
         "<th></th></tr>" + "".join(rows) + "</table>"
+        + "<h2>Clients</h2><table id=clients><tr><th>client_id</th><th>name</th>"
+        "<th>kind</th><th>redirect URIs</th></tr>" + "".join(
+            f'<tr data-client="{escape(c.client_id)}"><td><code>{escape(c.client_id)}</code>'
+            f"</td><td>{escape(str(c.metadata.get('client_name', '')))}</td>"
+            f"<td>{'public' if c.public else 'confidential'}</td>"
+            f"<td>{escape(' '.join(c.redirect_uris))}</td></tr>"
+            for c in islice(issuer.clients, LISTED_CLIENTS)) + "</table>"
         f'<h2>Endpoint faults</h2><form method=post action="{base}/ui/endpoint" id=faults>'
         f"<select name=endpoint id=fault-endpoint>{endpoints}</select> "
         f"<select name=action id=fault-action>{actions}</select> "

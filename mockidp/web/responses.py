@@ -14,12 +14,15 @@ from urllib.parse import urlsplit
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.wrappers import Response
 
+from ..core.resources import resource_problem
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from werkzeug.wrappers import Request
 
     from ..core.directory import Client
+    from ..core.issuer import Issuer
 
 __all__ = [
     "CORS",
@@ -34,6 +37,7 @@ __all__ = [
     "from_http_exception",
     "harden",
     "json_response",
+    "known_resources",
     "quoted",
     "redirect_uri",
     "refuse_repeats",
@@ -136,10 +140,33 @@ def check_form(request: Request) -> None:
     refuse_repeats(request.form)
 
 
+#: Parameters a request may repeat: RFC 8707 §2 ``resource``, one per resource.
+REPEATABLE = frozenset({"resource"})
+
+
 def refuse_repeats(params: Any) -> None:
     for name, values in params.lists():
-        if len(values) > 1:  # RFC 6749 §3.1, §3.2: parameters must not be repeated
+        # RFC 6749 §3.1, §3.2: parameters must not be repeated
+        if len(values) > 1 and name not in REPEATABLE:
             raise OAuthError("invalid_request", f"parameter {name!r} is repeated")
+
+
+def known_resources(issuer: Issuer, resources: list[str],
+                    granted: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """RFC 8707 §2: each ``resource`` an absolute URI the provider knows
+    (``idp.resources``) and, at the token endpoint, one the grant holds; ``invalid_target``
+    otherwise. Without any, the grant's."""
+    for resource in resources:
+        problem = resource_problem(resource)
+        if problem is not None:
+            raise OAuthError("invalid_target", problem)
+        if resource not in issuer.resources:
+            raise OAuthError("invalid_target", f"resource {resource!r} is unknown to this "
+                             "provider (register it: idp.resources.add)")
+        if granted is not None and resource not in granted:
+            raise OAuthError("invalid_target", f"resource {resource!r} was not granted "
+                             "(RFC 8707 §2.2)")
+    return tuple(dict.fromkeys(resources)) or (granted or ())
 
 
 def redirect_uri(client: Client, given: str | None) -> str:

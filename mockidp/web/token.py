@@ -13,7 +13,15 @@ from ..core.jws import MalformedJWS, parse_compact
 from ..errors import InvalidTokenError
 from .clientauth import authenticate_client, verify_assertion
 from .dpop import JKT, bound_jkt, nonce_headers, token_proof
-from .responses import CORS, NO_STORE, OAuthError, check_form, json_response, scope_set
+from .responses import (
+    CORS,
+    NO_STORE,
+    OAuthError,
+    check_form,
+    json_response,
+    known_resources,
+    scope_set,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -72,7 +80,11 @@ def issue(issuer: Issuer, request: Request, client: Client, grant_type: str, sub
     With a DPoP proof (RFC 9449 §5) the access token is bound to its key (``cnf.jkt``,
     §6.1) and its ``token_type`` is ``DPoP``; a grant bound to a key (a code with
     ``dpop_jkt``, §10; a public client's refresh token, §5) takes a proof of that key only,
-    and a public client's refresh token is bound to the proof's key."""
+    and a public client's refresh token is bound to the proof's key.
+
+    RFC 8707: the access token's ``aud`` is the ``resource`` values of the token request,
+    which must be among those the grant holds (a refresh may narrow to one), else all the
+    grant's; with neither, the provider's audience."""
     minter = issuer.minter
     jkt = bound_jkt(request)
     if grant is not None and grant.dpop_jkt is not None and grant.dpop_jkt != jkt:
@@ -80,6 +92,10 @@ def issue(issuer: Issuer, request: Request, client: Client, grant_type: str, sub
                          "a proof of the key it was bound to (RFC 9449 §5, §10)")
     form = request.form.to_dict()  # for the hooks and the config file's rules
     extra = {**(grant.claims or {})} if grant is not None else {}
+    resources = known_resources(issuer, request.form.getlist("resource"),
+                                grant.resources or None if grant is not None else None)
+    if resources:  # RFC 8707 §2: the token is for exactly these
+        extra["aud"] = resources[0] if len(resources) == 1 else list(resources)
     extra.update(claims or {})
     if jkt is not None:
         extra["cnf"] = {"jkt": jkt}

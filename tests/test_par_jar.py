@@ -1,0 +1,388 @@
+"""Pushed authorization requests (RFC 9126), request objects (RFC 9101), JARM and resource
+indicators (RFC 8707), over HTTP on loopback; request objects are signed by joserfc and the
+JARM responses read by PyJWT, as clients do."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+import requests
+from joserfc import jwt as jose_jwt
+from joserfc.jwk import ECKey, OctKey
+
+from mockidp import MockIdP
+
+REDIRECT = "http://127.0.0.1:9/cb"
+API = "https://api.example.test/mcp"
+VERIFIER = "v" * 43
+CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()
+                                     ).rstrip(b"=").decode()
+
+
+@pytest.fixture(scope="module")
+def client_key() -> ECKey:
+    return ECKey.generate_key("P-256", parameters={"kid": "client-1"})
+
+
+def _secret_auth(idp: MockIdP) -> tuple[str, str]:
+    client = idp.clients.default
+    return client.client_id, client.client_secret or ""
+
+
+def _params(**extra: Any) -> dict[str, Any]:
+    return {"response_type": "code", "redirect_uri": REDIRECT, "scope": "openid",
+            "code_challenge": CHALLENGE, "code_challenge_method": "S256", "state": "s-1",
+            **extra}
+
+
+def push(idp: MockIdP, form: dict[str, Any], auth: tuple[str, str] | None = None
+         ) -> requests.Response:
+    return requests.post(idp.url_for("par"), data=form, auth=auth or _secret_auth(idp),
+                         timeout=5)
+
+
+def authorize(idp: MockIdP, query: dict[str, Any]) -> requests.Response:
+    return requests.get(idp.url_for("authorize"), params=query, allow_redirects=False,
+                        timeout=5)
+
+
+def redeem(idp: MockIdP, location: str, auth: tuple[str, str] | None = None,
+           **extra: Any) -> requests.Response:
+    code = parse_qs(urlsplit(location).query)["code"][0]
+    return requests.post(idp.token_endpoint, auth=auth or _secret_auth(idp), timeout=5, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+        "code_verifier": VERIFIER, **extra})
+
+
+def request_object(idp: MockIdP, key: Any, issuer: str, alg: str = "ES256",
+                   **claims: Any) -> str:
+    now = int(time.time())
+    body = {"iss": issuer, "aud": idp.issuer, "client_id": issuer, "iat": now,
+            "exp": now + 300, **_params(), **claims}
+    body = {k: v for k, v in body.items() if v is not None}
+    return jose_jwt.encode({"alg": alg, "kid": getattr(key, "kid", None) or "k"}, body, key)
+
+
+# -- RFC 9126 PAR ----------------------------------------------------------------------------
+
+def test_rfc9126_2_2_push_then_authorize(idp: MockIdP) -> None:
+    """RFC 9126 §2.2: 201 with a request_uri URN and expires_in; §4: the authorization
+    endpoint takes client_id and request_uri only, and the request_uri works once."""
+    pushed = push(idp, {**_params(), "client_id": "mockidp-client"})
+    assert pushed.status_code == 201, pushed.text
+    body = pushed.json()
+    assert body["request_uri"].startswith("urn:ietf:params:oauth:request_uri:")
+    assert body["expires_in"] == 60
+    assert pushed.headers["Cache-Control"] == "no-store"
+    answer = authorize(idp, {"client_id": "mockidp-client", "request_uri": body["request_uri"]})
+    assert answer.status_code == 302
+    query = parse_qs(urlsplit(answer.headers["Location"]).query)
+    assert query["state"] == ["s-1"]
+    assert redeem(idp, answer.headers["Location"]).status_code == 200
+    again = authorize(idp, {"client_id": "mockidp-client", "request_uri": body["request_uri"]})
+    assert again.status_code == 400 and again.json()["error"] == "invalid_request_uri"
+
+
+def test_rfc9126_2_1_client_authentication_and_errors(idp: MockIdP) -> None:
+    """RFC 9126 §2.1 client authentication as at the token endpoint; §2.3 errors: 401
+    invalid_client, 400 for an invalid request (validated as the authorization endpoint
+    would), a request_uri in the push refused, 405 for GET."""
+    wrong = push(idp, _params(), auth=("mockidp-client", "wrong"))
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    idp.clients.add("strict", "s3cret", redirect_uris=[REDIRECT])
+    bad = push(idp, _params(redirect_uri="http://elsewhere.test/cb"), auth=("strict", "s3cret"))
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_request"
+    nested = push(idp, _params(request_uri="urn:ietf:params:oauth:request_uri:x"))
+    assert nested.status_code == 400 and nested.json()["error"] == "invalid_request"
+    unsupported = push(idp, _params(response_type="token"))
+    assert unsupported.json()["error"] == "unsupported_response_type"
+    get = requests.get(idp.url_for("par"), timeout=5)
+    assert get.status_code == 405
+
+
+def test_rfc9126_4_request_uri_of_another_client_or_expired(idp: MockIdP) -> None:
+    """RFC 9126 §4: a request_uri is bound to the client that pushed it, and expires."""
+    idp.clients.add("other", "other-secret")
+    uri = push(idp, _params()).json()["request_uri"]
+    theft = authorize(idp, {"client_id": "other", "request_uri": uri})
+    assert theft.status_code == 400 and theft.json()["error"] == "invalid_request_uri"
+    uri = push(idp, _params()).json()["request_uri"]
+    idp.clock.advance(61)
+    late = authorize(idp, {"client_id": "mockidp-client", "request_uri": uri})
+    assert late.json()["error"] == "invalid_request_uri"
+
+
+def test_rfc9126_5_6_required_per_provider_and_per_client(idp: MockIdP) -> None:
+    """RFC 9126 §5 (provider) and §6 (client) require_pushed_authorization_requests: a
+    plain authorization request is refused; discovery says so."""
+    idp.clients.add("par-only", "s", require_pushed_authorization_requests=True)
+    plain = authorize(idp, {"client_id": "par-only", **_params()})
+    assert plain.status_code == 400 and "require_pushed" in plain.json()["error_description"]
+    uri = push(idp, _params(), auth=("par-only", "s")).json()["request_uri"]
+    assert authorize(idp, {"client_id": "par-only", "request_uri": uri}).status_code == 302
+    key = "require_pushed_authorization_requests"
+    assert requests.get(idp.discovery_url, timeout=5).json()[key] is False
+    idp.require_pushed_authorization_requests = True
+    assert requests.get(idp.discovery_url, timeout=5).json()[key] is True
+    assert authorize(idp, {"client_id": "mockidp-client", **_params()}).status_code == 400
+
+
+def test_par_is_advertised(idp: MockIdP) -> None:
+    """RFC 9126 §5: pushed_authorization_request_endpoint; RFC 9101 §10.5 / OIDC Discovery
+    §3: request objects by value and by reference are served and said to be."""
+    metadata = requests.get(idp.discovery_url, timeout=5).json()
+    assert metadata["pushed_authorization_request_endpoint"] == idp.url_for("par")
+    assert metadata["request_parameter_supported"] is True
+    assert metadata["request_uri_parameter_supported"] is True
+    assert "ES256" in metadata["request_object_signing_alg_values_supported"]
+    assert "query.jwt" in metadata["response_modes_supported"]
+
+
+# -- RFC 9101 JAR ----------------------------------------------------------------------------
+
+@pytest.fixture
+def jar_client(idp: MockIdP, client_key: ECKey) -> str:
+    idp.clients.add("jar", "jar-secret", jwks={"keys": [client_key.as_dict(private=False)]},
+                    redirect_uris=[REDIRECT])
+    return "jar"
+
+
+def test_rfc9101_request_by_value(idp: MockIdP, client_key: ECKey, jar_client: str) -> None:
+    """RFC 9101 §5.1 / §6.3: the request object's parameters count, not the outer ones."""
+    signed = request_object(idp, client_key, jar_client, state="inner")
+    answer = authorize(idp, {"client_id": jar_client, "request": signed, "state": "outer",
+                             "response_type": "code"})
+    assert answer.status_code == 302, answer.text
+    query = parse_qs(urlsplit(answer.headers["Location"]).query)
+    assert query["state"] == ["inner"]
+    assert redeem(idp, answer.headers["Location"], auth=("jar", "jar-secret")).ok
+
+
+def test_rfc9101_pushed_request_object(idp: MockIdP, client_key: ECKey,
+                                       jar_client: str) -> None:
+    """RFC 9126 §3: a request object pushed to the PAR endpoint; the authorization request
+    refers to it by request_uri."""
+    signed = request_object(idp, client_key, jar_client)
+    uri = push(idp, {"request": signed}, auth=("jar", "jar-secret")).json()["request_uri"]
+    answer = authorize(idp, {"client_id": jar_client, "request_uri": uri})
+    assert answer.status_code == 302
+
+
+@pytest.mark.parametrize(("claims", "why"), [
+    ({"iss": "someone-else"}, "iss"),
+    ({"aud": "https://other.example"}, "Audience"),
+    ({"exp": int(time.time()) - 10}, "expired"),
+    ({"exp": None}, "exp"),
+    ({"client_id": "other"}, "client_id"),
+    ({"request_uri": "https://x.example/r"}, "request_uri"),
+])
+def test_rfc9101_6_validation(idp: MockIdP, client_key: ECKey, jar_client: str,
+                              claims: dict[str, Any], why: str) -> None:
+    """RFC 9101 §6.1-6.3 and §4: iss is the client, aud this issuer, exp in the future and
+    required (FAPI 2.0), client_id the request's, no nested request_uri; else
+    invalid_request_object."""
+    signed = request_object(idp, client_key, jar_client, **claims)
+    answer = authorize(idp, {"client_id": jar_client, "request": signed})
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_request_object"
+    assert why in answer.json()["error_description"]
+
+
+def test_rfc9101_signature_of_another_key_and_none(idp: MockIdP, jar_client: str) -> None:
+    """RFC 9101 §6.1: the signature must verify with the client's registered keys; an
+    unsigned object (alg none) only from a client that registered none (§10.5)."""
+    stranger = ECKey.generate_key("P-256", parameters={"kid": "client-1"})
+    forged = request_object(idp, stranger, jar_client)
+    assert authorize(idp, {"client_id": jar_client, "request": forged}
+                     ).json()["error"] == "invalid_request_object"
+    unsigned = jwt.encode({"iss": jar_client, "aud": idp.issuer, "exp": int(time.time()) + 60,
+                           **_params()}, None, algorithm="none")
+    assert authorize(idp, {"client_id": jar_client, "request": unsigned}
+                     ).json()["error"] == "invalid_request_object"
+    idp.clients.add("lax", "s", request_object_signing_alg="none", redirect_uris=[REDIRECT])
+    unsigned = jwt.encode({"iss": "lax", "aud": idp.issuer, "exp": int(time.time()) + 60,
+                           **_params()}, None, algorithm="none")
+    assert authorize(idp, {"client_id": "lax", "request": unsigned}).status_code == 302
+
+
+def test_rfc9101_hs256_with_the_client_secret(idp: MockIdP) -> None:
+    """RFC 9101 §6.1: a request object MACed with the client secret (HS256)."""
+    secret = "a-client-secret-of-thirty-two-bytes!"
+    idp.clients.add("hs", secret, redirect_uris=[REDIRECT])
+    signed = request_object(idp, OctKey.import_key(secret), "hs", alg="HS256")
+    assert authorize(idp, {"client_id": "hs", "request": signed}).status_code == 302
+
+
+def test_rfc9101_10_5_require_signed_request_object(idp: MockIdP, client_key: ECKey) -> None:
+    """RFC 9101 §10.5 require_signed_request_object: plain requests (and plain pushes)
+    are refused, a signed one passes."""
+    idp.clients.add("signed-only", "s", jwks={"keys": [client_key.as_dict(private=False)]},
+                    require_signed_request_object=True, redirect_uris=[REDIRECT])
+    assert authorize(idp, {"client_id": "signed-only", **_params()}).status_code == 400
+    assert push(idp, _params(), auth=("signed-only", "s")).status_code == 400
+    signed = request_object(idp, client_key, "signed-only")
+    assert authorize(idp, {"client_id": "signed-only", "request": signed}).status_code == 302
+
+
+@pytest.fixture
+def served() -> Iterator[dict[str, bytes]]:
+    """Documents served on loopback by path, as a test's own server would."""
+    documents: dict[str, bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = documents.get(self.path)
+            self.send_response(200 if body is not None else 404)
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    documents["base"] = f"http://127.0.0.1:{server.server_address[1]}".encode()
+    try:
+        yield documents
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_rfc9101_5_2_request_uri_registered_only(idp: MockIdP, client_key: ECKey,
+                                                served: dict[str, bytes]) -> None:
+    """RFC 9101 §5.2 / §10.4: a request object by reference is fetched only from a URL the
+    client registered (and only on loopback); any other request_uri is invalid_request_uri."""
+    base = served["base"].decode()
+    idp.clients.add("by-ref", "s", jwks={"keys": [client_key.as_dict(private=False)]},
+                    redirect_uris=[REDIRECT], request_uris=[base + "/ro.jwt"])
+    served["/ro.jwt"] = request_object(idp, client_key, "by-ref").encode()
+    answer = authorize(idp, {"client_id": "by-ref", "request_uri": base + "/ro.jwt"})
+    assert answer.status_code == 302, answer.text
+    served["/other.jwt"] = served["/ro.jwt"]
+    other = authorize(idp, {"client_id": "by-ref", "request_uri": base + "/other.jwt"})
+    assert other.json()["error"] == "invalid_request_uri"
+
+
+# -- JARM ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["jwt", "query.jwt", "fragment.jwt", "form_post.jwt"])
+def test_jarm_2_signed_response(idp: MockIdP, mode: str) -> None:
+    """JARM §2.1: the response is one JWT with iss, aud (the client), exp, code and state,
+    signed by a key of the JWKS; §2.3: delivered as the mode says."""
+    answer = authorize(idp, {"client_id": "mockidp-client", **_params(response_mode=mode)})
+    if mode == "form_post.jwt":
+        assert answer.status_code == 200
+        token = answer.text.split('name="response" value="')[1].split('"')[0]
+    else:
+        parts = urlsplit(answer.headers["Location"])
+        fields = parse_qs(parts.fragment if mode == "fragment.jwt" else parts.query)
+        assert set(fields) == {"response"}
+        token = fields["response"][0]
+    key = jwt.PyJWKClient(idp.jwks_uri).get_signing_key_from_jwt(token)
+    claims = jwt.decode(token, key, algorithms=["RS256"], audience="mockidp-client",
+                        issuer=idp.issuer)
+    assert claims["state"] == "s-1" and claims["code"]
+
+
+def test_jarm_error_is_signed_too(idp: MockIdP) -> None:
+    """JARM §2.1: an error response is a JWT as well."""
+    answer = authorize(idp, {"client_id": "mockidp-client",
+                             **_params(response_mode="jwt", code_challenge_method="S512")})
+    token = parse_qs(urlsplit(answer.headers["Location"]).query)["response"][0]
+    assert jwt.decode(token, options={"verify_signature": False})["error"] == "invalid_request"
+
+
+# -- RFC 8707 resource indicators ------------------------------------------------------------
+
+def test_rfc8707_resource_sets_aud(idp: MockIdP) -> None:
+    """RFC 8707 §2: resource at the authorization request; the access token's aud is it."""
+    idp.resources.add(API)
+    answer = authorize(idp, {"client_id": "mockidp-client", **_params(resource=API)})
+    token = redeem(idp, answer.headers["Location"]).json()["access_token"]
+    assert idp.verify(token)["aud"] == API
+
+
+def test_rfc8707_several_then_refresh_narrows(idp: MockIdP) -> None:
+    """RFC 8707 §2: several resources give a token for all; §2.2 a token request may narrow
+    to one the grant holds (refresh included); another is invalid_target."""
+    other = "https://files.example.test/"
+    idp.resources.add(API)
+    idp.resources.add(other)
+    answer = authorize(idp, {"client_id": "mockidp-client", **_params(resource=[API, other])})
+    body = redeem(idp, answer.headers["Location"]).json()
+    assert idp.verify(body["access_token"])["aud"] == [API, other]
+    narrowed = requests.post(idp.token_endpoint, auth=_secret_auth(idp), timeout=5, data={
+        "grant_type": "refresh_token", "refresh_token": body["refresh_token"],
+        "resource": other}).json()
+    assert idp.verify(narrowed["access_token"])["aud"] == other
+    idp.resources.add("https://third.example.test/")
+    wider = requests.post(idp.token_endpoint, auth=_secret_auth(idp), timeout=5, data={
+        "grant_type": "refresh_token", "refresh_token": body["refresh_token"],
+        "resource": "https://third.example.test/"})
+    assert wider.status_code == 400 and wider.json()["error"] == "invalid_target"
+
+
+def test_rfc8707_unknown_resource_is_invalid_target(idp: MockIdP) -> None:
+    """RFC 8707 §2: invalid_target for a resource the provider does not know, at the
+    authorization endpoint (on the redirect) and at the token endpoint; a URI with a
+    fragment is not a resource."""
+    answer = authorize(idp, {"client_id": "mockidp-client", **_params(resource=API)})
+    assert parse_qs(urlsplit(answer.headers["Location"]).query)["error"] == ["invalid_target"]
+    cc = requests.post(idp.token_endpoint, auth=_secret_auth(idp), timeout=5, data={
+        "grant_type": "client_credentials", "resource": API + "#x"})
+    assert cc.status_code == 400 and cc.json()["error"] == "invalid_target"
+    idp.resources.add(API)
+    ok = requests.post(idp.token_endpoint, auth=_secret_auth(idp), timeout=5, data={
+        "grant_type": "client_credentials", "resource": API}).json()
+    assert idp.verify(ok["access_token"])["aud"] == API
+
+
+def test_pushed_requests_are_bounded(idp: MockIdP) -> None:
+    """The PAR store keeps at most its limit: the oldest pushed request is forgotten."""
+    idp.pushed.limit = 2
+    first = push(idp, _params()).json()["request_uri"]
+    for _ in range(2):
+        push(idp, _params())
+    assert len(idp.pushed) == 2
+    assert authorize(idp, {"client_id": "mockidp-client", "request_uri": first}
+                     ).json()["error"] == "invalid_request_uri"
+
+
+def test_request_uri_beyond_loopback_is_never_fetched(idp: MockIdP, client_key: ECKey
+                                                      ) -> None:
+    """RFC 9101 §10.4: even a registered request_uri is fetched only on loopback."""
+    idp.clients.add("far", "s", jwks={"keys": [client_key.as_dict(private=False)]},
+                    request_uris=["https://example.com/ro.jwt"])
+    answer = authorize(idp, {"client_id": "far", "request_uri": "https://example.com/ro.jwt"})
+    assert answer.status_code == 400 and "loopback" in answer.json()["error_description"]
+
+
+def test_rfc8707_with_authlib(idp: MockIdP) -> None:
+    """RFC 8707 through Authlib's OAuth2Session: resource on the authorization URL and on
+    the token request (Authlib passes both through; it has no PAR, JAR or JARM client)."""
+    from authlib.integrations.requests_client import OAuth2Session
+
+    idp.resources.add(API)
+    client = idp.clients.default
+    session = OAuth2Session(client.client_id, client.client_secret, redirect_uri=REDIRECT,
+                            scope="openid", code_challenge_method="S256")
+    url, _ = session.create_authorization_url(idp.authorization_endpoint,
+                                                  code_verifier=VERIFIER, resource=API)
+    location = requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
+    tokens = session.fetch_token(idp.token_endpoint, authorization_response=location,
+                                 code_verifier=VERIFIER, resource=API)
+    assert idp.verify(tokens["access_token"])["aud"] == API
+    assert idp.requests_to("authorize")[-1].query["resource"] == API
+    assert idp.requests_to("token")[-1].form["resource"] == API

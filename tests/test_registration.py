@@ -1,0 +1,221 @@
+"""Dynamic client registration (RFC 7591), its management (RFC 7592) and client ID metadata
+documents, over HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from mockidp import ConfigurationError, MockIdP
+
+REDIRECT = "http://127.0.0.1:9/cb"
+
+
+def register(idp: MockIdP, metadata: Any, token: str | None = None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.post(idp.url_for("register"), json=metadata, headers=headers, timeout=5)
+
+
+def test_rfc7591_3_2_1_registered_client_works(idp: MockIdP) -> None:
+    """RFC 7591 §3.2.1: 201 with client_id, client_secret, client_secret_expires_at and the
+    metadata as registered; the client is in idp.clients and gets tokens."""
+    answer = register(idp, {"redirect_uris": [REDIRECT], "client_name": "Demo",
+                            "grant_types": ["authorization_code", "client_credentials"]})
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert body["client_name"] == "Demo" and body["client_secret_expires_at"] == 0
+    assert body["token_endpoint_auth_method"] == "client_secret_basic"
+    assert body["response_types"] == ["code"]
+    assert body["client_id"] in idp.clients
+    token = requests.post(idp.token_endpoint, auth=(body["client_id"], body["client_secret"]),
+                          data={"grant_type": "client_credentials"}, timeout=5)
+    assert token.status_code == 200
+    assert idp.url_for("register") == requests.get(
+        idp.discovery_url, timeout=5).json()["registration_endpoint"]
+
+
+@pytest.mark.parametrize(("metadata", "error"), [
+    ({"redirect_uris": ["javascript:alert(1)"]}, "invalid_redirect_uri"),
+    ({"grant_types": ["authorization_code"]}, "invalid_redirect_uri"),
+    ({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "tls_client_auth"},
+     "invalid_client_metadata"),
+    ({"redirect_uris": [REDIRECT], "response_types": ["token"]}, "invalid_client_metadata"),
+    ({"redirect_uris": [REDIRECT], "grant_types": ["client_credentials"],
+      "response_types": ["code"]}, "invalid_client_metadata"),
+    ({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt"},
+     "invalid_client_metadata"),
+    ({"redirect_uris": [REDIRECT], "jwks": {"keys": []}, "jwks_uri": "http://127.0.0.1/k"},
+     "invalid_client_metadata"),
+    ({"redirect_uris": [REDIRECT], "id_token_signed_response_alg": "XX1"},
+     "invalid_client_metadata"),
+    ({"redirect_uris": [REDIRECT], "dpop_bound_access_tokens": "yes"},
+     "invalid_client_metadata"),
+    ({"redirect_uris": [REDIRECT], "software_statement": "e30.e30."},
+     "invalid_software_statement"),
+    ([1, 2], "invalid_client_metadata"),
+])
+def test_rfc7591_3_2_2_errors(idp: MockIdP, metadata: Any, error: str) -> None:
+    """RFC 7591 §3.2.2: 400 with the error code for each kind of bad metadata (§2, §2.1
+    grant/response type consistency); nothing is registered."""
+    before = len(idp.clients)
+    answer = register(idp, metadata)
+    assert answer.status_code == 400 and answer.json()["error"] == error, answer.text
+    assert len(idp.clients) == before
+
+
+def test_rfc7591_3_initial_access_token(idp: MockIdP) -> None:
+    """RFC 7591 §3: with an initial access token set, registration needs it (401
+    invalid_token otherwise)."""
+    idp.registrations.initial_access_token = "let-me-in"
+    assert register(idp, {"redirect_uris": [REDIRECT]}).status_code == 401
+    assert register(idp, {"redirect_uris": [REDIRECT]}, "wrong").status_code == 401
+    assert register(idp, {"redirect_uris": [REDIRECT]}, "let-me-in").status_code == 201
+
+
+def test_rfc7592_read_update_delete(idp: MockIdP) -> None:
+    """RFC 7592 §2.1-2.3 with the registration access token: GET 200, PUT replaces the
+    metadata (same client_id and secret), DELETE 204 and the client is gone; a wrong token
+    is 401."""
+    body = register(idp, {"redirect_uris": [REDIRECT], "client_name": "A"}).json()
+    uri, auth = body["registration_client_uri"], {
+        "Authorization": f"Bearer {body['registration_access_token']}"}
+    assert requests.get(uri, timeout=5).status_code == 401
+    read = requests.get(uri, headers=auth, timeout=5)
+    assert read.status_code == 200 and read.json()["client_name"] == "A"
+    updated = requests.put(uri, headers=auth, timeout=5, json={
+        "client_id": body["client_id"], "redirect_uris": [REDIRECT], "client_name": "B"})
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["client_secret"] == body["client_secret"]
+    assert idp.clients[body["client_id"]].metadata["client_name"] == "B"
+    assert requests.delete(uri, headers=auth, timeout=5).status_code == 204
+    assert body["client_id"] not in idp.clients
+    assert requests.get(uri, headers=auth, timeout=5).status_code == 401
+
+
+def test_public_client_registers_and_runs_pkce(idp: MockIdP) -> None:
+    """RFC 7591 §2 token_endpoint_auth_method none: a public client, no secret issued."""
+    body = register(idp, {"redirect_uris": [REDIRECT],
+                          "token_endpoint_auth_method": "none"}).json()
+    assert "client_secret" not in body
+    assert idp.clients[body["client_id"]].public
+
+
+DOCUMENT_URL = "https://app.example.test/oauth/client.json"
+
+
+def test_client_id_metadata_document_registered(idp: MockIdP) -> None:
+    """Client ID metadata documents: the client_id is the document's URL; the document
+    comes from the provider's registry, never the internet."""
+    idp.clients.add_metadata_document(DOCUMENT_URL, {
+        "client_id": DOCUMENT_URL, "client_name": "App", "redirect_uris": [REDIRECT]})
+    answer = requests.get(idp.url_for("authorize"), allow_redirects=False, timeout=5, params={
+        "client_id": DOCUMENT_URL, "response_type": "code", "redirect_uri": REDIRECT,
+        "code_challenge": "c" * 43, "code_challenge_method": "S256"})
+    assert answer.status_code == 302 and "code=" in answer.headers["Location"]
+    assert idp.clients[DOCUMENT_URL].public
+
+
+@pytest.mark.parametrize("document", [
+    {"client_id": "https://elsewhere.test/c.json", "redirect_uris": [REDIRECT]},
+    {"client_id": DOCUMENT_URL, "redirect_uris": [REDIRECT],
+     "token_endpoint_auth_method": "client_secret_basic"},
+    {"client_id": DOCUMENT_URL, "redirect_uris": [REDIRECT], "client_secret": "x"},
+])
+def test_client_id_metadata_document_rules(idp: MockIdP, document: dict[str, Any]) -> None:
+    """The draft: the document's client_id is its URL; no shared secret."""
+    with pytest.raises(ConfigurationError):
+        idp.clients.add_metadata_document(DOCUMENT_URL, document)
+
+
+@pytest.fixture
+def document_server() -> Iterator[str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = f"http://127.0.0.1:{self.server.server_address[1]}{self.path}"
+            body = json.dumps({"client_id": url, "redirect_uris": [REDIRECT]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/client.json"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_client_id_metadata_document_on_loopback(idp: MockIdP, document_server: str) -> None:
+    """A client_id that is a loopback URL is fetched when the client shows up; one on
+    another host is unknown (nothing is fetched from beyond the machine)."""
+    answer = requests.get(idp.url_for("authorize"), allow_redirects=False, timeout=5, params={
+        "client_id": document_server, "response_type": "code", "redirect_uri": REDIRECT,
+        "code_challenge": "c" * 43, "code_challenge_method": "S256"})
+    assert answer.status_code == 302, answer.text
+    remote = requests.get(idp.url_for("authorize"), allow_redirects=False, timeout=5, params={
+        "client_id": "https://example.com/client.json", "response_type": "code"})
+    assert remote.status_code == 400
+
+
+def test_registered_clients_show_in_the_control_api_and_dashboard(idp: MockIdP) -> None:
+    """A dynamically registered client is one of idp.clients: GET /_mockidp/clients and the
+    dashboard list it."""
+    body = register(idp, {"redirect_uris": [REDIRECT], "client_name": "Shown"}).json()
+    listed = requests.get(idp.issuer + "/_mockidp/clients", timeout=5).json()
+    assert any(c["client_id"] == body["client_id"] and c["client_name"] == "Shown"
+               for c in listed)
+    page = requests.get(idp.issuer + "/_mockidp/ui", timeout=5).text
+    assert f'data-client="{body["client_id"]}"' in page and "Shown" in page
+
+
+@pytest.mark.parametrize(("content_type", "body"), [
+    ("application/json", b"{not json"),
+    ("application/json", b"[" * 100_000),
+    ("text/plain", b"{}"),
+])
+def test_rfc7591_malformed_bodies(idp: MockIdP, content_type: str, body: bytes) -> None:
+    """RFC 7591 §3.2.2: a body that is not a JSON object is invalid_client_metadata (400),
+    never a 5xx."""
+    answer = requests.post(idp.url_for("register"), data=body, timeout=5,
+                           headers={"Content-Type": content_type})
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_client_metadata"
+
+
+def test_registration_is_bounded(idp: MockIdP) -> None:
+    """An open registration endpoint adds at most registrations.limit clients per reset."""
+    idp.registrations.limit = 2
+    for _ in range(2):
+        assert register(idp, {"redirect_uris": [REDIRECT]}).status_code == 201
+    assert register(idp, {"redirect_uris": [REDIRECT]}).status_code == 400
+
+
+def test_reset_forgets_what_a_test_registered(idp: MockIdP) -> None:
+    """idp.reset(): dynamically registered clients, their registration tokens, resources,
+    pushed requests and the PAR and initial-token settings are back to the start-up state."""
+    body = register(idp, {"redirect_uris": [REDIRECT]}).json()
+    idp.resources.add("https://api.example.test/")
+    idp.require_pushed_authorization_requests = True
+    idp.registrations.initial_access_token = "t"
+    client = idp.clients.default
+    requests.post(idp.url_for("par"), auth=(client.client_id, client.client_secret or ""),
+                  data={"response_type": "code", "redirect_uri": REDIRECT}, timeout=5)
+    assert len(idp.pushed) == 1
+    idp.reset()
+    assert body["client_id"] not in idp.clients and len(idp.resources) == 0
+    assert len(idp.pushed) == 0 and not idp.require_pushed_authorization_requests
+    assert idp.registrations.initial_access_token is None
+    assert not idp.registrations.authorized(body["client_id"],
+                                            body["registration_access_token"])
