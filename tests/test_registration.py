@@ -219,3 +219,20 @@ def test_reset_forgets_what_a_test_registered(idp: MockIdP) -> None:
     assert idp.registrations.initial_access_token is None
     assert not idp.registrations.authorized(body["client_id"],
                                             body["registration_access_token"])
+
+
+def test_a_registered_dpop_client_must_send_proofs(idp: MockIdP) -> None:
+    """RFC 9449 §5.2: a client registered with ``dpop_bound_access_tokens`` true gets no token
+    without a DPoP proof, and with one its token is bound to the proof's key."""
+    body = register(idp, {"grant_types": ["client_credentials"], "response_types": [],
+                          "dpop_bound_access_tokens": True}).json()
+    assert body["dpop_bound_access_tokens"] is True
+    auth = (body["client_id"], body["client_secret"])
+    form = {"grant_type": "client_credentials"}
+    refused = requests.post(idp.token_endpoint, auth=auth, data=form, timeout=5)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_dpop_proof"
+    key = idp.dpop_key()
+    bound = requests.post(idp.token_endpoint, auth=auth, data=form, timeout=5,
+                          headers={"DPoP": key.proof("POST", idp.token_endpoint)})
+    assert bound.json()["token_type"] == "DPoP"
+    assert idp.verify(bound.json()["access_token"])["cnf"] == {"jkt": key.jkt}
