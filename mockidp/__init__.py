@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .errors import (
         BindError,
         ConfigurationError,
+        InterceptError,
         InvalidTokenError,
         KeyExistsError,
         KeyStateError,
@@ -83,6 +84,7 @@ __all__ = [
     "EndpointControl",
     "Fault",
     "IdTokenOptions",
+    "InterceptError",
     "InvalidTokenError",
     "Issuer",
     "JwksControl",
@@ -176,7 +178,8 @@ _HOME = {
     "User": "core.directory",
     "Users": "core.directory",
     **{name: "errors" for name in (
-        "BindError", "ConfigurationError", "InvalidTokenError", "KeyExistsError",
+        "BindError", "ConfigurationError", "InterceptError", "InvalidTokenError",
+        "KeyExistsError",
         "KeyStateError", "MockIdPError", "NotStartedError", "RemoteAuthError",
         "RemoteConfigurationError", "RemoteError", "ServerError", "UnknownAlgorithmError",
         "UnknownClientError", "UnknownCorruptionError", "UnknownEndpointError",

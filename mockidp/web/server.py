@@ -25,7 +25,7 @@ import socketserver
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BindError, ConfigurationError
+from ..errors import BindError, ConfigurationError, ServerError
 from .http1 import ConnectionHandler
 
 if TYPE_CHECKING:
@@ -154,6 +154,15 @@ class ServerThread:
     @property
     def running(self) -> bool:
         return self._thread is not None
+
+    @property
+    def address(self) -> tuple[socket.AddressFamily, tuple[Any, ...]]:
+        """The listening socket's family and address, while serving (where an intercepted
+        host's connections go)."""
+        if self._server is None:
+            raise ServerError("the server is not running")
+        sock = self._server.socket
+        return sock.family, sock.getsockname()
 
     def start(self) -> None:
         """Bind and start serving; connections are accepted as soon as this returns."""
