@@ -47,6 +47,13 @@ keys again, and tests for rotation, revocation and a JWKS outage. Each recipe be
 test module that runs in CI as it is shown (`examples/recipes/`); the consumers' behaviour
 side by side is in [compatibility.md](compatibility.md).
 
+A library that hard-codes or derives the provider's URL (fastapi-azure-auth, cognitojwt,
+google-auth, auth0-python, okta-jwt-verifier) is configured here as in production, with the
+real URL: the test runs with `@pytest.mark.idp(profile=..., intercept=True)`, which makes the
+provider's public URL the profile's real host and sends connections to that host to the
+provider, over TLS verified against its test CA (`idp.intercept()`; see the README's
+"Production URLs").
+
 This page is generated: `python examples/recipes/compatibility.py --write`.
 """
 
