@@ -12,6 +12,7 @@ import ssl
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import aiohttp
 import httpx
@@ -144,6 +145,30 @@ def test_an_exception_in_the_block_still_restores_everything(public: MockIdP) ->
     with pytest.raises(ZeroDivisionError), public.intercept():
         1 / 0  # noqa: B018
     assert _hooks() == before
+
+
+def test_a_patch_laid_over_ours_is_left_and_passes_through(public: MockIdP) -> None:
+    """Another library that wraps ``socket.getaddrinfo`` inside the block keeps its wrapper
+    after it (calling ours, which then passes everything through), and a later block works
+    with it, or without it once it is gone."""
+    original = socket.getaddrinfo
+    try:
+        with public.intercept():
+            ours = socket.getaddrinfo
+
+            def theirs(*args: Any) -> Any:
+                return ours(*args)
+
+            socket.getaddrinfo = theirs
+        assert socket.getaddrinfo is theirs
+        assert socket.getaddrinfo("127.0.0.1", 80)[0][4][0] == "127.0.0.1"
+        with public.intercept():
+            assert _requests(public.jwks_uri)[0] == 200
+    finally:
+        socket.getaddrinfo = original
+    with public.intercept():
+        assert socket.getaddrinfo is not original and _requests(public.jwks_uri)[0] == 200
+    assert socket.getaddrinfo is original
 
 
 def test_nested_blocks_and_other_threads(public: MockIdP) -> None:

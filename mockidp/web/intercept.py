@@ -72,6 +72,7 @@ _lock = threading.RLock()
 _by_host: dict[str, Route] = {}
 _by_alias: dict[str, Route] = {}
 _saved: dict[str, Any] = {}
+_wrapped: set[str] = set()  # hooks another patch was laid over (left in place on exit)
 _next_alias = 1
 
 
@@ -198,6 +199,8 @@ def _install() -> None:
     for name in _PROXY_VARIABLES:
         _saved[f"env:{name}"] = os.environ.get(name)
     for owner, name, hook in _HOOKS:
+        if name in _wrapped and getattr(owner, name) is not _saved[name]:
+            continue  # someone's patch over ours is still there and still calls ours
         _saved[name] = getattr(owner, name)
         _saved[f"own:{name}"] = owner.__dict__.get(name, _MISSING)
         setattr(owner, name, hook)
@@ -208,7 +211,8 @@ def _install_aiohttp() -> None:
     resolver = sys.modules.get("aiohttp.resolver")
     for cls_name in ("ThreadedResolver", "AsyncResolver"):
         cls = getattr(resolver, cls_name, None)
-        if cls is not None and f"aiohttp:{cls_name}" not in _saved and "resolve" in cls.__dict__:
+        if cls is not None and cls.__dict__.get("resolve", _aiohttp_resolve) \
+                is not _aiohttp_resolve:
             _saved[f"aiohttp:{cls_name}"] = cls.__dict__["resolve"]
             cls.resolve = _aiohttp_resolve
 
@@ -217,18 +221,21 @@ def _uninstall() -> None:
     """Put back what was there, unless someone patched over a hook since (their patch keeps
     calling ours, which passes everything through once no route is left)."""
     for owner, name, hook in _HOOKS:
-        if owner.__dict__.get(name) is hook:
-            original = _saved[f"own:{name}"]
-            if original is _MISSING:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, original)
+        if owner.__dict__.get(name) is not hook:
+            _wrapped.add(name)
+            continue
+        _wrapped.discard(name)
+        original = _saved[f"own:{name}"]
+        if original is _MISSING:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
     resolver = sys.modules.get("aiohttp.resolver")
     for key in [k for k in _saved if k.startswith("aiohttp:")]:
         cls = getattr(resolver, key.partition(":")[2], None)
         if cls is not None and cls.__dict__.get("resolve") is _aiohttp_resolve:
             cls.resolve = _saved[key]
-    _saved.clear()
+    # The originals stay in _saved: a hook someone kept a reference to still passes through.
 
 
 # -- proxies -------------------------------------------------------------------------------------
