@@ -24,7 +24,8 @@ __all__ = ["idp", "idp_fault", "idp_server"]
 _MARKER_OPTIONS = ("alg", "audience", "intercept", "public_url")
 #: The session options' defaults: when every option has its default, start-up checks nothing
 #: (and imports nothing), as pytest loads this plugin in every run of every project.
-_DEFAULTS = {"alg": "RS256", "host": "127.0.0.1", "seed": "0", "profile": "generic"}
+_DEFAULTS = {"alg": "RS256", "host": "127.0.0.1", "seed": "0", "profile": "generic",
+             "public_url": ""}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,6 +49,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "mockidp_profile_options, one per line)")
     parser.addini("mockidp_profile_options", "options of the profile, NAME=VALUE per line",
                   type="linelist", default=[])
+    group.addoption("--mockidp-public-url", dest="mockidp_public_url", default=None,
+                    metavar="URL",
+                    help="the real provider's root URL the session's provider stands in for "
+                         "(its issuer's; @pytest.mark.idp(intercept=True) intercepts its host; "
+                         "ini: mockidp_public_url)")
+    parser.addini("mockidp_public_url", "the real provider's root URL", default="")
     group.addoption("--mockidp-tls", dest="mockidp_tls", action="store_true", default=None,
                     help="serve the session's provider over HTTPS (ini: mockidp_tls)")
     parser.addini("mockidp_tls", "serve the session's provider over HTTPS", type="bool",
@@ -116,6 +123,13 @@ def _check_session_options(config: pytest.Config) -> None:
         profile.layout(profiles.parse_options(pairs))
     except ConfigurationError as exc:
         raise fail("profile_options", exc) from None
+    if values["public_url"]:
+        from .core.checks import http_url
+
+        try:
+            http_url("the public URL", values["public_url"], origin=True)
+        except ConfigurationError as exc:
+            raise fail("public_url", exc) from None
     if profile.algorithms and alg not in profile.algorithms:
         raise fail("alg", ConfigurationError(
             f"the {profile.name} profile signs with {', '.join(profile.algorithms)}, not {alg}"))
@@ -177,6 +191,7 @@ def _provider(config: pytest.Config, **options: Any) -> MockIdP:
         "host": host, "allow_remote": allow_remote, "alg": _option(config, "alg"),
         "seed": int(_option(config, "seed")), "tls": bool(tls),
         "profile": _option(config, "profile"), "profile_options": profile_options,
+        "public_url": _option(config, "public_url") or None,
     }
     if "profile" in options:  # another profile: none of the session's profile options
         settings = {k: settings[k] for k in ("host", "allow_remote", "seed", "tls")}
