@@ -186,6 +186,33 @@ def test_nested_blocks_and_other_threads(public: MockIdP) -> None:
         socket.getaddrinfo(HOST, 443)
 
 
+def test_two_providers_intercept_two_hosts_from_two_threads_at_once(public: MockIdP) -> None:
+    before = _hooks()
+    results: dict[str, int] = {}
+    both_inside = threading.Barrier(2)
+
+    def run(idp: MockIdP) -> None:
+        with idp.intercept():
+            both_inside.wait(timeout=5)
+            results[idp.issuer] = _requests(idp.jwks_uri)[0]
+            both_inside.wait(timeout=5)  # neither leaves before the other has fetched
+
+    with MockIdP(public_url="https://two.mockidp.invalid", alg="ES256") as other:
+        threads = [threading.Thread(target=run, args=(idp,)) for idp in (public, other)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert results == {PUBLIC: 200, "https://two.mockidp.invalid": 200}
+    assert _hooks() == before
+
+
+@pytest.mark.idp(public_url="https://marker.mockidp.invalid", intercept=True)
+def test_the_marker_takes_any_public_url(idp: MockIdP) -> None:
+    assert idp.issuer == "https://marker.mockidp.invalid"
+    assert _urllib("https://marker.mockidp.invalid/.well-known/jwks.json")[0] == 200
+
+
 def test_other_hosts_are_untouched(public: MockIdP) -> None:
     with MockIdP(alg="ES256") as plain, public.intercept():
         assert _requests(plain.jwks_uri)[0] == 200
