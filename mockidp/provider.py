@@ -249,7 +249,8 @@ class MockIdP(_Served):
         the standard library (urllib, requests, httpx sync and async, aiohttp); TLS to them is
         verified against this provider's test CA, trusted for those names only inside the
         block. Other hosts are untouched; on exit everything is put back and connections made
-        through the block are closed. Also a decorator."""
+        through the block are closed. Blocks nest; a host another provider intercepts at the
+        moment raises :class:`~mockidp.InterceptError`."""
         from .web.intercept import intercepted
 
         if self.public_url is None:
