@@ -45,7 +45,7 @@ from ..errors import InterceptError
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["Route", "intercepted", "routes"]
+__all__ = ["intercepted"]
 
 #: Aliases are taken from here: loopback addresses nothing listens on, so a client that slips
 #: past the connect hook reaches no real host.
@@ -74,12 +74,6 @@ _by_alias: dict[str, Route] = {}
 _saved: dict[str, Any] = {}
 _wrapped: set[str] = set()  # hooks another patch was laid over (left in place on exit)
 _next_alias = 1
-
-
-def routes() -> dict[str, Route]:
-    """The routes in effect, by host (a copy)."""
-    with _lock:
-        return dict(_by_host)
 
 
 def _route_for(host: object) -> Route | None:
