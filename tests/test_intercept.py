@@ -110,6 +110,15 @@ def test_the_test_ca_is_trusted_for_the_intercepted_name_only(public: MockIdP) -
         context.wrap_socket(sock, server_hostname=HOST)
 
 
+def test_a_certificate_for_the_name_from_another_ca_is_refused(public: MockIdP) -> None:
+    """Verification is real inside the block: another provider's server, with a certificate
+    for the same public name from its own test CA, fails the handshake."""
+    with MockIdP(public_url=PUBLIC, alg="ES256") as impostor, public.intercept(), \
+            socket.create_connection(("127.0.0.1", impostor.port)) as sock, \
+            pytest.raises(ssl.SSLCertVerificationError):
+        ssl.create_default_context().wrap_socket(sock, server_hostname=HOST)
+
+
 def test_verification_the_caller_turned_off_stays_off(public: MockIdP) -> None:
     with public.intercept(), pytest.warns(InsecureRequestWarning):
         assert requests.get(public.jwks_uri, verify=False, timeout=5).status_code == 200
