@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .errors import (
         BindError,
         ConfigurationError,
+        InterceptError,
         InvalidTokenError,
         KeyExistsError,
         KeyStateError,
@@ -92,6 +93,7 @@ __all__ = [
     "Fault",
     "IdPTestCase",
     "IdTokenOptions",
+    "InterceptError",
     "InvalidTokenError",
     "Issuer",
     "JwksControl",
@@ -193,7 +195,8 @@ _HOME = {
     "User": "core.directory",
     "Users": "core.directory",
     **{name: "errors" for name in (
-        "BindError", "ConfigurationError", "InvalidTokenError", "KeyExistsError",
+        "BindError", "ConfigurationError", "InterceptError", "InvalidTokenError",
+        "KeyExistsError",
         "KeyStateError", "MockIdPError", "NotStartedError", "RemoteAuthError",
         "RemoteConfigurationError", "RemoteError", "ServerError", "UnknownAlgorithmError",
         "UnknownClientError", "UnknownCorruptionError", "UnknownEndpointError",

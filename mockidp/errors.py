@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BindError",
     "ConfigurationError",
+    "InterceptError",
     "InvalidTokenError",
     "KeyExistsError",
     "KeyStateError",
@@ -143,6 +144,11 @@ class NotStartedError(ServerError):
             f"{what} is not known until the provider is started; call idp.start() "
             "or use 'with MockIdP() as idp:'"
         )
+
+
+class InterceptError(MockIdPError, RuntimeError):
+    """``idp.intercept()`` cannot stand in for the host: the provider has no public URL, or
+    another provider intercepts that host at the moment."""
 
 
 class BindError(ServerError):

@@ -8,6 +8,7 @@ imports nothing heavy at module level; the provider is imported inside the fixtu
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -20,10 +21,11 @@ if TYPE_CHECKING:
 
 __all__ = ["idp", "idp_fault", "idp_server"]
 
-_MARKER_OPTIONS = ("alg", "audience")
+_MARKER_OPTIONS = ("alg", "audience", "intercept", "public_url")
 #: The session options' defaults: when every option has its default, start-up checks nothing
 #: (and imports nothing), as pytest loads this plugin in every run of every project.
-_DEFAULTS = {"alg": "RS256", "host": "127.0.0.1", "seed": "0", "profile": "generic"}
+_DEFAULTS = {"alg": "RS256", "host": "127.0.0.1", "seed": "0", "profile": "generic",
+             "public_url": ""}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,6 +49,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "mockidp_profile_options, one per line)")
     parser.addini("mockidp_profile_options", "options of the profile, NAME=VALUE per line",
                   type="linelist", default=[])
+    group.addoption("--mockidp-public-url", dest="mockidp_public_url", default=None,
+                    metavar="URL",
+                    help="the real provider's root URL the session's provider stands in for "
+                         "(its issuer's; @pytest.mark.idp(intercept=True) intercepts its host; "
+                         "ini: mockidp_public_url)")
+    parser.addini("mockidp_public_url", "the real provider's root URL", default="")
     group.addoption("--mockidp-tls", dest="mockidp_tls", action="store_true", default=None,
                     help="serve the session's provider over HTTPS (ini: mockidp_tls)")
     parser.addini("mockidp_tls", "serve the session's provider over HTTPS", type="bool",
@@ -68,12 +76,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "idp(alg=None, audience=None, *, profile=None, tls=False, **options): configure the "
-        "mockidp provider for this test only. alg= (a JWS algorithm, e.g. 'ES256') and "
-        "audience= set the session's provider for the test. profile= (generic, keycloak, okta, "
-        "entra, auth0, google, cognito) gives the test a provider of its own, which also takes "
-        "the profile's options (realm=, server=, tenant_id=, user_pool=), tls=True, "
-        "certificates=, allow_remote= (with host=) and the other MockIdP keywords.",
+        "idp(alg=None, audience=None, *, profile=None, tls=False, public_url=None, "
+        "intercept=False, **options): configure the mockidp provider for this test only. alg= "
+        "(a JWS algorithm, e.g. 'ES256') and audience= set the session's provider for the test. "
+        "profile= (generic, keycloak, okta, entra, auth0, google, cognito) or public_url= gives "
+        "the test a provider of its own, which also takes the profile's options (realm=, "
+        "server=, org=, tenant_id=, tenant=, user_pool=), tls=True, certificates=, "
+        "allow_remote= (with host=) and the other MockIdP keywords. intercept=True runs the "
+        "test inside idp.intercept(): the real provider's host (public_url=, by default the "
+        "profile's) reaches the provider.",
     )
     _check_session_options(config)
 
@@ -112,6 +123,13 @@ def _check_session_options(config: pytest.Config) -> None:
         profile.layout(profiles.parse_options(pairs))
     except ConfigurationError as exc:
         raise fail("profile_options", exc) from None
+    if values["public_url"]:
+        from .core.checks import http_url
+
+        try:
+            http_url("the public URL", values["public_url"], origin=True)
+        except ConfigurationError as exc:
+            raise fail("public_url", exc) from None
     if profile.algorithms and alg not in profile.algorithms:
         raise fail("alg", ConfigurationError(
             f"the {profile.name} profile signs with {', '.join(profile.algorithms)}, not {alg}"))
@@ -173,6 +191,7 @@ def _provider(config: pytest.Config, **options: Any) -> MockIdP:
         "host": host, "allow_remote": allow_remote, "alg": _option(config, "alg"),
         "seed": int(_option(config, "seed")), "tls": bool(tls),
         "profile": _option(config, "profile"), "profile_options": profile_options,
+        "public_url": _option(config, "public_url") or None,
     }
     if "profile" in options:  # another profile: none of the session's profile options
         settings = {k: settings[k] for k in ("host", "allow_remote", "seed", "tls")}
@@ -238,18 +257,26 @@ def idp(idp_server: MockIdP, request: pytest.FixtureRequest) -> Iterator[MockIdP
     handler that failed during the test fails it at teardown."""
     marker = request.node.get_closest_marker("idp")
     options = _check(marker) if marker is not None else {}
-    if "profile" in options:
-        with _provider(request.config, **options) as own:
+    intercept = bool(options.pop("intercept", False))
+    if intercept and "profile" in options:
+        options.setdefault("public_url", True)
+    if "profile" in options or "public_url" in options:
+        with _provider(request.config, **options) as own, _intercepting(own, intercept):
             yield own
             own.check()
         return
     idp_server.reset()
     _configure(idp_server, options)
     try:
-        yield idp_server
+        with _intercepting(idp_server, intercept):
+            yield idp_server
         idp_server.check()
     finally:
         idp_server.reset()
+
+
+def _intercepting(provider: MockIdP, intercept: bool) -> contextlib.AbstractContextManager[None]:
+    return provider.intercept() if intercept else contextlib.nullcontext()
 
 
 # -- the report of a failing test ---------------------------------------------------------------

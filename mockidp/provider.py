@@ -20,7 +20,7 @@ from .core.checks import http_url
 from .core.issuer import TENANT_NAME, Issuer
 from .core.recording import LOG_LIMIT
 from .drivers.scenario import Scenario, ScenarioRun, start
-from .errors import ConfigurationError, NotStartedError
+from .errors import ConfigurationError, InterceptError, NotStartedError
 from .web.app import App, forwarded_base_url
 from .web.control import ControlAPI, ControlSettings, is_loopback
 from .web.server import ServerThread, format_host
@@ -131,6 +131,12 @@ class MockIdP(_Served):
     ``profile_options`` are the profile's options (``{"realm": "demo"}`` for keycloak);
     they may also be given as keywords (``MockIdP(profile="keycloak", realm="demo")``).
 
+    ``public_url`` is the root URL of the real provider this one stands in for
+    (``"https://login.microsoftonline.com"``; ``True``: the profile's real host, with its
+    options): the issuer and every advertised URL use it, so tokens carry the real ``iss``, and
+    inside ``with idp.intercept():`` connections to that host reach this provider (over TLS
+    for an ``https`` URL, with a certificate for that host from the provider's test CA).
+
     ``access_token_typ`` is the ``typ`` of the access tokens the token endpoint issues:
     ``"JWT"``, or ``"at+jwt"`` for RFC 9068's profile (with ``client_id``, §2.2); default: what
     the profile's provider does. A client may register its own (``clients.add(...,
@@ -158,6 +164,7 @@ class MockIdP(_Served):
         profile_options: Mapping[str, str] | None = None,
         certificates: bool | None = None,
         access_token_typ: str | None = None,
+        public_url: str | bool | None = None,
         **options: str,
     ) -> None:
         if profile_options is not None and not isinstance(profile_options, Mapping):
@@ -171,6 +178,11 @@ class MockIdP(_Served):
         )
         if issuer_url is not None:
             issuer_url = http_url("issuer_url", issuer_url)
+        #: The real provider's root URL (``public_url``), or ``None``.
+        self.public_url = self._public_url(public_url, issuer_url)
+        if self.public_url is not None:
+            issuer_url = self.public_url
+            tls = tls or self.public_url.startswith("https:")
         #: Listening beyond loopback (``allow_remote=True``): a control token is required.
         # (a host that is no string, or empty, is the server's to refuse, below)
         self.remote = isinstance(host, str) and bool(host) and not is_loopback(host)
@@ -209,6 +221,55 @@ class MockIdP(_Served):
     def _url(self) -> str | None:
         return forwarded_base_url.get() or self._bound
 
+    def _public_url(self, public_url: object, issuer_url: str | None) -> str | None:
+        if public_url is None or public_url is False:
+            return None
+        if public_url is True:
+            public_url = self.layout.public_url
+            if public_url is None:
+                raise ConfigurationError(
+                    f"the {self.profile.name} profile has no real host to default to; pass "
+                    "public_url='https://...' (the root URL your code is configured with)")
+        if issuer_url is not None:
+            raise ConfigurationError("public_url and issuer_url both set the issuer's URL; "
+                                     "give one (public_url, to intercept its host)")
+        return http_url("public_url", public_url, origin=True).rstrip("/")
+
+    @property
+    def public_hosts(self) -> tuple[str, ...]:
+        """The host names ``intercept()`` answers for: the public URL's and the profile's
+        other hosts (empty without a public URL)."""
+        if self.public_url is None:
+            return ()
+        return (urlsplit(self.public_url).hostname or "", *self.layout.public_hosts)
+
+    def intercept(self) -> contextlib.AbstractContextManager[None]:
+        """While the block runs, connections to the public URL's host (and the profile's other
+        hosts) reach this provider, for every client that resolves names and connects through
+        the standard library (urllib, requests, httpx sync and async, aiohttp); TLS to them is
+        verified against this provider's test CA, trusted for those names only inside the
+        block. Other hosts are untouched; on exit everything is put back and connections made
+        through the block are closed. Blocks nest; a host another provider intercepts at the
+        moment raises :class:`~mockidp.InterceptError`."""
+        from .web.intercept import intercepted
+
+        if self.public_url is None:
+            raise InterceptError(
+                "intercept() needs the real provider's URL: MockIdP(public_url="
+                "'https://login.microsoftonline.com') or public_url=True for the profile's "
+                "real host (@pytest.mark.idp(profile=..., intercept=True) sets it)")
+        if self._bound is None:
+            raise NotStartedError("intercept()")
+        parts = urlsplit(self.public_url)
+        family, address = self._server.address
+        context = None
+        if self._authority is not None:
+            context = ssl.create_default_context(cadata=self._authority.ca_pem.decode())
+            context.set_alpn_protocols(["http/1.1"])
+        return intercepted(self, list(self.public_hosts),
+                           parts.port or (443 if parts.scheme == "https" else 80),
+                           address, family, context)
+
     @property
     def control_token(self) -> str | None:
         """When set, the control API under /_mockidp/ (tenants' included) needs it as a
@@ -241,7 +302,8 @@ class MockIdP(_Served):
                 if self.tls:
                     if self._authority is None:  # made once: restarts reuse it
                         self._authority = TestAuthority((self._server.host, "127.0.0.1",
-                                                         "::1", "localhost"))
+                                                         "::1", "localhost",
+                                                         *self.public_hosts))
                     self._server.ssl_context = self._authority.server_context()
                     self._ca_bundle = self._authority.write_bundle()
                     scheme = "https"

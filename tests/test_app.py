@@ -147,16 +147,18 @@ def test_handler_failure_is_a_500_and_check_raises(idp: MockIdP, client: Client)
 def test_fast_path_answers_like_the_general_path(idp: MockIdP, client: Client, path: str) -> None:
     idp.clock.freeze(2_000_000_000)
     sent = {"User-Agent": "probe/1", "Content-Type": "text/plain"}
-    fast = client.get(path + "?probe=1", headers=sent)
+    peer = {"REMOTE_ADDR": "192.0.2.7"}
+    fast = client.get(path + "?probe=1", headers=sent, environ_base=peer)
     name = next(r.endpoint for r in idp.requests if r.path == path)
     idp.endpoint(name).headers({})  # any control sends the request down the general path
-    general = client.get(path + "?probe=1", headers=sent)
+    general = client.get(path + "?probe=1", headers=sent, environ_base=peer)
     assert fast.get_data() == general.get_data()
     assert sorted(fast.headers.items()) == sorted(general.headers.items())
     first, second = idp.requests
     assert (first.method, first.path, first.endpoint, first.status, dict(first.query)) == (
         second.method, second.path, second.endpoint, second.status, dict(second.query))
     assert first.user_agent == second.user_agent == "probe/1"
+    assert first.remote_addr == second.remote_addr == "192.0.2.7"
     assert dict(first.headers) == dict(second.headers)  # the log records the same request
     assert client.head(path).get_data() == b""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import requests
 from werkzeug.test import Client
 
@@ -82,10 +83,54 @@ def test_timeline_has_key_changes_and_each_consumers_fetches(idp: MockIdP) -> No
     changes = [(c["kid"], c["state"]) for c in timeline["keys"]]
     assert changes[-2:] == [(old, "previous"), (new, "active")]
     marks = [(r["consumer"], r["endpoint"], r["status"]) for r in timeline["requests"]]
-    assert marks == [("orders/1.0", "jwks", 200), ("orders/1.0", "jwks", 503),
-                     ("billing/2", "discovery", 200)]
+    assert marks == [("127.0.0.1 orders/1.0", "jwks", 200), ("127.0.0.1 orders/1.0", "jwks", 503),
+                     ("127.0.0.1 billing/2", "discovery", 200)]
     assert all(c["time"] <= r["time"] <= timeline["now"] for c in timeline["keys"][:1]
                for r in timeline["requests"])
+
+
+def test_a_consumer_is_an_address_and_a_user_agent(idp: MockIdP) -> None:
+    """Two instances of one service (one User-Agent, two addresses) are two consumers on the
+    timeline; an in-process client with no address is its User-Agent alone."""
+    client = Client(idp.app)
+    for address in ("192.0.2.1", "192.0.2.2", "192.0.2.1"):
+        client.get("/.well-known/jwks.json", headers=SERVICE,
+                   environ_base={"REMOTE_ADDR": address})
+    client.get("/.well-known/jwks.json", headers=SERVICE)
+    timeline = client.get("/_mockidp/timeline").get_json()
+    assert [r["consumer"] for r in timeline["requests"]] == [
+        "192.0.2.1 orders/1.0", "192.0.2.2 orders/1.0", "192.0.2.1 orders/1.0", "orders/1.0"]
+    assert [r.remote_addr for r in idp.requests] == ["192.0.2.1", "192.0.2.2", "192.0.2.1", ""]
+
+
+def test_timeline_has_the_scenario_steps_as_they_played(idp: MockIdP) -> None:
+    """Each scenario started since the last reset, its steps on the provider's clock: played,
+    failed at play time (the scenario stopped there, with the error), or still to come."""
+    run = idp.run_scenario('''
+        [[step]]
+        at = "0s"
+        action = "rotate"
+
+        [[step]]
+        at = "10s"
+        action = "activate"
+        kid = "next"
+
+        [[step]]
+        at = "20s"
+        action = "revoke"
+        kid = "previous"
+    ''')
+    idp.clock.advance(15)  # no next key: step 2 fails and step 3 never plays
+    client = Client(idp.app)
+    scenarios = client.get("/_mockidp/timeline").get_json()["scenarios"]
+    assert [(s["number"], s["action"], s["state"]) for s in scenarios[0]["steps"]] == [
+        (1, "rotate", "applied"), (2, "activate", "failed"), (3, "revoke", "pending")]
+    steps = scenarios[0]["steps"]
+    assert [s["time"] - run.start for s in steps] == pytest.approx([0, 10, 20])
+    assert "step 2 (activate at 10s) failed" in steps[1]["error"] and steps[0]["error"] is None
+    idp.reset()
+    assert client.get("/_mockidp/timeline").get_json()["scenarios"] == []
 
 
 def test_key_history_is_on_the_provider_clock_and_sees_a_reset(idp: MockIdP) -> None:
@@ -166,7 +211,7 @@ def test_timeline_and_log_filters_in_a_real_browser(  # type: ignore[no-untyped-
     errors = _console_errors(page)
     try:
         page.goto(idp.issuer + "/_mockidp/ui")
-        consumer = page.locator('#timeline g.consumer[data-consumer="orders/1.0"]')
+        consumer = page.locator('#timeline g.consumer[data-consumer="127.0.0.1 orders/1.0"]')
         expect(consumer.locator(".fetch.jwks")).to_have_count(1)
         expect(consumer.locator(".fetch.token")).to_have_count(1)
         row = page.locator(f'#timeline g.key-row[data-kid="{idp.keys.active.kid}"]')
@@ -188,8 +233,9 @@ def test_timeline_and_log_filters_in_a_real_browser(  # type: ignore[no-untyped-
 
 def test_timeline_updates_live_in_a_real_browser(  # type: ignore[no-untyped-def]
         idp: MockIdP, browser, tmp_path: Path) -> None:
-    """A rotation made elsewhere (here, in Python) appears without a reload, with the
-    consumer's refetch after it, and the keys table's states follow (the page polls)."""
+    """A rotation made elsewhere (here, by a scenario started in Python) appears without a
+    reload, with the scenario's step and the consumer's refetch after it, and the keys
+    table's states follow (the page polls)."""
     from playwright.sync_api import expect
 
     first = idp.keys.active.kid
@@ -198,10 +244,13 @@ def test_timeline_updates_live_in_a_real_browser(  # type: ignore[no-untyped-def
     try:
         page.goto(idp.issuer + "/_mockidp/ui")
         expect(page.locator(f'#timeline g.key-row[data-kid="{first}"]')).to_have_count(1)
-        second = idp.keys.rotate().kid
+        second = idp.run_scenario('[[step]]\nat = "0s"\naction = "rotate"\n').issuer \
+            .keys.active.kid
         requests.get(idp.jwks_uri, headers=SERVICE, timeout=5)
-        consumer = page.locator('#timeline g.consumer[data-consumer="orders/1.0"]')
+        consumer = page.locator('#timeline g.consumer[data-consumer="127.0.0.1 orders/1.0"]')
         expect(consumer.locator(".fetch.jwks")).to_have_count(1)
+        expect(page.locator('#timeline g.scenario .step[data-action="rotate"]')
+               ).to_have_attribute("data-state", "applied")
         expect(page.locator(f'#timeline .rotation[data-kid="{second}"]')).to_have_count(1)
         row = page.locator(f'#timeline g.key-row[data-kid="{first}"]')
         expect(row.locator(".segment").last).to_have_attribute("data-state", "previous")

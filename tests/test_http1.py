@@ -403,7 +403,9 @@ def test_fast_lane_answers_and_records_like_the_general_path(
     first, second = issuer.requests
     assert first == second or (first.duration != second.duration and all(
         getattr(first, f) == getattr(second, f) for f in (
-            "method", "path", "endpoint", "status", "time", "form", "body", "truncated")))
+            "method", "path", "endpoint", "status", "time", "form", "body", "truncated",
+            "remote_addr")))
+    assert first.remote_addr == second.remote_addr == "127.0.0.1"
     assert dict(first.headers) == dict(second.headers)
     assert dict(first.query) == dict(second.query) == {"probe": "1", "x": ""}
     assert first.headers["Content-Type"] == "text/b" and first.headers["X-Twice"] == "1,2"

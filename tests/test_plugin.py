@@ -134,11 +134,14 @@ def test_session_options(pytester: pytest.Pytester, how: str) -> None:
         (["--mockidp-profile", "nope"], "",
          "mockidp: unknown profile 'nope'; use one of: generic, keycloak, *"),
         (["--mockidp-profile", "okta", "--mockidp-profile-option", "realm=demo"], "",
-         "mockidp: profile 'okta' has no option(s) realm; its options: server "
+         "mockidp: profile 'okta' has no option(s) realm; its options: server, org "
          "(--mockidp-profile-option, ini mockidp_profile_options)"),
         (["--mockidp-profile", "okta", "--mockidp-alg", "ES256"], "",
          "mockidp: the okta profile signs with RS256, not ES256 (--mockidp-alg, *"),
         (["--mockidp-seed", "x"], "", "mockidp: the seed must be an integer, not 'x' *"),
+        (["--mockidp-public-url", "https://login.microsoftonline.com/common"], "",
+         "mockidp: the public URL must be an absolute http(s) origin * (--mockidp-public-url, "
+         "ini mockidp_public_url)"),
         (["--mockidp-host", "192.0.2.1"], "",
          "mockidp: --mockidp-host 192.0.2.1 is not a loopback address*"),
     ],
@@ -177,11 +180,37 @@ def test_idp_fault_is_documented_as_a_fixture(pytester: pytest.Pytester) -> None
     pytester.runpytest().assert_outcomes(passed=len(FAULTS))
 
 
+def test_the_session_provider_intercepts_its_public_url(pytester: pytest.Pytester) -> None:
+    """--mockidp-public-url gives the session's provider the real URL; a test marked
+    intercept=True reaches it there, and the next test (not marked) does not."""
+    pytester.makepyfile("""
+        import json, socket, urllib.request
+        import pytest
+
+        TENANT = "4d6f636b-4964-4000-8000-000000000001"
+        URL = f"https://login.microsoftonline.com/{TENANT}/discovery/v2.0/keys"
+
+        @pytest.mark.idp(intercept=True)
+        def test_intercepted(idp):
+            assert idp.issuer == f"https://login.microsoftonline.com/{TENANT}/v2.0"
+            with urllib.request.urlopen(URL) as answer:
+                assert json.load(answer)["keys"][0]["kid"] == idp.keys.active.kid
+
+        def test_not_intercepted(idp):
+            assert socket.getaddrinfo.__module__ == "socket"
+    """)
+    result = pytester.runpytest_inprocess("-p", "no:randomly", "--mockidp-profile", "entra",
+                                          "--mockidp-public-url",
+                                          "https://login.microsoftonline.com")
+    result.assert_outcomes(passed=2)
+
+
 def test_idp_marker_lists_its_options(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     (line,) = [line for line in result.stdout.lines if line.startswith("@pytest.mark.idp(")]
     for option in ("alg=", "audience=", "profile=", "tls=", "realm=", "server=", "tenant_id=",
-                   "user_pool=", "allow_remote=", "certificates="):
+                   "user_pool=", "allow_remote=", "certificates=", "public_url=", "intercept=",
+                   "org=", "tenant="):
         assert option in line, option
 
 

@@ -112,6 +112,23 @@ def test_tenants_profiles_and_remote(idp: MockIdP) -> None:
     assert isinstance(ssl.create_default_context(), ssl.SSLContext)
 
 
+def test_public_url_and_interception() -> None:
+    with MockIdP(profile="entra", public_url=True) as idp:
+        public: str | None = idp.public_url
+        hosts: tuple[str, ...] = idp.public_hosts
+        with idp.intercept():
+            client = jwt.PyJWKClient(idp.jwks_uri)
+            assert client.get_signing_key_from_jwt(idp.token()).key_id == idp.keys.active.kid
+    assert public == "https://login.microsoftonline.com" and hosts == ("login.microsoftonline.com",)
+    with MockIdP(alg="ES256") as plain, pytest.raises(mockidp.InterceptError):
+        plain.intercept()
+
+
+@pytest.mark.idp(profile="google", intercept=True)
+def test_the_marker_intercepts(idp: MockIdP) -> None:
+    assert idp.issuer == "https://accounts.google.com"
+
+
 def test_audit_report(idp: MockIdP) -> None:
     client = jwt.PyJWKClient(idp.jwks_uri)
 

@@ -9,7 +9,9 @@ catalog (``mockidp.audit``) for the table in docs/compatibility.md.
     python examples/recipes/compatibility.py --write   # regenerate both documents
     python examples/recipes/compatibility.py --check   # exit 1 when either is stale
 
-A recipe module may set ``PROFILE``, ``OPTIONS`` (the profile's options), ``TLS``, ``TYP``
+A recipe module may set ``PROFILE``, ``OPTIONS`` (the profile's options), ``TLS``,
+``INTERCEPT`` (its consumer uses the real provider's URL: the provider takes the profile's
+public URL and the verifier runs inside ``idp.intercept()``), ``TYP``
 (the token type it expects), ``CLAIMS`` (claims every token needs, e.g. a nonce) and
 ``AUDIENCE = "client"`` (it checks ID tokens, whose audience is the client id).
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import importlib.util
 import logging
 import sys
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from mockidp import FAULTS, MockIdP, audit
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from types import ModuleType
 
 HERE = Path(__file__).resolve().parent
@@ -42,6 +46,13 @@ the minimal verification code (`make_verifier`), what the library caches and whe
 keys again, and tests for rotation, revocation and a JWKS outage. Each recipe below is a
 test module that runs in CI as it is shown (`examples/recipes/`); the consumers' behaviour
 side by side is in [compatibility.md](compatibility.md).
+
+A library that hard-codes or derives the provider's URL (fastapi-azure-auth, cognitojwt,
+google-auth, auth0-python, okta-jwt-verifier) is configured here as in production, with the
+real URL: the test runs with `@pytest.mark.idp(profile=..., intercept=True)`, which makes the
+provider's public URL the profile's real host and sends connections to that host to the
+provider, over TLS verified against its test CA (`idp.intercept()`; see the README's
+"Production URLs").
 
 This page is generated: `python examples/recipes/compatibility.py --write`.
 """
@@ -102,10 +113,16 @@ class Consumer:
         self.module = load(path)
         self.profile: str = getattr(self.module, "PROFILE", "generic")
 
-    def provider(self) -> MockIdP:
+    @contextlib.contextmanager
+    def provider(self) -> Iterator[MockIdP]:
+        """A started provider for the recipe, intercepting its real host if it asks to."""
         m = self.module
-        return MockIdP(profile=self.profile, tls=getattr(m, "TLS", False),
-                       **getattr(m, "OPTIONS", {}))
+        intercept = getattr(m, "INTERCEPT", False)
+        with MockIdP(profile=self.profile, tls=getattr(m, "TLS", False),
+                     public_url=True if intercept else None,
+                     **getattr(m, "OPTIONS", {})) as idp, \
+                idp.intercept() if intercept else contextlib.nullcontext():
+            yield idp
 
     def audience(self, idp: MockIdP) -> str:
         if getattr(self.module, "AUDIENCE", None) == "client":

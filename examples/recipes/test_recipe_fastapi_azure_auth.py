@@ -1,12 +1,16 @@
-"""fastapi-azure-auth (profile `entra`)
+"""fastapi-azure-auth (profile `entra`, its production URL intercepted)
 
-The dependency reads Entra ID's discovery document and its keys once, and again only when
-they are 24 hours old: an unknown `kid` is never refetched, so a rotated-in key is refused
-(401) and a revoked one accepted until the next day, and cached keys ride out any outage. It
-keeps only JWKs with `use: "sig"` and a `kid`, parses each as RSA — one EC key in the set
-fails the whole load (the `entra` profile publishes RSA keys only, as Entra ID does) — and
-needs `ver`, `nbf`, `iat` and `sub` in the token. Its cache lives on the dependency object:
-make one per test, or set `auth.openid_config._config_timestamp = None` to force a reload.
+The dependency is configured as in production — a tenant id, no URL: it builds
+`https://login.microsoftonline.com/{tenant}/v2.0/.well-known/openid-configuration` itself — and
+the test runs inside `idp.intercept()` (`intercept=True` on the marker), where that host is the
+provider, over TLS verified against the provider's test CA. The dependency reads Entra ID's
+discovery document and its keys once, and again only when they are 24 hours old: an unknown
+`kid` is never refetched, so a rotated-in key is refused (401) and a revoked one accepted until
+the next day, and cached keys ride out any outage. It keeps only JWKs with `use: "sig"` and a
+`kid`, parses each as RSA — one EC key in the set fails the whole load (the `entra` profile
+publishes RSA keys only, as Entra ID does) — and needs `ver`, `nbf`, `iat` and `sub` in the
+token. Its cache lives on the dependency object: make one per test, or set
+`auth.openid_config._config_timestamp = None` to force a reload.
 """
 
 from __future__ import annotations
@@ -22,12 +26,12 @@ if TYPE_CHECKING:
     from mockidp import MockIdP
 
 PROFILE = "entra"
+INTERCEPT = True
 
 
 def make_verifier(idp: MockIdP) -> Any:
     auth = AzureAuthorizationCodeBearerBase(
-        app_client_id=idp.audience, tenant_id=idp.layout.options["tenant_id"],
-        openid_config_url=idp.discovery_url)
+        app_client_id=idp.audience, tenant_id=idp.layout.options["tenant_id"])
     app = FastAPI()
 
     @app.get("/me")
@@ -46,20 +50,21 @@ def make_verifier(idp: MockIdP) -> Any:
     return verify
 
 
-@pytest.mark.idp(profile=PROFILE)
+@pytest.mark.idp(profile=PROFILE, intercept=INTERCEPT)
 def test_accepts_a_valid_token(idp: MockIdP) -> None:
     claims = make_verifier(idp)(idp.token(sub="alice"))
+    assert claims["iss"] == f"https://login.microsoftonline.com/{claims['tid']}/v2.0"
     assert claims["sub"] == "alice" and claims["ver"] == "2.0" and "tid" in claims
 
 
-@pytest.mark.idp(profile=PROFILE)
+@pytest.mark.idp(profile=PROFILE, intercept=INTERCEPT)
 @pytest.mark.parametrize("fault", ["expired", "bad-signature", "alg-none", "wrong-audience"])
 def test_rejects_a_faulty_token(idp: MockIdP, fault: str) -> None:
     with pytest.raises(PermissionError, match="401"):
         make_verifier(idp)(idp.token(fault=fault))
 
 
-@pytest.mark.idp(profile=PROFILE)
+@pytest.mark.idp(profile=PROFILE, intercept=INTERCEPT)
 def test_a_rotated_key_waits_for_the_daily_refresh(idp: MockIdP) -> None:
     verify = make_verifier(idp)
     verify(idp.token())
@@ -71,14 +76,14 @@ def test_a_rotated_key_waits_for_the_daily_refresh(idp: MockIdP) -> None:
     assert len(idp.requests_to("jwks")) == 2
 
 
-@pytest.mark.idp(profile=PROFILE)
+@pytest.mark.idp(profile=PROFILE, intercept=INTERCEPT)
 def test_one_ec_key_breaks_the_whole_key_set(idp: MockIdP) -> None:
     idp.keys.add("ES256", activate=False)
     with pytest.raises(PermissionError):
         make_verifier(idp)(idp.token())
 
 
-@pytest.mark.idp(profile=PROFILE)
+@pytest.mark.idp(profile=PROFILE, intercept=INTERCEPT)
 def test_cached_keys_ride_out_an_outage(idp: MockIdP) -> None:
     verify = make_verifier(idp)
     verify(idp.token())

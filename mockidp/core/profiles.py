@@ -81,6 +81,12 @@ class Layout:
     #: Further paths (below the root URL) that serve an endpoint, path -> endpoint name: the
     #: RFC 8414 §3 location of the metadata when the issuer has a path.
     aliases: Mapping[str, str] = field(default_factory=dict)
+    #: The real provider's root URL for these options (``MockIdP(public_url=True)``), or
+    #: ``None`` for a provider without one public host (generic, Keycloak).
+    public_url: str | None = None
+    #: The real provider's other hosts that consumers call by name (Google's keys are on
+    #: www.googleapis.com, its issuer is accounts.google.com): intercepted too.
+    public_hosts: tuple[str, ...] = ()
 
     def path(self, endpoint: str) -> str:
         """The path of ``endpoint`` below the root URL."""
@@ -129,6 +135,10 @@ class Profile:
     require_pkce: bool = False
     #: Authorization requests only by PAR (RFC 9126 §5 ``require_pushed_authorization_requests``).
     require_par: bool = False
+    #: The real provider's root URL: a template of the options, or a function of them.
+    public_url: str | Callable[[Mapping[str, str]], str] | None = None
+    #: Its other hosts that consumers call by name (see :attr:`Layout.public_hosts`).
+    public_hosts: tuple[str, ...] = ()
 
     def layout(self, options: Mapping[str, str]) -> Layout:
         """The URL layout for ``options`` (checked against the profile's)."""
@@ -154,8 +164,11 @@ class Profile:
                 paths[name] = template.format(issuer=issuer, **values)
             else:
                 paths[name] = endpoint.path if endpoint.internal else issuer + endpoint.path
+        public_url = (self.public_url(values) if callable(self.public_url)
+                      else self.public_url.format(**values) if self.public_url else None)
         return Layout(issuer, MappingProxyType(paths), self.issuer_slash,
-                      MappingProxyType(values), MappingProxyType(metadata_aliases(issuer, paths)))
+                      MappingProxyType(values), MappingProxyType(metadata_aliases(issuer, paths)),
+                      public_url, self.public_hosts)
 
     def claims(self, kind: str, body: dict[str, Any], context: ClaimContext) -> dict[str, Any]:
         """``body`` with this profile's default ``kind`` ("access" or "id") claims applied."""
@@ -207,12 +220,15 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({p.name: p for p in (
     ),
     Profile(
         "okta", "Okta custom authorization server: /oauth2/<server>/v1/...",
-        issuer="/oauth2/{server}", options={"server": "default"},
+        issuer="/oauth2/{server}",
         paths={"authorize": "{issuer}/v1/authorize", "token": "{issuer}/v1/token",
                "userinfo": "{issuer}/v1/userinfo", "introspect": "{issuer}/v1/introspect",
                "revoke": "{issuer}/v1/revoke", "end-session": "{issuer}/v1/logout",
                "device": "{issuer}/v1/device/authorize", "jwks": "{issuer}/v1/keys"},
         audience="api://default", algorithms=("RS256",),
+        # `org` only names the host of the public URL (https://{org}.okta.com).
+        options={"server": "default", "org": "mockidp"},
+        public_url="https://{org}.okta.com",
         access_claims={"ver": 1, "cid": lambda c: c.client_id,
                        "uid": lambda c: "00u" + _uuid("uid", c.user.sub if c.user else "")
                        .replace("-", "")[:17],
@@ -240,14 +256,15 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({p.name: p for p in (
                    "oid": lambda c: _uuid("oid", c.user.sub if c.user else ""),
                    "preferred_username": _user("email")},
         metadata={"cloud_instance_name": "microsoftonline.com", "tenant_region_scope": "NA"},
+        public_url="https://login.microsoftonline.com",
     ),
     Profile(
         "auth0", "Auth0: issuer with a trailing slash, /oauth/token, x5c",
-        # Auth0's tenant is in the host name (https://{tenant}.auth0.com/), which a layout of
-        # paths below one root cannot give: `tenant` is accepted, so that code written as
-        # MockIdP(profile="auth0", tenant=...) keeps working, and changes nothing. A host-style
-        # issuer comes from issuer_url="https://acme.auth0.com" (--issuer-url) instead.
+        # Auth0's tenant is in the host name (https://{tenant}.auth0.com/): it shapes the
+        # public URL (MockIdP(profile="auth0", tenant="acme", public_url=True)) and nothing
+        # below the root, which a layout of paths cannot give.
         issuer_slash=True, options={"tenant": "mockidp"},
+        public_url="https://{tenant}.auth0.com",
         paths={"token": "/oauth/token", "revoke": "/oauth/revoke",
                "end-session": "/oidc/logout", "device": "/oauth/device/code",
                "device-verification": "/activate"},
@@ -261,6 +278,11 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({p.name: p for p in (
                "authorize": "/o/oauth2/v2/auth", "userinfo": "/v1/userinfo",
                "device": "/device/code"},
         algorithms=("RS256",),
+        # The issuer is accounts.google.com; the keys, the token endpoint and userinfo are on
+        # other hosts (at the same paths as here), which consumers such as google-auth name.
+        public_url="https://accounts.google.com",
+        public_hosts=("www.googleapis.com", "oauth2.googleapis.com",
+                      "openidconnect.googleapis.com"),
         id_claims={"azp": lambda c: c.client_id, "email": _user("email"),
                    "email_verified": True, "picture": None},
     ),
@@ -281,6 +303,9 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({p.name: p for p in (
                "userinfo": "/oauth2/userInfo", "revoke": "/oauth2/revoke",
                "end-session": "/logout"},
         algorithms=("RS256",),
+        # A user pool's id starts with its region (eu-west-1_AbC), as its host name does.
+        public_url=lambda o: f"https://cognito-idp.{o['user_pool'].partition('_')[0]}"
+                             ".amazonaws.com",
         access_claims={"aud": DROP, "nbf": DROP, "token_use": "access",
                        "client_id": lambda c: c.client_id,
                        "username": lambda c: c.user.sub if c.user else None,

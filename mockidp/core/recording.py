@@ -60,17 +60,21 @@ class RecordedRequest:
     body: bytes = field(default=b"", repr=False)
     #: Whether a header, parameter, form field or the body was cut, or some left out.
     truncated: bool = False
+    #: The client's IP address as the connection showed it ("" when unknown: an in-process
+    #: WSGI client that sets none). With the User-Agent it tells consumers apart.
+    remote_addr: str = ""
 
     def __init__(self, method: str, path: str, endpoint: str | None,
                  headers: Mapping[str, str], query: Mapping[str, str], form: Mapping[str, str],
                  status: int | None, time: float, duration: float, body: bytes = b"",
-                 truncated: bool = False) -> None:
+                 truncated: bool = False, remote_addr: str = "") -> None:
         # The generated __init__ of a frozen dataclass sets each field through
         # object.__setattr__; filling __dict__ at once costs a quarter of that, on every
         # request the provider serves.
         self.__dict__.update(method=method, path=path, endpoint=endpoint, headers=headers,
                              query=query, form=form, status=status, time=time,
-                             duration=duration, body=body, truncated=truncated)
+                             duration=duration, body=body, truncated=truncated,
+                             remote_addr=remote_addr)
 
     @property
     def user_agent(self) -> str | None:

@@ -225,7 +225,7 @@ class RemoteIdP:
             method=e["method"], path=e["path"], endpoint=e["endpoint"],
             headers=freeze(e["headers"]), query=freeze(e["query"]), form=freeze(e["form"]),
             status=e["status"], time=e["time"], duration=e["duration"],
-            truncated=e.get("truncated", False),
+            truncated=e.get("truncated", False), remote_addr=e.get("remote_addr", ""),
         ) for e in entries]
 
     def reset(self) -> None:

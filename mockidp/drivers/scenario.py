@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from ..core.issuer import Issuer
     from .surface import Action
 
-__all__ = ["ACTIONS", "Scenario", "ScenarioRun", "Step", "parse_duration", "start"]
+__all__ = ["ACTIONS", "Scenario", "ScenarioRun", "Step", "parse_duration", "runs", "start"]
 
 _log = logging.getLogger("mockidp.scenario")
 
@@ -337,6 +337,18 @@ class ScenarioRun:
         if log:
             _log.error("%s", self.error)
 
+    def steps(self) -> list[dict[str, Any]]:
+        """Each step with its time on the issuer's clock and where it stands: ``"applied"``,
+        ``"failed"`` (with the error) or ``"pending"`` (what the dashboard's timeline draws)."""
+        with self._lock:
+            applied, error = self.applied, self.error
+        return [{"time": self.start + step.at, "number": step.number, "action": step.action,
+                 "options": dict(step.options),
+                 "state": ("applied" if index < applied else "failed"
+                           if index == applied and error is not None else "pending"),
+                 "error": str(error) if index == applied and error is not None else None}
+                for index, step in enumerate(self.scenario.steps)]
+
     def play(self, stop: threading.Event) -> None:
         """Apply the steps as the issuer's clock reaches them, sleeping in between (the
         standalone server's way); returns when done or when ``stop`` is set."""
@@ -355,6 +367,13 @@ class ScenarioRun:
                 self.issuer.clock.advance(due - now)
             self.catch_up(max(due, now))
         self.check()
+
+
+def runs(issuer: Issuer) -> list[ScenarioRun]:
+    """The scenarios started on ``issuer`` since its last reset, oldest first: a run listens
+    to the issuer's clock from :func:`start` on, and a reset ends every listener."""
+    found = (getattr(listener, "__self__", None) for listener in issuer.clock.listeners)
+    return [run for run in found if isinstance(run, ScenarioRun)]
 
 
 def start(issuer: Issuer, scenario: Scenario) -> ScenarioRun:

@@ -31,6 +31,7 @@ from ..core.recording import BODY_LIMIT, RecordedRequest, bounded, entry_size
 from . import authorize, control, device, metadata, par, registration, sessions, token
 from .http1 import Fields, response_head
 from .responses import CORS, FORM, NOSNIFF, OAuthError, from_http_exception, harden
+from .server import peer_address
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
@@ -293,6 +294,7 @@ class App:
             time=self.issuer.clock.time(), duration=time.perf_counter() - started,
             body=body[:BODY_LIMIT], truncated=(cut_headers or cut_query or cut_form
                                                 or len(body) > BODY_LIMIT),
+            remote_addr=request.remote_addr or "",
         ), request.query_string.decode("latin-1"), generation)
 
     def log_entry(self, entry: RecordedRequest, query: str, generation: int,
@@ -344,7 +346,7 @@ class App:
         self.record_static(method, environ.get(REQUEST_PATH)
                            or environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"],
                            name, recorded, environ.get("QUERY_STRING", ""), now, started,
-                           generation)
+                           generation, environ.get("REMOTE_ADDR") or "")
         return [] if method == "HEAD" else [body]
 
     def static_headers(self, name: str, now: float) -> tuple[bytes, list[tuple[str, str]]]:
@@ -358,7 +360,8 @@ class App:
                       *extra.items(), *NOSNIFF.items(), ("Date", metadata.http_date(now))]
 
     def record_static(self, method: str, path: str, name: str, headers: dict[str, str],
-                      query_string: str, now: float, started: float, generation: int) -> None:
+                      query_string: str, now: float, started: float, generation: int,
+                      remote_addr: str) -> None:
         """Record a request the fast path answered, as :meth:`record` would have."""
         query: dict[str, str] = {}
         if query_string:
@@ -370,7 +373,7 @@ class App:
         self.log_entry(RecordedRequest(
             method=method, path=path, endpoint=name, headers=kept_headers, query=kept_query,
             form=bounded({})[0], status=200, time=now, duration=time.perf_counter() - started,
-            truncated=cut_headers or cut_query,
+            truncated=cut_headers or cut_query, remote_addr=remote_addr,
         ), query_string, generation)
 
     def _seen_heads(self, fields: Fields, query: str, path: str,
@@ -447,7 +450,8 @@ class App:
         kept_headers, kept_query, truncated, size = seen
         self.log_entry(RecordedRequest(
             method, path, name, kept_headers, kept_query, NO_FORM, 200, now,
-            time.perf_counter() - started, b"", truncated), query, generation, size)
+            time.perf_counter() - started, b"", truncated, peer_address()),
+            query, generation, size)
         return cached[1] if method == "HEAD" else cached[1] + body
 
 

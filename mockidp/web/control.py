@@ -42,7 +42,7 @@ from ..core.jws import MalformedJWS, parse_compact
 from ..core.registration import client_metadata
 from ..core.tokens import IdTokenOptions, TokenOptions
 from ..drivers.config import Rule as ClaimRule
-from ..drivers.scenario import Scenario, start
+from ..drivers.scenario import Scenario, runs, start
 from ..drivers.surface import ENDPOINT_ACTIONS, KEY_ACTIONS, Action, bind
 from ..errors import ConfigurationError, InvalidTokenError, MockIdPError, UnknownKeyError
 from .pages import FAVICON, dashboard_page, signin_page
@@ -151,7 +151,7 @@ def describe_request(entry: RecordedRequest) -> dict[str, Any]:
         "method": entry.method, "path": entry.path, "endpoint": entry.endpoint,
         "headers": dict(entry.headers), "query": dict(entry.query), "form": dict(entry.form),
         "status": entry.status, "time": entry.time, "duration": entry.duration,
-        "truncated": entry.truncated,
+        "truncated": entry.truncated, "remote_addr": entry.remote_addr,
     }
 
 
@@ -257,17 +257,24 @@ TIMELINE_LIMIT = 2000
 
 def _timeline(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
     """What the dashboard's timeline draws, small enough to poll every second: the keys'
-    state changes and the key fetches and token requests, each with its consumer (its
-    User-Agent: the request log keeps no remote address), all on the provider's clock."""
+    state changes; the key fetches and token requests, each with its consumer (the client's
+    address and User-Agent: two instances of one service are two consumers); and the steps of
+    the scenarios started since the last reset. All on the provider's clock."""
     issuer = api.issuer
     fetches = [e for e in issuer.requests if e.endpoint in TIMELINE_ENDPOINTS][-TIMELINE_LIMIT:]
     return {
         "now": issuer.clock.time(),
         "keys": [change._asdict() for change in issuer.keys.history],
         "requests": [{"time": e.time, "endpoint": e.endpoint, "status": e.status,
-                      "method": e.method, "consumer": e.user_agent or "(no User-Agent)"}
-                     for e in fetches],
+                      "method": e.method, "consumer": _consumer(e)} for e in fetches],
+        "scenarios": [{"source": run.scenario.source, "steps": run.steps()}
+                      for run in runs(issuer)],
     }
+
+
+def _consumer(entry: RecordedRequest) -> str:
+    agent = entry.user_agent or "(no User-Agent)"
+    return f"{entry.remote_addr} {agent}" if entry.remote_addr else agent
 
 
 def _clear_requests(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:

@@ -197,13 +197,18 @@ function marker(shape, x, y, colour, tip) {
     return `<rect x="${x - 4}" y="${y - 4}" width="8" height="8" fill="${colour}">${title}</rect>`;
   if (shape === "diamond")
     return `<path d="M${x} ${y - 5}l5 5l-5 5l-5 -5z" fill="${colour}">${title}</path>`;
+  if (shape === "triangle")
+    return `<path d="M${x} ${y - 5}l5 9h-10z" fill="${colour}">${title}</path>`;
   return `<circle cx="${x}" cy="${y}" r="4" fill="${colour}">${title}</circle>`;
 }
 function drawTimeline(data) {
   const box = document.getElementById("timeline");
   const windowed = Number(document.getElementById("window").value);
+  const played = (data.scenarios || []).map((run, i) => [run.source ||
+    `scenario ${i + 1}`, run.steps.filter(s => s.state !== "pending" && s.time <= data.now)]);
   const now = data.now, from = windowed ? now - windowed :
-    Math.min(now - 10, ...data.keys.map(c => c.time), ...data.requests.map(r => r.time));
+    Math.min(now - 10, ...data.keys.map(c => c.time), ...data.requests.map(r => r.time),
+             ...played.flatMap(([, steps]) => steps.map(s => s.time)));
   const width = Math.max(box.clientWidth, 400), left = 200, right = 10, row = 22;
   const x = t => left + (Math.max(t, from) - from) / Math.max(now - from, 1e-9)
     * (width - left - right);
@@ -245,6 +250,22 @@ function drawTimeline(data) {
       parts.push(marker(SHAPES[r.endpoint] || "circle", x(r.time), y, statusColour(r.status),
                         tip).replace(/^<(\w+)/, `<$1 class="fetch ${escapeHtml(r.endpoint)}" ` +
                         `data-status="${statusClass(r.status)}"`));
+    }
+    parts.push("</g>");
+    y += row;
+  }
+  for (const [name, steps] of played) {
+    parts.push(`<g class=scenario data-scenario="${escapeHtml(name)}">` +
+      `<line x1="${left}" x2="${width - right}" y1="${y}" y2="${y}" stroke="#eeeeee"/>` +
+      `<text x="4" y="${y + 4}">${escapeHtml(short(name, 30))}<title>${escapeHtml(name)}` +
+      "</title></text>");
+    for (const s of steps) {
+      if (s.time < from) continue;
+      const tip = `${clockTime(s.time)} step ${s.number}: ${s.action} ` +
+        `${JSON.stringify(s.options)} ${s.state}${s.error ? ": " + s.error : ""}`;
+      parts.push(marker("triangle", x(s.time), y, s.state === "failed" ? "#c62828" : "#6a1b9a",
+                        tip).replace(/^<(\w+)/, `<$1 class="step" data-state="${s.state}" ` +
+                        `data-action="${escapeHtml(s.action)}"`));
     }
     parts.push("</g>");
     y += row;
@@ -310,16 +331,18 @@ _TIMELINE = (
     + "".join(f'<span><i style="background:{colour}"></i>{state}</span>' for state, colour in (
         ("next", "#9ecbff"), ("active", "#2e7d32"), ("previous", "#f0ad4e"),
         ("revoked", "#bbbbbb")))
-    + "<span>\u25cf JWKS \u25a0 discovery \u25c6 token; colour: "
+    + "<span>\u25cf JWKS \u25a0 discovery \u25c6 token \u25b2 scenario step "
+    "(<b style=\"color:#c62828\">failed</b>); colour: "
     "<b style=\"color:#2e7d32\">2xx</b> <b style=\"color:#1565c0\">3xx</b> "
     "<b style=\"color:#ef6c00\">4xx</b> <b style=\"color:#c62828\">5xx</b> "
     "<b>dropped</b>; dashed: a key became active</span>"
     "<label>window <select id=window><option value=0>whole session</option>"
     "<option value=60>last minute</option><option value=300>last 5 minutes</option>"
     "<option value=3600>last hour</option></select></label></p>"
-    "<p><small>One row per key, then one per consumer (its User-Agent): every JWKS and "
-    "discovery fetch and every token request, on the provider's clock. Hover for "
-    "details.</small></p><div id=timeline></div>"
+    "<p><small>One row per key, then one per consumer (its address and User-Agent): every "
+    "JWKS and discovery fetch and every token request; then one per scenario with its "
+    "steps as they played; all on the provider's clock. Hover for details.</small></p>"
+    "<div id=timeline></div>"
 )
 
 

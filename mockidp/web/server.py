@@ -25,7 +25,7 @@ import socketserver
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BindError, ConfigurationError
+from ..errors import BindError, ConfigurationError, ServerError
 from .http1 import ConnectionHandler
 
 if TYPE_CHECKING:
@@ -33,9 +33,17 @@ if TYPE_CHECKING:
 
     from _typeshed.wsgi import WSGIApplication
 
-__all__ = ["ServerThread", "format_host"]
+__all__ = ["ServerThread", "format_host", "peer_address"]
 
 log = logging.getLogger("mockidp.server")
+
+#: Each connection's thread knows its peer: the fast lane records it without an environ.
+_peer = threading.local()
+
+
+def peer_address() -> str:
+    """The IP address of the client this connection's thread serves ("" outside one)."""
+    return getattr(_peer, "address", "")
 
 _BUSY_BODY = (b'{"error":"temporarily_unavailable",'
               b'"error_description":"too many open connections"}')
@@ -76,6 +84,11 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
             self.refuse(request)
             return
         super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """The connection's own thread: it knows its peer for the fast lane's record."""
+        _peer.address = client_address[0] if isinstance(client_address, tuple) else ""
+        super().process_request_thread(request, client_address)
 
     def refuse(self, request: socket.socket) -> None:
         """Answer 503 (RFC 9110 §15.6.4) and close, without a thread.
@@ -154,6 +167,15 @@ class ServerThread:
     @property
     def running(self) -> bool:
         return self._thread is not None
+
+    @property
+    def address(self) -> tuple[socket.AddressFamily, tuple[Any, ...]]:
+        """The listening socket's family and address, while serving (where an intercepted
+        host's connections go)."""
+        if self._server is None:
+            raise ServerError("the server is not running")
+        sock = self._server.socket
+        return sock.family, sock.getsockname()
 
     def start(self) -> None:
         """Bind and start serving; connections are accepted as soon as this returns."""
