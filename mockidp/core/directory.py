@@ -65,6 +65,7 @@ class PlannedLogin:
     sub: str | None  # None: nobody is signed in (login_required)
     deny: bool = False  # the user refuses (access_denied)
     claims: Mapping[str, Any] = field(default_factory=dict)  # added to that login's tokens
+    fault: str | None = None  # a sign-in fault of mockidp.LOGIN_FAULTS planted in it
 
 
 T = TypeVar("T")
@@ -202,18 +203,23 @@ class Users(_Registry[User]):
         return user
 
     def next_login(self, sub: str | User | None = "", *, deny: bool = False,
-                   claims: Mapping[str, Any] | None = None) -> None:
+                   claims: Mapping[str, Any] | None = None, fault: str | None = None) -> None:
         """Decide what the next authorization request does: sign in ``sub`` (a user or its
         sub; default: the default user) with extra ``claims`` in its tokens, find nobody signed
         in (``sub=None``: ``login_required``), or have the user refuse (``deny=True``:
-        ``access_denied``). Calls queue up, one per request."""
+        ``access_denied``). ``fault`` plants one sign-in fault of ``mockidp.LOGIN_FAULTS`` in
+        that sign-in's responses. Calls queue up, one per request."""
+        if fault is not None:
+            from .login_faults import get
+
+            fault = str(get(fault))
         if isinstance(sub, User):
             sub = sub.sub
         if sub == "":
             sub = self.default.sub
         if sub is not None and sub not in self:
             raise UnknownUserError(sub)
-        planned = PlannedLogin(sub, deny, dict(claims or {}))
+        planned = PlannedLogin(sub, deny, dict(claims or {}), fault)
         with self._lock:
             self._state = self._state._replace(logins=(*self._state.logins, planned))
 
@@ -244,6 +250,7 @@ GRANT_TYPES = (
     "urn:ietf:params:oauth:grant-type:token-exchange",
     "urn:ietf:params:oauth:grant-type:jwt-bearer",
     "urn:ietf:params:oauth:grant-type:device_code",
+    "implicit",  # tokens from the authorization endpoint (OIDC Core §3.2, §3.3; RFC 7591 §2)
 )
 
 

@@ -80,13 +80,15 @@ class Grant:
     code_challenge_method: str = "plain"
     #: Extra claims for this sign-in's tokens (the login page's claim editor, next_login()).
     claims: Mapping[str, Any] | None = None
+    #: The sign-in fault (``mockidp.LOGIN_FAULTS``) planted in this sign-in's tokens, if any.
+    fault: str | None = None
     #: One authorization grant, kept through :meth:`renewed` (refresh, rotation): the access
     #: tokens issued under it are revoked with its refresh token (RFC 7009 §2.1).
     grant_id: str = field(default_factory=lambda: secrets.token_urlsafe(16))
 
     def renewed(self, expires_at: float, scope: str | None = None) -> Grant:
         return replace(self, expires_at=expires_at, scope=self.scope if scope is None else scope,
-                       redirect_uri=None, code_challenge=None)
+                       redirect_uri=None, code_challenge=None, fault=None)
 
 
 def pkce_matches(verifier: str, challenge: str, method: str) -> bool:
@@ -378,6 +380,8 @@ class PendingLogin:
     response_mode: str
     state: str | None
     expires_at: float
+    #: The response type asked for (OIDC Core §3: ``code``, ``id_token``, ``code id_token``...).
+    response_type: str = "code"
 
 
 class FlowState:
@@ -399,6 +403,9 @@ class FlowState:
         #: ``jti`` -> ``True`` until the assertion's ``exp``: a replay is refused while the
         #: assertion could still be accepted, and forgotten once it could not (RFC 7523 §3).
         self.used_assertions: ExpiringStore[bool] = ExpiringStore(USED_ASSERTION_LIMIT)
+        #: The sign-in fault planted in the userinfo answers of each access token (by ``jti``),
+        #: until the token expires (``idp.users.next_login(fault=...)``).
+        self.planted: ExpiringStore[str] = ExpiringStore(CODE_LIMIT)
         #: Users the login page's "new user" field added since the last reset, and how many
         #: it may add (:data:`LOGIN_PAGE_USER_LIMIT`).
         self.login_page_users = 0
@@ -412,4 +419,5 @@ class FlowState:
         self.devices.clear()
         self.pending_logins.clear()
         self.used_assertions.clear()
+        self.planted.clear()
         self.login_page_users = 0

@@ -21,6 +21,7 @@ from ..core import jwa
 from ..core.flows import PKCE_METHODS
 from .authorize import RESPONSE_MODES
 from .clientauth import CLIENT_SECRET_JWT_ALGS, PRIVATE_KEY_JWT_ALGS
+from .front_channel import RESPONSE_TYPES
 from .responses import CORS, json_response
 from .sessions import SCOPE_CLAIMS
 from .token import GRANTS
@@ -84,9 +85,10 @@ def metadata(issuer: Issuer) -> dict[str, Any]:
         "device_authorization_endpoint": issuer.url_for("device"),
         "jwks_uri": issuer.jwks_uri,
         "scopes_supported": ["openid", *SCOPE_CLAIMS],
-        "response_types_supported": ["code"],
+        "response_types_supported": list(RESPONSE_TYPES),
         "response_modes_supported": list(RESPONSE_MODES),
-        "grant_types_supported": list(GRANTS),
+        # implicit: the tokens the authorization endpoint returns itself (OIDC Core §3.2, §3.3)
+        "grant_types_supported": [*GRANTS, "implicit"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": signing,
         "userinfo_signing_alg_values_supported": signing,
