@@ -23,10 +23,12 @@ if TYPE_CHECKING:
     from .core.issuer import Issuer
     from .core.jwa import ALGORITHMS, Algorithm
     from .core.keys import CORRUPTIONS, Key, KeyRing, KeyState
+    from .core.login_faults import LOGIN_FAULTS, LoginFault
     from .core.profiles import PROFILES, Layout, Profile
     from .core.recording import RecordedRequest
     from .core.tokens import Audience, IdTokenOptions, TokenOptions
     from .drivers.consumer_audit import AuditCase, AuditReport, Verdict, audit
+    from .drivers.login_audit import LoginAuditReport, audit_login
     from .drivers.remote import (
         RemoteClock,
         RemoteDirectory,
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
         UnknownEndpointError,
         UnknownFaultError,
         UnknownKeyError,
+        UnknownLoginFaultError,
         UnknownProfileError,
         UnknownUserError,
         UnreachableError,
@@ -67,6 +70,7 @@ __all__ = [
     "ALGORITHMS",
     "CORRUPTIONS",
     "FAULTS",
+    "LOGIN_FAULTS",
     "PROFILES",
     "Algorithm",
     "App",
@@ -92,6 +96,8 @@ __all__ = [
     "KeyState",
     "KeyStateError",
     "Layout",
+    "LoginAuditReport",
+    "LoginFault",
     "MockIdP",
     "MockIdPError",
     "NotStartedError",
@@ -120,6 +126,7 @@ __all__ = [
     "UnknownEndpointError",
     "UnknownFaultError",
     "UnknownKeyError",
+    "UnknownLoginFaultError",
     "UnknownProfileError",
     "UnknownUserError",
     "UnreachableError",
@@ -128,6 +135,7 @@ __all__ = [
     "Verdict",
     "__version__",
     "audit",
+    "audit_login",
 ]
 
 #: Public name -> the module it lives in (below ``mockidp``).
@@ -145,6 +153,10 @@ _HOME = {
     "AuditCase": "drivers.consumer_audit",
     "AuditReport": "drivers.consumer_audit",
     "audit": "drivers.consumer_audit",  # not "audit": the module would shadow the function
+    "audit_login": "drivers.login_audit",
+    "LoginAuditReport": "drivers.login_audit",
+    "LOGIN_FAULTS": "core.login_faults",
+    "LoginFault": "core.login_faults",
     "CORRUPTIONS": "core.keys",
     "Client": "core.directory",
     "Clients": "core.directory",
@@ -180,7 +192,8 @@ _HOME = {
         "KeyStateError", "MockIdPError", "NotStartedError", "RemoteAuthError",
         "RemoteConfigurationError", "RemoteError", "ServerError", "UnknownAlgorithmError",
         "UnknownClientError", "UnknownCorruptionError", "UnknownEndpointError",
-        "UnknownFaultError", "UnknownKeyError", "UnknownProfileError", "UnknownUserError",
+        "UnknownFaultError", "UnknownKeyError", "UnknownLoginFaultError",
+        "UnknownProfileError", "UnknownUserError",
         "UnreachableError",
     )},
 }

@@ -18,19 +18,16 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ..errors import UnknownFaultError
+from ..errors import UnknownLoginFaultError
 from .faults import SEVERITIES, Severity
 from .jws import MalformedJWS, b64url_encode, parse_compact, signing_input
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from .directory import Client
-    from .flows import FlowState, TokenContext
-
-__all__ = ["LOGIN_FAULTS", "LoginFault", "Stage", "UnknownLoginFaultError", "get",
+__all__ = ["LOGIN_FAULTS", "LoginFault", "Stage", "get",
            "id_token_plant", "markdown", "plant_authorization", "plant_token_response",
            "plant_userinfo", "refusal", "remember_userinfo_fault", "seal_id_token"]
 
@@ -57,11 +54,18 @@ MARKUP = '<img src=x onerror="alert(document.domain)" id="mockidp-markup">'
 UNKNOWN_TOKEN_TYPE = "mockidp-unknown"
 
 
-class UnknownLoginFaultError(UnknownFaultError):
-    """``next_login(fault=...)`` named no entry of ``mockidp.LOGIN_FAULTS``."""
+class TokenContext(Protocol):
+    """What an ID token edit changes: a :class:`~mockidp.TokenContext`'s claims, header and
+    fault (a protocol, so the catalog needs nothing of the flows or the directory)."""
 
-    what = "sign-in fault"
-    hint = " (mockidp.LOGIN_FAULTS has a description of each)"
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    fault: str | None
+
+
+class _Store(Protocol):
+    def put(self, key: str, value: str, expires_at: float, now: float | None = None
+            ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,7 @@ class _Info:
     #: ``context.fault`` to a token fault of ``mockidp.FAULTS``).
     edit: Callable[[TokenContext], object] | None = field(default=None, repr=False)
     #: ID token: make the signed token into another (HS256 keyed with the client secret).
-    seal: Callable[[str, Client], str] | None = field(default=None, repr=False)
+    seal: Callable[[str, str | None], str] | None = field(default=None, repr=False)
     #: Authorization response, token response or userinfo answer: change the parameters.
     change: Callable[[dict[str, Any]], object] | None = field(default=None, repr=False)
     #: Authorization: answer with this error instead of signing in.
@@ -102,7 +106,7 @@ class LoginFault(str):
     needs: Needs
     code_flow_severity: Severity | None
     edit: Callable[[TokenContext], object] | None
-    seal: Callable[[str, Client], str] | None
+    seal: Callable[[str, str | None], str] | None
     change: Callable[[dict[str, Any]], object] | None
     error: tuple[str, str] | None
 
@@ -181,13 +185,13 @@ def _issued_tomorrow(context: TokenContext) -> None:
         claims["iat"], claims["exp"] = iat + 86_400, exp + 86_400
 
 
-def _hs256_client_secret(token: str, client: Client) -> str:
+def _hs256_client_secret(token: str, client_secret: str | None) -> str:
     """The ID token MACed with HS256 keyed with the client secret (OIDC Core §10.1), though
     the client registered (or defaults to) an asymmetric algorithm."""
     header, claims, _, _ = parse_compact(token)
     header = {"alg": "HS256", "typ": header.get("typ", "JWT")}
     message = signing_input(header, claims)
-    secret = (client.client_secret or "").encode()
+    secret = (client_secret or "").encode()
     signature = hmac.new(secret, message, "sha256").digest()
     return f"{message.decode()}.{b64url_encode(signature).decode()}"
 
@@ -463,12 +467,12 @@ def id_token_plant(fault: str | None, client_id: str
     return plant
 
 
-def seal_id_token(fault: str | None, token: str, client: Client) -> str:
+def seal_id_token(fault: str | None, token: str, client_secret: str | None) -> str:
     """The ID token as ``fault`` makes it once signed (unchanged for most faults)."""
     entry = _at(fault, "id_token")
     if entry is None or entry.seal is None:
         return token
-    return entry.seal(token, client)
+    return entry.seal(token, client_secret)
 
 
 def plant_token_response(fault: str | None, body: dict[str, Any]) -> None:
@@ -515,7 +519,7 @@ def markdown() -> str:
     return "\n".join(lines)
 
 
-def remember_userinfo_fault(fault: str | None, access_token: str, flows: FlowState,
+def remember_userinfo_fault(fault: str | None, access_token: str, planted: _Store,
                             now: float) -> None:
     """Keep ``fault`` for the userinfo answers to ``access_token`` (by its ``jti``, until it
     expires), if it is planted there."""
@@ -528,4 +532,4 @@ def remember_userinfo_fault(fault: str | None, access_token: str, flows: FlowSta
         return
     jti, exp = claims.get("jti"), claims.get("exp")
     if isinstance(jti, str) and isinstance(exp, int | float) and not isinstance(exp, bool):
-        flows.planted.put(jti, fault, float(exp), now)
+        planted.put(jti, fault, float(exp), now)

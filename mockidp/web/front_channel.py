@@ -85,7 +85,7 @@ def tokens(issuer: Issuer, grant: Grant, client: Client, types: frozenset[str],
             scope=grant.scope or None, expires_in=TOKEN_LIFETIME,
             typ=client.access_token_typ or issuer.access_token_typ, grant_type="implicit",
             client=client, form=form)
-        login_faults.remember_userinfo_fault(grant.fault, access, issuer.flows,
+        login_faults.remember_userinfo_fault(grant.fault, access, issuer.flows.planted,
                                              issuer.clock.time())
         params.update(access_token=access, token_type="Bearer",
                       expires_in=str(TOKEN_LIFETIME))

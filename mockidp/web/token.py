@@ -90,7 +90,7 @@ def issue(issuer: Issuer, request: Request, client: Client, grant_type: str, sub
         renewed = grant.renewed(now + REFRESH_LIFETIME, scope)
         body["refresh_token"] = issuer.flows.refresh_tokens.issue(renewed, now)
     if grant is not None and grant.fault is not None:
-        login_faults.remember_userinfo_fault(grant.fault, access, issuer.flows,
+        login_faults.remember_userinfo_fault(grant.fault, access, issuer.flows.planted,
                                              issuer.clock.time())
         login_faults.plant_token_response(grant.fault, body)
     return body
@@ -109,7 +109,7 @@ def id_token(issuer: Issuer, grant: Grant, client: Client, grant_type: str, scop
         grant_type=grant_type, client=client, scope=scope, form=form,
         plant=login_faults.id_token_plant(grant.fault, client.client_id),
     )
-    return login_faults.seal_id_token(grant.fault, token, client)
+    return login_faults.seal_id_token(grant.fault, token, client.client_secret)
 
 
 def _record(issuer: Issuer, grant: Grant, access_token: str) -> None:
