@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ..core.recording import RecordedRequest
     from ..provider import MockIdP
 
-__all__ = ["LoginAuditReport", "SignIn", "audit_login"]
+__all__ = ["LoginAuditReport", "Refused", "SignIn", "SignedInCheck", "audit_login", "http_login"]
 
 
 @dataclass(frozen=True)
@@ -223,3 +223,106 @@ def _client(idp: MockIdP, client: str | Client | None, run: SignIn) -> Client | 
     if isinstance(client, str):
         return idp.clients[client]
     return client
+
+
+class SignedInCheck:
+    """How ``mockidp audit-login`` tells a signed-in user from a refused one, after the last
+    redirect: ``url:PREFIX`` (the final URL starts with it), ``status:CODE``, ``cookie:NAME``
+    (the app set that cookie) or ``text:TEXT`` (the page contains it)."""
+
+    KINDS = ("url", "status", "cookie", "text")
+
+    def __init__(self, spec: str) -> None:
+        kind, sep, value = spec.partition(":")
+        if not sep or kind not in self.KINDS or not value:
+            raise ConfigurationError(f"--signed-in {spec!r}: write url:PREFIX, status:CODE, "
+                                     "cookie:NAME or text:TEXT")
+        if kind == "status" and not value.isdigit():
+            raise ConfigurationError(f"--signed-in {spec!r}: the status is a number")
+        self.kind, self.value = kind, value
+
+    def passes(self, url: str, status: int, cookies: set[str], text: str) -> bool:
+        if self.kind == "url":
+            return url.startswith(self.value)
+        if self.kind == "status":
+            return status == int(self.value)
+        if self.kind == "cookie":
+            return self.value in cookies
+        return self.value in text
+
+
+class Refused(Exception):
+    """What :func:`http_login` raises when the app did not sign the user in: the message
+    names where the session ended; the page is the second argument (the audit searches it for
+    markup the app echoed)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+#: How many redirects (and form posts) one sign-in may take.
+MAX_HOPS = 20
+
+
+def http_login(start: str, signed_in: SignedInCheck, *, timeout: float = 10.0
+               ) -> Callable[[MockIdP], str]:
+    """A ``login`` for :func:`audit_login` that signs in through a running app over HTTP: a
+    fresh cookie session GETs ``start`` and follows every redirect (and the ``form_post``
+    page mockidp answers with) through the provider and back to the app, then
+    ``signed_in`` decides. A response in the URL fragment (implicit and hybrid flows without
+    ``form_post``) needs a browser: the session cannot read it."""
+    import http.cookiejar
+    import urllib.error
+    import urllib.request
+    from html.parser import HTMLParser
+    from urllib.parse import urlencode, urljoin
+
+    class _NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None  # followed by hand below, one hop at a time
+
+    class _Form(HTMLParser):
+        """The form_post page's form: its action and hidden fields."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.action: str | None = None
+            self.fields: dict[str, str] = {}
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            named = dict(attrs)
+            if tag == "form" and self.action is None:
+                self.action = named.get("action") or ""
+            elif tag == "input" and named.get("name"):
+                self.fields[named["name"] or ""] = named.get("value") or ""
+
+    def login(idp: MockIdP) -> str:
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar),
+                                             _NoRedirect())
+        url, data = start, None
+        for _ in range(MAX_HOPS):
+            request = urllib.request.Request(url, data=data)
+            try:
+                response = opener.open(request, timeout=timeout)
+            except urllib.error.HTTPError as exc:
+                response = exc
+            with response:
+                status, headers = response.status, response.headers
+                text: str = response.read().decode("utf-8", "replace")
+            location = headers.get("Location")
+            if 300 <= status < 400 and location:
+                url, data = urljoin(url, location), None
+                continue
+            form = _Form()
+            if url.startswith(idp.authorization_endpoint) and "<form" in text:
+                form.feed(text)
+            if form.action:  # mockidp's form_post page: post it, as its script would
+                url, data = urljoin(url, form.action), urlencode(form.fields).encode()
+                continue
+            if signed_in.passes(url, status, {c.name for c in jar}, text):
+                return text
+            raise Refused(f"not signed in: HTTP {status} at {url}", text)
+        raise Refused(f"more than {MAX_HOPS} redirects from {start}", "")
+
+    return login
