@@ -74,8 +74,12 @@ def authorize(issuer: Issuer, request: Request) -> Response:
     if response_mode not in RESPONSE_MODES:
         return _respond(issuer, target, default_mode, state, error=(
             "invalid_request", f"response_mode must be one of {', '.join(RESPONSE_MODES)}"))
+    if response_mode == "query" and default_mode == "fragment":
+        return _respond(issuer, target, default_mode, state, error=(
+            "invalid_request", "response_mode=query cannot carry tokens (OAuth 2.0 Multiple "
+            "Response Types §2.1, §5); use fragment or form_post"))
     try:
-        grant, types = _authorization_grant(issuer, params, client, given_uri, response_mode)
+        grant, types = _authorization_grant(issuer, params, client, given_uri)
         login = _who_signs_in(issuer, params, request)
     except OAuthError as exc:
         return _respond(issuer, target, response_mode, state, error=(exc.error, exc.description))
@@ -108,8 +112,7 @@ def _approved(issuer: Issuer, grant: Grant, user: User, claims: Mapping[str, Any
 
 
 def _authorization_grant(issuer: Issuer, params: Mapping[str, str], client: Client,
-                         given_uri: str | None, response_mode: str
-                         ) -> tuple[Grant, frozenset[str]]:
+                         given_uri: str | None) -> tuple[Grant, frozenset[str]]:
     """The validated request, as a grant still missing its user, and its response type.
 
     OIDC Core §6 request objects are not served (discovery says so): a ``request`` or
@@ -123,7 +126,7 @@ def _authorization_grant(issuer: Issuer, params: Mapping[str, str], client: Clie
         raise OAuthError("request_uri_not_supported", "request_uri (OIDC Core §6.2) is not "
                          "supported")
     types = front_channel.parse(params.get("response_type"))
-    front_channel.check(types, params, client, response_mode)
+    front_channel.check(types, params, client)
     challenge = params.get("code_challenge")
     method = params.get("code_challenge_method", "plain")
     if "code" not in types:

@@ -54,12 +54,8 @@ def default_mode(response_type: str | None) -> str:
     return "fragment" if _TOKENS & set((response_type or "").split()) else "query"
 
 
-def check(types: frozenset[str], params: Mapping[str, str], client: Client,
-          response_mode: str) -> None:
+def check(types: frozenset[str], params: Mapping[str, str], client: Client) -> None:
     """What a request for ``types`` must carry, and who may make it."""
-    if _TOKENS & types and response_mode == "query":
-        raise OAuthError("invalid_request", "response_mode=query cannot carry tokens "
-                         "(OAuth 2.0 Multiple Response Types §2.1); use fragment or form_post")
     if "id_token" in types and not params.get("nonce"):
         raise OAuthError("invalid_request", "nonce is required when the authorization "
                          "endpoint returns an ID token (OIDC Core §3.2.2.1, §3.3.2.11)")
