@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .core.recording import RecordedRequest
     from .core.tokens import Audience, IdTokenOptions, TokenOptions
     from .drivers.consumer_audit import AuditCase, AuditReport, Verdict, audit
-    from .drivers.login_audit import LoginAuditReport, audit_login
+    from .drivers.login_audit import LoginAuditReport, LoginRefused, audit_login
     from .drivers.remote import (
         RemoteClock,
         RemoteDirectory,
@@ -98,6 +98,7 @@ __all__ = [
     "Layout",
     "LoginAuditReport",
     "LoginFault",
+    "LoginRefused",
     "MockIdP",
     "MockIdPError",
     "NotStartedError",
@@ -155,6 +156,7 @@ _HOME = {
     "audit": "drivers.consumer_audit",  # not "audit": the module would shadow the function
     "audit_login": "drivers.login_audit",
     "LoginAuditReport": "drivers.login_audit",
+    "LoginRefused": "drivers.login_audit",
     "LOGIN_FAULTS": "core.login_faults",
     "LoginFault": "core.login_faults",
     "CORRUPTIONS": "core.keys",

@@ -11,7 +11,7 @@ import naive_login_app
 import requests
 from flask_login_app import create_app
 
-from mockidp import audit_login
+from mockidp import LoginRefused, audit_login
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,7 +46,7 @@ def login_through(app: Flask) -> Callable[[MockIdP], str]:
         browser, done = sign_in(idp, app)
         me = browser.get("/me")
         if me.status_code != 200:
-            raise PermissionError(f"HTTP {done.status_code}: {done.get_data(as_text=True)}")
+            raise LoginRefused(f"HTTP {done.status_code}", done.get_data(as_text=True))
         return me.get_data(as_text=True)
 
     return login

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from ..core.recording import RecordedRequest
     from ..provider import MockIdP
 
-__all__ = ["LoginAuditReport", "Refused", "SignIn", "SignedInCheck", "audit_login", "http_login"]
+__all__ = ["LoginAuditReport", "LoginRefused", "SignIn", "SignedInCheck", "audit_login",
+           "http_login"]
 
 
 @dataclass(frozen=True)
@@ -133,10 +134,12 @@ def _judge(fault: LoginFault, accepted: bool, returned: object, run: SignIn,
     """Whether the fault got through, how bad that is here, and a note."""
     severity = fault.severity_for(front_channel)
     if fault.error is not None:  # error-markup: signing in is wrong, and so is echoing markup
-        echoed = MARKUP in str(returned) or any(MARKUP in str(a) for a in
-                                                getattr(returned, "args", ()))
-        if echoed and not accepted:
+        page = returned.page if isinstance(returned, LoginRefused) else None
+        if page is not None and MARKUP in page:
             return True, severity, "the app showed error_description as markup, unescaped"
+        if page is None and not accepted:
+            return accepted, severity, "refused; raise mockidp.LoginRefused(message, page) " \
+                                       "to have the page searched for the markup"
         return accepted, severity, ""
     if fault == "token-type-unknown" and accepted and not run.used("userinfo"):
         return accepted, None, "accepted, but the app never used the access token"
@@ -154,8 +157,8 @@ def audit_login(
     """Run valid sign-ins and every sign-in fault (or ``faults``) through ``login``.
 
     ``login(idp)`` signs in once through the app and returns when the app signed the user in,
-    raises when it refused; what it returns or raises is searched for the raw markup of the
-    ``error-markup`` fault (an app that shows ``error_description`` unescaped). ``client`` is
+    raises when it refused — :class:`LoginRefused` with the page the app showed, to have it
+    searched for the raw markup of the ``error-markup`` fault. ``client`` is
     the app's client (default: the one its authorization request names), which decides
     whether the faults that need a client secret or signed userinfo answers apply. The
     provider's keys are as they were when the audit returns.
@@ -251,13 +254,15 @@ class SignedInCheck:
         return self.value in text
 
 
-class Refused(Exception):
-    """What :func:`http_login` raises when the app did not sign the user in: the message
-    names where the session ended; the page is the second argument (the audit searches it for
-    markup the app echoed)."""
+class LoginRefused(Exception):
+    """Raise it from ``login(idp)`` when the app refused the sign-in, with the page it showed:
+    the audit searches the page for the markup of the ``error-markup`` fault, which an app
+    that shows ``error_description`` unescaped puts there. (Any exception means refused; only
+    this one carries a page.) :func:`http_login` raises it."""
 
-    def __str__(self) -> str:
-        return str(self.args[0])
+    def __init__(self, message: str, page: str = "") -> None:
+        super().__init__(message)
+        self.page = page
 
 
 #: How many redirects (and form posts) one sign-in may take.
@@ -322,7 +327,7 @@ def http_login(start: str, signed_in: SignedInCheck, *, timeout: float = 10.0
                 continue
             if signed_in.passes(url, status, {c.name for c in jar}, text):
                 return text
-            raise Refused(f"not signed in: HTTP {status} at {url}", text)
-        raise Refused(f"more than {MAX_HOPS} redirects from {start}", "")
+            raise LoginRefused(f"not signed in: HTTP {status} at {url}", text)
+        raise LoginRefused(f"more than {MAX_HOPS} redirects from {start}")
 
     return login
