@@ -151,9 +151,9 @@ def _parser() -> argparse.ArgumentParser:
     login.add_argument("--allow-remote", action="store_true",
                        help="allow a --start URL beyond loopback")
 
-    faults = commands.add_parser("faults", help="list the token fault catalog")
+    faults = commands.add_parser("faults", help="list the token (or sign-in) fault catalog")
     faults.add_argument("--markdown", action="store_true",
-                        help="print the catalog as the docs/faults.md page")
+                        help="print the catalogs as the docs/faults.md page")
     faults.add_argument("--login", action="store_true",
                         help="the sign-in fault catalog (mockidp.LOGIN_FAULTS) instead")
     return parser
@@ -411,9 +411,9 @@ def _audit_login(args: argparse.Namespace) -> int:
 def _faults(args: argparse.Namespace) -> int:
     from .core import faults, login_faults
 
-    catalog = login_faults if args.login else faults
-    if args.markdown:
-        print(catalog.markdown())
+    if args.markdown:  # the docs/faults.md page: both catalogs, or the sign-in one alone
+        print(login_faults.markdown() if args.login
+              else f"{faults.markdown()}\n{login_faults.markdown()}")
         return 0
     entries = login_faults.LOGIN_FAULTS if args.login else faults.FAULTS
     width = max(map(len, entries))

@@ -1,9 +1,9 @@
 """A deliberately naive app — no library
 
-What sign-in code written from a tutorial looks like: a hybrid sign-in (`code id_token`) whose
-ID token is decoded without verification, whose `state` is not compared, which shows the
-provider's `error_description` in its page as it came, and which takes the profile from
-userinfo as the token response's `token_type` never mattered. `mockidp.audit_login` finds each
+What sign-in code written from a tutorial looks like: a hybrid sign-in (`code id_token token`)
+whose ID token is decoded without verification, whose `state` is not compared, which shows the
+provider's `error_description` in its page as it came, and which calls userinfo as if the
+token response's `token_type` never mattered. `mockidp.audit_login` finds each
 of these; the table in [compatibility.md](compatibility.md) shows which library makes which
 check instead.
 """
@@ -33,7 +33,7 @@ def make_login(idp: MockIdP) -> Callable[[MockIdP], str]:
 
     def login(idp: MockIdP) -> str:
         back = requests.get(idp.authorization_endpoint, allow_redirects=False, timeout=5, params={
-            "client_id": client.client_id, "response_type": "code id_token",
+            "client_id": client.client_id, "response_type": "code id_token token",
             "scope": "openid email", "redirect_uri": CALLBACK,
             "state": secrets.token_urlsafe(16), "nonce": secrets.token_urlsafe(16)})
         fragment = urlsplit(back.headers["Location"]).fragment
