@@ -14,6 +14,7 @@ import pytest
 import mockidp
 from mockidp import (
     FAULTS,
+    LOGIN_FAULTS,
     AuditCase,
     AuditReport,
     Client,
@@ -22,6 +23,9 @@ from mockidp import (
     InvalidTokenError,
     JwksControl,
     Key,
+    LoginAuditReport,
+    LoginFault,
+    LoginRefused,
     MockIdP,
     RecordedRequest,
     RemoteIdP,
@@ -122,3 +126,24 @@ def test_audit_report(idp: MockIdP) -> None:
     state: mockidp.KeyState = idp.keys.state(idp.keys.active.kid)
     options: mockidp.TokenOptions = {"sub": "alice", "typ": None}
     assert state == "active" and "typ" not in jwt.get_unverified_header(idp.token(**options))
+
+
+def test_sign_in_audit(idp: MockIdP, idp_login_fault: str) -> None:
+    import requests
+
+    def login(idp: MockIdP) -> str:
+        answer = requests.get(idp.authorization_endpoint, allow_redirects=False, timeout=5,
+                              params={"client_id": "mockidp-client", "response_type": "code",
+                                      "redirect_uri": "http://127.0.0.1:9/cb", "state": "s"})
+        if "error=" in answer.headers["Location"]:
+            raise LoginRefused("refused", "<p>no</p>")
+        return "signed in"
+
+    fault: LoginFault = LOGIN_FAULTS[idp_login_fault]
+    idp.users.next_login(fault=fault)
+    report: LoginAuditReport = mockidp.audit_login(login, idp, None, faults=[fault])
+    reasons: dict[str, str] = report.not_reached
+    cases: list[AuditCase] = list(report)
+    assert cases[0].name == "valid sign-in" and isinstance(reasons, dict)
+    grade: mockidp.Severity | None = fault.severity_for(front_channel=False)
+    assert grade in (None, "critical", "high", "hardening")
