@@ -248,7 +248,8 @@ def running_app() -> Iterator[Callable[[bool], tuple[str, int]]]:
         idp_port = _free_port()
         server = make_server("127.0.0.1", 0, web_app(f"http://127.0.0.1:{idp_port}",
                                                      check_nonce=check_nonce))
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                                  daemon=True)
         thread.start()
         servers.append((server, thread))
         return f"http://127.0.0.1:{server.server_port}", idp_port
