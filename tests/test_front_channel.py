@@ -5,7 +5,6 @@ Authlib's ID token claims classes, over loopback HTTP."""
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,25 +18,9 @@ from oic.utils.authn.client import CLIENT_AUTHN_METHOD
 
 from mockidp import MockIdP
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
 REDIRECT = "http://127.0.0.1:9/callback"
 SERVED = ["code", "id_token", "id_token token", "code id_token", "code token",
           "code id_token token"]
-
-
-@pytest.fixture(scope="module")
-def provider() -> Iterator[MockIdP]:
-    with MockIdP() as idp:
-        yield idp
-
-
-@pytest.fixture
-def idp(provider: MockIdP) -> Iterator[MockIdP]:
-    provider.reset()
-    yield provider
-    provider.check()
 
 
 def authorize(idp: MockIdP, response_type: str, **params: str) -> requests.Response:

@@ -75,19 +75,6 @@ class RP:
         return str(claims.get("sub"))
 
 
-@pytest.fixture(scope="module")
-def provider() -> Iterator[MockIdP]:
-    with MockIdP() as idp:
-        yield idp
-
-
-@pytest.fixture
-def idp(provider: MockIdP) -> Iterator[MockIdP]:
-    provider.reset()
-    yield provider
-    provider.check()
-
-
 def test_a_careful_code_flow_rp_passes(idp: MockIdP) -> None:
     report = audit_login(RP(idp), idp)
     assert isinstance(report, AuditReport) and isinstance(report, LoginAuditReport)

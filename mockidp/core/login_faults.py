@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..errors import UnknownLoginFaultError
 from .faults import SEVERITIES, Severity
-from .jws import MalformedJWS, b64url_encode, parse_compact, signing_input
+from .jws import b64url_encode, jti_and_exp, parse_compact, signing_input
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -526,10 +526,6 @@ def remember_userinfo_fault(fault: str | None, access_token: str, planted: _Stor
     if _at(fault, "userinfo") is None:
         return
     assert fault is not None
-    try:
-        claims = parse_compact(access_token)[1]
-    except (MalformedJWS, UnicodeError):
-        return
-    jti, exp = claims.get("jti"), claims.get("exp")
-    if isinstance(jti, str) and isinstance(exp, int | float) and not isinstance(exp, bool):
-        planted.put(jti, fault, float(exp), now)
+    found = jti_and_exp(access_token)
+    if found is not None:
+        planted.put(found[0], fault, found[1], now)

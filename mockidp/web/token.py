@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import login_faults
 from ..core.flows import CODE_LIFETIME, REFRESH_LIFETIME, Grant, pkce_matches
-from ..core.jws import MalformedJWS, parse_compact
+from ..core.jws import jti_and_exp
 from ..errors import InvalidTokenError
 from .clientauth import authenticate_client, verify_assertion
 from .responses import CORS, NO_STORE, OAuthError, check_form, json_response, scope_set
@@ -115,13 +115,9 @@ def id_token(issuer: Issuer, grant: Grant, client: Client, grant_type: str, scop
 def _record(issuer: Issuer, grant: Grant, access_token: str) -> None:
     """Remember ``access_token`` (its final ``jti`` and ``exp``, after the hooks) under
     ``grant``; a token a hook or fault left without them cannot be revoked this way."""
-    try:
-        claims = parse_compact(access_token)[1]
-    except (MalformedJWS, UnicodeError):
-        return
-    jti, exp = claims.get("jti"), claims.get("exp")
-    if isinstance(jti, str) and isinstance(exp, int | float) and not isinstance(exp, bool):
-        issuer.flows.grant_tokens.record(grant.grant_id, jti, float(exp), issuer.clock.time())
+    found = jti_and_exp(access_token)
+    if found is not None:
+        issuer.flows.grant_tokens.record(grant.grant_id, *found, issuer.clock.time())
 
 
 def verified(issuer: Issuer, token: str, name: str) -> dict[str, Any]:
