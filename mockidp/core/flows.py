@@ -281,9 +281,9 @@ class TokenContext:
     The hook edits ``header`` and ``claims`` in place, or sets ``fault`` to a catalog name.
     ``kind`` is ``"access_token"`` or ``"id_token"``; ``grant_type`` is ``"implicit"`` for a
     token the authorization endpoint returns itself (OIDC Core §3.2, §3.3), ``None`` for a
-    token the test minted itself (``idp.token()``, the control API, the CLI); ``client`` is the client the
-    token is for (the default client when none is named); ``user`` is ``None`` when no known
-    user is involved (client credentials).
+    token the test minted itself (``idp.token()``, the control API, the CLI); ``client`` is
+    the client the token is for (the default client when none is named); ``user`` is ``None``
+    when no known user is involved (client credentials).
     """
 
     kind: str
