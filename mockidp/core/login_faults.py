@@ -225,21 +225,22 @@ _ENTRIES: list[tuple[str, _Info]] = [
         "id_token", "the ID token's nonce is not the one the app sent",
         "OIDC Core §3.1.3.7 step 11; oidcc-client-test-nonce-invalid",
         "compare nonce with the value stored with this sign-in",
-        "an app that reads the ID token with no nonce (requests-oauthlib alone)",
+        "pyoidc 1.7's parse_response (it leaves the nonce to the app); apps that decode the "
+        "ID token without comparing it",
         "high", "a genuine ID token of another sign-in replayed into this one: MUST be refused",
         needs="nonce", edit=_claims(nonce=WRONG_NONCE))),
     ("id-token-missing-nonce", _Info(
         "id_token", "the ID token has no nonce, though the app sent one",
         "OIDC Core §3.1.3.7 step 11",
         "require a nonce claim when one was sent, and compare it",
-        "clients that check nonce only when the claim is present",
+        "apps that compare the nonce only when the claim is present",
         "high", "§3.1.3.7 step 11: if a nonce was sent, the claim MUST be present",
         needs="nonce", edit=_claims(nonce=None))),
     ("id-token-wrong-aud", _Info(
         "id_token", "aud is another client", "OIDC Core §3.1.3.7 step 3; "
         "oidcc-client-test-invalid-aud",
         "require the client's own client_id in aud",
-        "mozilla-django-oidc 5 (never checks aud)",
+        "mozilla-django-oidc 5 (never checks aud); requests-oauthlib (reads no ID token)",
         "high", "an ID token issued to another client MUST be refused (step 3)",
         edit=_claims(aud=OTHER_CLIENT, azp=None))),
     ("id-token-missing-aud", _Info(
@@ -260,7 +261,7 @@ _ENTRIES: list[tuple[str, _Info]] = [
     ("id-token-azp-missing", _Info(
         "id_token", "several audiences and no azp", "OIDC Core §3.1.3.7 step 4",
         "with several audiences, require azp (and refuse untrusted audiences)",
-        "Authlib, pyoidc",
+        "mozilla-django-oidc 5",
         "hardening", "step 4 is a SHOULD",
         edit=_claims(aud=["__client__", OTHER_CLIENT], azp=None))),
     ("id-token-wrong-azp", _Info(
@@ -284,18 +285,18 @@ _ENTRIES: list[tuple[str, _Info]] = [
         edit=_expired)),
     ("id-token-issued-in-future", _Info(
         "id_token", "iat (and exp) a day in the future", "OIDC Core §3.1.3.7 step 10",
-        "reject an iat too far from now", "most clients (Authlib, pyoidc check only exp)",
+        "reject an iat too far from now", "apps that check only exp",
         "hardening", "step 10 is a MAY", edit=_issued_tomorrow)),
     ("id-token-missing-iat", _Info(
         "id_token", "no iat claim", "OIDC Core §2; oidcc-client-test-missing-iat",
-        "require iat", "clients that check claims only when present",
+        "require iat", "mozilla-django-oidc 5 (checks iat only when present)",
         "hardening", "iat is REQUIRED of the provider (§2), but no validation step of §3.1.3.7 "
         "makes the client refuse it missing; the conformance suite does",
         edit=_claims(iat=None))),
     ("id-token-missing-sub", _Info(
         "id_token", "no sub claim", "OIDC Core §2; oidcc-client-test-missing-sub",
         "require sub: it is who signed in",
-        "an app that signs in by email from userinfo",
+        "mozilla-django-oidc 5 (signs in by the email from userinfo)",
         "high", "sub is REQUIRED (§2) and is the identity; without it the app signs in no one "
         "in particular (or whoever another claim names)",
         edit=_claims(sub=None))),
@@ -303,7 +304,8 @@ _ENTRIES: list[tuple[str, _Info]] = [
         "id_token", "alg none, no signature", "OIDC Core §3.1.3.7 steps 6-7, §3.2.2.11; "
         "oidcc-client-test-idtoken-sig-none",
         "accept only the registered (or RS256) algorithm",
-        "an app that decodes without verifying", "critical", _SIGNATURE_WHY,
+        "pyoidc 1.7 through the browser, even for a client registered for RS256; apps that "
+        "decode without verifying", "critical", _SIGNATURE_WHY,
         code_flow_severity="hardening", edit=_token_fault("alg-none"))),
     ("id-token-bad-signature", _Info(
         "id_token", "the signature does not verify", "OIDC Core §3.1.3.7 step 6, §3.2.2.11; "
@@ -314,7 +316,7 @@ _ENTRIES: list[tuple[str, _Info]] = [
     ("id-token-unknown-kid", _Info(
         "id_token", "kid names no published key", "OIDC Core §10.1; RFC 7515 §4.1.4",
         "select the key by kid, refresh the JWKS once, then refuse",
-        "clients that try every key", "hardening",
+        "apps that decode without verifying", "hardening",
         "signed by the provider's own key: only the kid is wrong (as the token fault "
         "unknown-kid)", code_flow_severity="hardening", edit=_token_fault("unknown-kid"))),
     ("id-token-hs256-client-secret", _Info(
@@ -322,15 +324,15 @@ _ENTRIES: list[tuple[str, _Info]] = [
         "asymmetric algorithm", "OIDC Core §3.1.3.7 steps 7-8, §10.1; "
         "oidcc-client-test-invalid-sig-hs256",
         "accept only the registered id_token_signed_response_alg (RS256 by default)",
-        "clients that take the alg from the token header and key HMAC with the secret "
-        "(pyoidc)", "high", "anyone who holds the client secret can make such a token; where "
-        "it comes through the browser it MUST be the registered algorithm",
+        "pyoidc 1.7 (takes the alg from the token header and keys HMAC with the secret)",
+        "high", "anyone who holds the client secret can make such a token; where it comes "
+        "through the browser it MUST be the registered algorithm",
         needs="client-secret", code_flow_severity="hardening", seal=_hs256_client_secret)),
     ("id-token-wrong-at-hash", _Info(
         "id_token", "at_hash is the hash of another access token", "OIDC Core §3.2.2.9, "
         "§3.3.2.9, §3.1.3.8; oidcc-client-test-invalid-athash",
         "compare at_hash with the hash of the access token received",
-        "clients that never look at at_hash", "high",
+        "mozilla-django-oidc 5 (never looks at at_hash)", "high",
         "with an access token through the browser the check is a MUST (§3.2.2.9); in the code "
         "flow a MAY (§3.1.3.8)", needs="at_hash", code_flow_severity="hardening",
         edit=_replace_claim("at_hash", WRONG_HASH))),
@@ -338,7 +340,7 @@ _ENTRIES: list[tuple[str, _Info]] = [
         "id_token", "no at_hash, though an access token came with the ID token through the "
         "browser", "OIDC Core §3.2.2.10, §3.3.2.11; oidcc-client-test-missing-athash",
         "require at_hash when the authorization response carries an access token",
-        "clients that check at_hash only when present", "high",
+        "apps that check at_hash only when present", "high",
         "REQUIRED with response_type id_token token and code id_token token; OPTIONAL in the "
         "code flow", needs="front-token", code_flow_severity=None,
         edit=_claims(at_hash=None))),
@@ -361,7 +363,8 @@ _ENTRIES: list[tuple[str, _Info]] = [
         "authorization", "the authorization response's iss is another issuer",
         "RFC 9207 §2.4; RFC 9700 §4.4",
         "compare the response's iss with the issuer the request went to",
-        "Authlib 1.x, pyoidc, requests-oauthlib (ignore iss in the response)",
+        "Authlib 1.9, mozilla-django-oidc 5, requests-oauthlib 2 (ignore iss in the response; "
+        "pyoidc and Node's oauth4webapi compare it)",
         "hardening", "RFC 9207 defends against mix-up, which needs a client of several "
         "providers; a client of one cannot be mixed up",
         change=_setter(iss=EVIL_ISSUER))),
@@ -369,7 +372,7 @@ _ENTRIES: list[tuple[str, _Info]] = [
         "authorization", "the authorization response has no iss, though discovery says "
         "authorization_response_iss_parameter_supported", "RFC 9207 §2.4",
         "refuse a response without iss from a provider that sends it",
-        "Authlib 1.x, pyoidc, requests-oauthlib", "hardening",
+        "Authlib 1.9, pyoidc 1.7, mozilla-django-oidc 5, requests-oauthlib 2", "hardening",
         "as response-wrong-iss: a mix-up defence", change=_setter(iss=None))),
     ("response-wrong-state", _Info(
         "authorization", "the authorization response's state is not the request's",
@@ -389,28 +392,28 @@ _ENTRIES: list[tuple[str, _Info]] = [
     ("token-response-without-id-token", _Info(
         "token", "the token response has no id_token", "OIDC Core §3.1.3.3",
         "refuse an OpenID Connect sign-in without an ID token",
-        "apps that sign in with the access token (userinfo) alone", "high",
+        "pyoidc 1.7 in the hybrid flow; requests-oauthlib (no ID token at all)", "high",
         "id_token is REQUIRED in the response: without it nothing says who authenticated, "
         "or for which client", needs="token-endpoint", change=_setter(id_token=None))),
     ("token-type-unknown", _Info(
         "token", "token_type is neither Bearer nor DPoP", "RFC 6749 §7.1, §5.1",
         "refuse to use an access token of a type it does not understand",
-        "most clients (the access token is sent as a Bearer token anyway)", "high",
+        "pyoidc 1.7, mozilla-django-oidc 5 (send it as a Bearer token anyway)", "high",
         "§7.1: the client MUST NOT use such a token; no finding if the app never uses it",
         needs="token-endpoint", change=_setter(token_type=UNKNOWN_TOKEN_TYPE))),
     ("userinfo-wrong-sub", _Info(
         "userinfo", "userinfo's sub differs from the ID token's", "OIDC Core §5.3.4; "
         "oidcc-client-test-userinfo-invalid-sub",
         "compare userinfo's sub with the ID token's and discard the answer if they differ",
-        "Authlib's userinfo(), requests-oauthlib (no ID token), apps that take the user from "
-        "userinfo", "high", "§5.3.4: the values MUST NOT be used; otherwise the app signs in "
+        "mozilla-django-oidc 5, Authlib's userinfo(), requests-oauthlib (no ID token to "
+        "compare with)", "high", "§5.3.4: the values MUST NOT be used; otherwise the app signs in "
         "whoever the answer names", needs="userinfo", change=_setter(sub=OTHER_SUB))),
     ("userinfo-unsigned", _Info(
         "userinfo", "plain JSON from userinfo, though the client registered "
         "userinfo_signed_response_alg", "OIDC Core §5.3.2; OIDC Registration §2; "
         "oidcc-client-test-userinfo-signed",
         "require a JWT signed with the registered algorithm",
-        "clients that parse whatever content type comes back", "high",
+        "pyoidc 1.7 (parses whatever content type comes back)", "high",
         "the client asked for signed claims; unsigned ones are unverified",
         needs="signed-userinfo")),
 ]
