@@ -364,7 +364,7 @@ _ENTRIES: list[tuple[str, _Info]] = [
         "RFC 9207 §2.4; RFC 9700 §4.4",
         "compare the response's iss with the issuer the request went to",
         "Authlib 1.9, mozilla-django-oidc 5, requests-oauthlib 2 (ignore iss in the response; "
-        "pyoidc and Node's oauth4webapi compare it)",
+        "pyoidc 1.7 compares it)",
         "hardening", "RFC 9207 defends against mix-up, which needs a client of several "
         "providers; a client of one cannot be mixed up",
         change=_setter(iss=EVIL_ISSUER))),
