@@ -161,3 +161,26 @@ def test_a_public_client_needs_no_pkce_without_a_code(idp: MockIdP) -> None:
     assert "id_token" in answer(authorize(idp, "id_token", client_id="spa"))
     refused = answer(authorize(idp, "code id_token", client_id="spa"))
     assert refused["error"] == "invalid_request" and "PKCE" in refused["error_description"]
+
+
+def test_the_login_page_answers_with_the_response_type_asked_for() -> None:
+    """A hybrid request that waits on the login page gets, once approved, the hybrid response
+    in the fragment (OIDC Core §3.3.2.5), its ID token carrying the page's claims and the
+    c_hash of its code."""
+    from werkzeug.test import Client as WsgiClient
+
+    with MockIdP(login="page") as idp:
+        browser = WsgiClient(idp.app)
+        page = browser.get("/authorize", query_string={
+            "client_id": "mockidp-client", "response_type": "code id_token",
+            "redirect_uri": REDIRECT, "scope": "openid", "state": "st-1", "nonce": "n-1"})
+        ticket = re.search(r'name=login_request value="([^"]+)"', page.get_data(as_text=True))
+        assert ticket is not None
+        done = browser.post("/authorize", data={"login_request": ticket.group(1),
+                                                "claims": '{"team": "ops"}',
+                                                "action": "approve"})
+        params = {k: v[0] for k, v in
+                  parse_qs(urlsplit(done.headers["Location"]).fragment).items()}
+        claims = idp.verify(params["id_token"])
+        assert claims["team"] == "ops" and claims["nonce"] == "n-1" and "c_hash" in claims
+        assert "code" in params and params["state"] == "st-1"
