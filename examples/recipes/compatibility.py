@@ -42,9 +42,11 @@ RECIPES_INTRO = """\
 
 How to test token verification with each popular Python consumer library against mockidp:
 the minimal verification code (`make_verifier`), what the library caches and when it fetches
-keys again, and tests for rotation, revocation and a JWKS outage. Each recipe below is a
-test module that runs in CI as it is shown (`examples/recipes/`); the consumers' behaviour
-side by side is in [compatibility.md](compatibility.md).
+keys again, and tests for rotation, revocation and a JWKS outage. The sign-in recipes after
+them (`make_login`) are a relying party's whole sign-in with each client library, for
+`mockidp.audit_login`. Each recipe below is a test module that runs in CI as it is shown
+(`examples/recipes/`); the libraries' behaviour side by side is in
+[compatibility.md](compatibility.md).
 
 This page is generated: `python examples/recipes/compatibility.py --write`.
 """
