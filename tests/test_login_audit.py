@@ -135,6 +135,19 @@ def test_an_rp_that_never_sends_a_nonce(idp: MockIdP) -> None:
     assert "id-token-wrong-nonce" not in {c.name for c in report}
 
 
+def test_the_client_decides_what_applies(idp: MockIdP) -> None:
+    """A client without a secret cannot be sent an ID token MACed with it (OIDC Core §10.1);
+    one not registered for signed userinfo answers gets no unsigned-userinfo fault."""
+    public = idp.clients.add("spa", public=True)
+    for client in (public, "spa"):
+        report = audit_login(RP(idp), idp, client, faults=["id-token-hs256-client-secret",
+                                                           "userinfo-unsigned"])
+        assert report.not_reached["id-token-hs256-client-secret"] == "the client has no secret"
+        assert "userinfo_signed_response_alg" in report.not_reached["userinfo-unsigned"]
+    assert "id-token-hs256-client-secret" not in audit_login(
+        RP(idp), idp, faults=["id-token-hs256-client-secret"]).not_reached
+
+
 def test_a_broken_sign_in_stops_the_audit(idp: MockIdP) -> None:
     def login(idp: MockIdP) -> str:
         raise RuntimeError("the app is down")
