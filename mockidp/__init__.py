@@ -24,10 +24,12 @@ if TYPE_CHECKING:
     from .core.issuer import Issuer
     from .core.jwa import ALGORITHMS, Algorithm
     from .core.keys import CORRUPTIONS, Key, KeyRing, KeyState
+    from .core.login_faults import LOGIN_FAULTS, LoginFault
     from .core.profiles import PROFILES, Layout, Profile
     from .core.recording import RecordedRequest
     from .core.tokens import Audience, IdTokenOptions, TokenOptions
     from .drivers.consumer_audit import AuditCase, AuditReport, Verdict, audit
+    from .drivers.login_audit import LoginAuditReport, LoginRefused, audit_login
     from .drivers.remote import (
         RemoteClock,
         RemoteDirectory,
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
         UnknownEndpointError,
         UnknownFaultError,
         UnknownKeyError,
+        UnknownLoginFaultError,
         UnknownProfileError,
         UnknownUserError,
         UnreachableError,
@@ -72,6 +75,7 @@ __all__ = [
     "CORRUPTIONS",
     "DPOP_FAULTS",
     "FAULTS",
+    "LOGIN_FAULTS",
     "PROFILES",
     "Algorithm",
     "App",
@@ -103,6 +107,9 @@ __all__ = [
     "KeyState",
     "KeyStateError",
     "Layout",
+    "LoginAuditReport",
+    "LoginFault",
+    "LoginRefused",
     "MockIdP",
     "MockIdPError",
     "NotStartedError",
@@ -131,6 +138,7 @@ __all__ = [
     "UnknownEndpointError",
     "UnknownFaultError",
     "UnknownKeyError",
+    "UnknownLoginFaultError",
     "UnknownProfileError",
     "UnknownUserError",
     "UnreachableError",
@@ -139,6 +147,7 @@ __all__ = [
     "Verdict",
     "__version__",
     "audit",
+    "audit_login",
     "audit_resource",
 ]
 
@@ -158,6 +167,11 @@ _HOME = {
     "AuditReport": "drivers.consumer_audit",
     "audit": "drivers.consumer_audit",  # not "audit": the module would shadow the function
     "audit_resource": "drivers.resource_audit",
+    "audit_login": "drivers.login_audit",
+    "LoginAuditReport": "drivers.login_audit",
+    "LoginRefused": "drivers.login_audit",
+    "LOGIN_FAULTS": "core.login_faults",
+    "LoginFault": "core.login_faults",
     "CORRUPTIONS": "core.keys",
     "Client": "core.directory",
     "ClientOptions": "core.directory",
@@ -200,7 +214,8 @@ _HOME = {
         "KeyStateError", "MockIdPError", "NotStartedError", "RemoteAuthError",
         "RemoteConfigurationError", "RemoteError", "ServerError", "UnknownAlgorithmError",
         "UnknownClientError", "UnknownCorruptionError", "UnknownEndpointError",
-        "UnknownFaultError", "UnknownKeyError", "UnknownProfileError", "UnknownUserError",
+        "UnknownFaultError", "UnknownKeyError", "UnknownLoginFaultError",
+        "UnknownProfileError", "UnknownUserError",
         "UnreachableError",
     )},
 }

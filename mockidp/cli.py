@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import FrameType
 
+    from .drivers.consumer_audit import AuditReport
     from .drivers.remote import RemoteIdP
     from .provider import MockIdP
 
@@ -135,11 +136,35 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--allow-remote", action="store_true",
                        help="allow a --url beyond loopback")
 
-    faults = commands.add_parser("faults", help="list the token fault catalog")
+    login = commands.add_parser(
+        "audit-login", help="sign in through a running app with every sign-in fault; exit 1 "
+                            "if the app signed anyone in it should have refused")
+    login.add_argument("--start", required=True, metavar="URL",
+                       help="the app's URL that starts a sign-in (redirects to the provider)")
+    login.add_argument("--signed-in", required=True, metavar="CHECK",
+                       help="how to tell the user was signed in, after the last redirect: "
+                            "url:PREFIX, status:CODE, cookie:NAME or text:TEXT")
+    login.add_argument("--idp-port", type=int, default=8080,
+                       help="port of the provider this command starts, which the app must "
+                            "use: http://127.0.0.1:PORT (default 8080)")
+    login.add_argument("--client-id", help="the app's client id (default mockidp-client)")
+    login.add_argument("--client-secret", help="its secret (default mockidp-client-secret)")
+    login.add_argument("--fault", action="append", default=[], metavar="NAME",
+                       help="run only this sign-in fault (repeatable; default all)")
+    login.add_argument("--fail-on", choices=("critical", "high", "hardening"), default="high",
+                       help="the least severe accepted fault that makes the exit code 1")
+    login.add_argument("--format", choices=("text", "json", "junit"), default="text")
+    login.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
+    login.add_argument("--allow-remote", action="store_true",
+                       help="allow a --start URL beyond loopback")
+
+    faults = commands.add_parser("faults", help="list the token (or sign-in) fault catalog")
     faults.add_argument("--markdown", action="store_true",
-                        help="print the catalog as the docs/faults.md page")
+                        help="print the catalogs as the docs/faults.md page")
     faults.add_argument("--dpop", action="store_true",
                         help="list the DPoP proof fault catalog (RFC 9449) instead")
+    faults.add_argument("--login", action="store_true",
+                        help="the sign-in fault catalog (mockidp.LOGIN_FAULTS) instead")
     return parser
 
 
@@ -303,52 +328,23 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
-def _audit(args: argparse.Namespace) -> int:
+def _check_url(flag: str, url: str, allow_remote: bool) -> None:
     from urllib.parse import urlsplit
 
-    from .drivers.consumer_audit import audit, http_verifier
-    from .drivers.resource_audit import audit_resource
-    from .provider import MockIdP
+    host = urlsplit(url).hostname or ""
+    if urlsplit(url).scheme not in ("http", "https") or not host:
+        raise _Fail(f"{flag} {url!r} must be an http(s) URL")
+    if not _is_loopback(host) and not allow_remote:
+        raise _Fail(f"{flag} {url} is not on loopback; add --allow-remote to audit it anyway")
 
-    host = urlsplit(args.url).hostname or ""
-    if urlsplit(args.url).scheme not in ("http", "https") or not host:
-        raise _Fail(f"--url {args.url!r} must be an http(s) URL")
-    if not _is_loopback(host) and not args.allow_remote:
-        raise _Fail(f"--url {args.url} is not on loopback; add --allow-remote to audit it anyway")
-    headers = {}
-    for header in args.header:
-        name, sep, value = header.partition(":")
-        if not sep or not name.strip():
-            raise _Fail(f"--header {header!r}: write NAME:VALUE")
-        headers[name.strip()] = value.strip()
-    options: dict[str, Any] = {"port": args.idp_port}
-    if args.audience:
-        options["audience"] = args.audience
-    if args.alg:
-        options["alg"] = args.alg[0]
-    verify = http_verifier(args.url, headers=headers, expect_status=args.expect_status,
-                           dpop=args.dpop)
 
-    def progress(case: Any) -> None:
-        mark = {"ok": ".", "vulnerable": "V", "weak": "w", "broken": "B"}[case.verdict]
-        print(mark, end="", file=sys.stderr, flush=True)
+def _progress(case: Any) -> None:
+    mark = {"ok": ".", "vulnerable": "V", "weak": "w", "broken": "B"}[case.verdict]
+    print(mark, end="", file=sys.stderr, flush=True)
 
-    def run(idp: Any) -> Any:
-        if args.resource:
-            return audit_resource(args.url, idp, scope=args.scope)
-        return audit(verify, idp, audience=args.audience, algorithms=args.alg or None,
-                     progress=progress, dpop=args.dpop, url=args.url)
 
-    if args.issuer:
-        remote = _remote("--issuer", args.issuer, args.control_token)
-        print(f"mockidp audit: provider {remote.issuer} -> {args.url}", file=sys.stderr)
-        report = run(remote)
-    else:
-        provider = MockIdP(**options)
-        _start(provider, "--idp-port")
-        with provider:
-            print(f"mockidp audit: provider {provider.issuer} -> {args.url}", file=sys.stderr)
-            report = run(provider)
+def _report(args: argparse.Namespace, report: AuditReport) -> int:
+    """Print or write the report as ``--format`` says; the exit code ``--fail-on`` gives."""
     print(file=sys.stderr)
     if args.format == "json":
         text = report.to_json(args.fail_on)
@@ -364,21 +360,87 @@ def _audit(args: argparse.Namespace) -> int:
     return 1 if report.failures(args.fail_on) else 0
 
 
-def _faults(args: argparse.Namespace) -> int:
-    from .core import dpop, faults
+def _audit(args: argparse.Namespace) -> int:
+    from .drivers.consumer_audit import audit, http_verifier
+    from .drivers.resource_audit import audit_resource
+    from .provider import MockIdP
 
-    if args.markdown:
-        print(faults.markdown())
-        print(dpop.markdown())
+    _check_url("--url", args.url, args.allow_remote)
+    headers = {}
+    for header in args.header:
+        name, sep, value = header.partition(":")
+        if not sep or not name.strip():
+            raise _Fail(f"--header {header!r}: write NAME:VALUE")
+        headers[name.strip()] = value.strip()
+    options: dict[str, Any] = {"port": args.idp_port}
+    if args.audience:
+        options["audience"] = args.audience
+    if args.alg:
+        options["alg"] = args.alg[0]
+    verify = http_verifier(args.url, headers=headers, expect_status=args.expect_status,
+                           dpop=args.dpop)
+
+    def run(idp: Any) -> AuditReport:
+        if args.resource:
+            return audit_resource(args.url, idp, scope=args.scope)
+        return audit(verify, idp, audience=args.audience, algorithms=args.alg or None,
+                     progress=_progress, dpop=args.dpop, url=args.url)
+
+    if args.issuer:
+        remote = _remote("--issuer", args.issuer, args.control_token)
+        print(f"mockidp audit: provider {remote.issuer} -> {args.url}", file=sys.stderr)
+        report = run(remote)
+    else:
+        provider = MockIdP(**options)
+        _start(provider, "--idp-port")
+        with provider:
+            print(f"mockidp audit: provider {provider.issuer} -> {args.url}", file=sys.stderr)
+            report = run(provider)
+    return _report(args, report)
+
+
+def _audit_login(args: argparse.Namespace) -> int:
+    """The sign-in audit over HTTP: a provider on ``--idp-port`` that signs the default user
+    in without a page, the app's client registered in it, a cookie session per sign-in."""
+    from .core.login_faults import get
+    from .drivers.login_audit import SignedInCheck, audit_login, http_login
+    from .provider import MockIdP
+
+    _check_url("--start", args.start, args.allow_remote)
+    check = SignedInCheck(args.signed_in)
+    faults = [str(get(name)) for name in args.fault] or None
+    provider = MockIdP(port=args.idp_port)
+    _start(provider, "--idp-port")
+    with provider:
+        client = provider.clients.default
+        if args.client_id and args.client_id != client.client_id:
+            client = provider.clients.add(args.client_id, args.client_secret)
+        elif args.client_secret:
+            raise _Fail("--client-secret needs --client-id: the default client's secret is "
+                        f"{client.client_secret}")
+        print(f"mockidp audit-login: provider {provider.issuer}, client {client.client_id} "
+              f"-> {args.start}", file=sys.stderr)
+        report = audit_login(http_login(args.start, check), provider, client, faults=faults,
+                             progress=_progress)
+    return _report(args, report)
+
+
+def _faults(args: argparse.Namespace) -> int:
+    from .core import dpop, faults, login_faults
+
+    if args.markdown:  # the docs/faults.md page: every catalog, or the sign-in one alone
+        print(login_faults.markdown() if args.login else
+              f"{faults.markdown()}\n{dpop.markdown()}\n{login_faults.markdown()}")
         return 0
     if args.dpop:
         for entry in dpop.DPOP_FAULTS.values():
             severity = "accept" if entry.must_accept else entry.severity
             print(f"{entry:<16}  {severity:<9}  {entry.description}  ({entry.reference})")
         return 0
-    width = max(map(len, faults.FAULTS))
+    entries = login_faults.LOGIN_FAULTS if args.login else faults.FAULTS
+    width = max(map(len, entries))
     for severity in faults.SEVERITIES:
-        for fault in (f for f in faults.FAULTS.values() if f.severity == severity):
+        for fault in (f for f in entries.values() if f.severity == severity):
             print(f"{fault:<{width}}  {severity:<9}  {fault.description}  ({fault.reference})")
     return 0
 
@@ -387,8 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .errors import MockIdPError
 
     args = _parser().parse_args(argv)
-    command = {"serve": _serve, "token": _token, "audit": _audit, "faults": _faults}[
-        args.command]
+    command = {"serve": _serve, "token": _token, "audit": _audit, "audit-login": _audit_login,
+               "faults": _faults}[args.command]
     try:
         return command(args)
     except (_Fail, MockIdPError) as exc:

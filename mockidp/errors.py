@@ -32,6 +32,7 @@ __all__ = [
     "UnknownEndpointError",
     "UnknownFaultError",
     "UnknownKeyError",
+    "UnknownLoginFaultError",
     "UnknownProfileError",
     "UnknownUserError",
     "UnreachableError",
@@ -94,6 +95,13 @@ class UnknownFaultError(_UnknownName):
     def __init__(self, name: object, supported: Iterable[str]) -> None:
         self.name = name
         super().__init__(name, supported)
+
+
+class UnknownLoginFaultError(UnknownFaultError):
+    """``idp.users.next_login(fault=...)`` named no entry of ``mockidp.LOGIN_FAULTS``."""
+
+    what = "sign-in fault"
+    hint = " (mockidp.LOGIN_FAULTS has a description of each)"
 
 
 class UnknownKeyError(MockIdPError, KeyError):

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .core.issuer import Issuer
     from .provider import MockIdP
 
-__all__ = ["idp", "idp_fault", "idp_server"]
+__all__ = ["idp", "idp_fault", "idp_login_fault", "idp_server"]
 
 _MARKER_OPTIONS = ("alg", "audience", "intercept", "public_url")
 #: The session options' defaults: when every option has its default, start-up checks nothing
@@ -140,13 +140,18 @@ def _check_session_options(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A test that takes ``idp_fault`` runs once per catalog fault, with its name as the id
-    (``test_rejects[alg-confusion]``)."""
+    """A test that takes ``idp_fault`` (``idp_login_fault``) runs once per token (sign-in)
+    catalog fault, with its name as the id (``test_rejects[alg-confusion]``)."""
     if "idp_fault" in metafunc.fixturenames:  # shadows the fixture below
         from .core.faults import FAULTS
 
         names = [str(fault) for fault in FAULTS]
         metafunc.parametrize("idp_fault", names, ids=names)
+    if "idp_login_fault" in metafunc.fixturenames:
+        from .core.login_faults import LOGIN_FAULTS
+
+        names = [str(fault) for fault in LOGIN_FAULTS]
+        metafunc.parametrize("idp_login_fault", names, ids=names)
 
 
 def _option(config: pytest.Config, name: str) -> str:
@@ -162,6 +167,16 @@ def idp_fault(request: pytest.FixtureRequest) -> str:
     ``idp.token(fault=idp_fault)``; ``mockidp.FAULTS[idp_fault]`` tells what a correct
     consumer checks."""
     return str(request.param)  # set by pytest_generate_tests, which parametrizes every such test
+
+
+@pytest.fixture
+def idp_login_fault(request: pytest.FixtureRequest) -> str:
+    """The name of a sign-in fault (``mockidp.LOGIN_FAULTS``), such as
+    ``"id-token-wrong-nonce"``: a test that takes ``idp_login_fault`` runs once per fault.
+    Plant it with ``idp.users.next_login(fault=idp_login_fault)`` and sign in through the app;
+    ``mockidp.LOGIN_FAULTS[idp_login_fault]`` tells what a correct app checks (and which
+    sign-ins it can reach: its ``needs``)."""
+    return str(request.param)
 
 
 @pytest.fixture(scope="session")

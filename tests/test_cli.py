@@ -143,6 +143,20 @@ def test_faults_page_is_current(capsys: pytest.CaptureFixture[str]) -> None:
     assert page.read_text() == capsys.readouterr().out, (
         "docs/faults.md is stale: run `mockidp faults --markdown > docs/faults.md`"
     )
+    assert main(["faults", "--login", "--markdown"]) == 0
+    assert capsys.readouterr().out in page.read_text()
+
+
+def test_faults_lists_the_sign_in_catalog(capsys: pytest.CaptureFixture[str]) -> None:
+    from mockidp import LOGIN_FAULTS
+
+    assert main(["faults", "--login"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == sorted(
+        LOGIN_FAULTS, key=lambda name: ("critical", "high", "hardening").index(
+            LOGIN_FAULTS[name].severity))
+    assert all(LOGIN_FAULTS[line.split()[0]].severity == line.split()[1] for line in lines
+    )
 
 
 @pytest.mark.parametrize(

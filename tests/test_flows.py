@@ -99,7 +99,7 @@ def test_public_client_with_pkce_and_login_hint(idp: MockIdP) -> None:
 @pytest.mark.parametrize(
     ("params", "error"),
     [
-        ({"response_type": "token"}, "unsupported_response_type"),
+        ({"response_type": "none"}, "unsupported_response_type"),
         ({"response_type": None}, "invalid_request"),
         ({"code_challenge": CHALLENGE, "code_challenge_method": "S512"}, "invalid_request"),
         ({"code_challenge": "short"}, "invalid_request"),
@@ -244,4 +244,6 @@ def test_discovery_advertises_what_is_served(idp: MockIdP) -> None:
     from mockidp.core.directory import GRANT_TYPES
 
     assert set(metadata["grant_types_supported"]) <= set(GRANT_TYPES)
-    assert metadata["response_types_supported"] == ["code"]
+    assert metadata["response_types_supported"] == ["code", "id_token", "id_token token",
+                                                    "code id_token", "code token",
+                                                    "code id_token token"]

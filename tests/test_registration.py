@@ -236,3 +236,15 @@ def test_a_registered_dpop_client_must_send_proofs(idp: MockIdP) -> None:
                           headers={"DPoP": key.proof("POST", idp.token_endpoint)})
     assert bound.json()["token_type"] == "DPoP"
     assert idp.verify(bound.json()["access_token"])["cnf"] == {"jkt": key.jkt}
+
+
+def test_rfc7591_2_1_hybrid_response_types_go_with_their_grant_types(idp: MockIdP) -> None:
+    """RFC 7591 §2.1: a response type with a code needs authorization_code, one with a token
+    or ID token needs implicit; the types served (OIDC Core §3.3) register in any order."""
+    hybrid = register(idp, {"redirect_uris": [REDIRECT], "response_types": ["id_token code"],
+                            "grant_types": ["authorization_code", "implicit"]})
+    assert hybrid.status_code == 201, hybrid.text
+    no_implicit = register(idp, {"redirect_uris": [REDIRECT], "response_types": ["code id_token"],
+                                 "grant_types": ["authorization_code"]})
+    assert no_implicit.json()["error"] == "invalid_client_metadata"
+    assert "implicit" in no_implicit.json()["error_description"]

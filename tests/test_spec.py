@@ -639,6 +639,8 @@ def test_every_advertised_value_is_served(idp: MockIdP) -> None:
     basic_auth = {"auth": (default.client_id, default.client_secret or "")}
 
     for grant_type in metadata["grant_types_supported"]:
+        if grant_type == "implicit":  # the authorization endpoint's: test_front_channel.py
+            continue
         response = _grant(idp, grant_type)
         assert response.status_code == 200, (grant_type, response.text)
         assert idp.verify(response.json()["access_token"])

@@ -16,6 +16,7 @@ import mockidp
 from mockidp import (
     DPOP_FAULTS,
     FAULTS,
+    LOGIN_FAULTS,
     AuditCase,
     AuditReport,
     Client,
@@ -27,6 +28,9 @@ from mockidp import (
     InvalidTokenError,
     JwksControl,
     Key,
+    LoginAuditReport,
+    LoginFault,
+    LoginRefused,
     MockIdP,
     RecordedRequest,
     RemoteIdP,
@@ -194,3 +198,24 @@ def test_modern_requests_registration_and_step_up(idp: MockIdP) -> None:
     report: AuditReport = mockidp.audit_resource(idp.userinfo_endpoint, idp, faults=["expired"])
     assert report["resource-metadata"].verdict == "vulnerable"
     assert report["expired"].verdict == "ok"
+
+
+def test_sign_in_audit(idp: MockIdP, idp_login_fault: str) -> None:
+    import requests
+
+    def login(idp: MockIdP) -> str:
+        answer = requests.get(idp.authorization_endpoint, allow_redirects=False, timeout=5,
+                              params={"client_id": "mockidp-client", "response_type": "code",
+                                      "redirect_uri": "http://127.0.0.1:9/cb", "state": "s"})
+        if "error=" in answer.headers["Location"]:
+            raise LoginRefused("refused", "<p>no</p>")
+        return "signed in"
+
+    fault: LoginFault = LOGIN_FAULTS[idp_login_fault]
+    idp.users.next_login(fault=fault)
+    report: LoginAuditReport = mockidp.audit_login(login, idp, None, faults=[fault])
+    reasons: dict[str, str] = report.not_reached
+    cases: list[AuditCase] = list(report)
+    assert cases[0].name == "valid sign-in" and isinstance(reasons, dict)
+    grade: mockidp.Severity | None = fault.severity_for(front_channel=False)
+    assert grade in (None, "critical", "high", "hardening")

@@ -28,7 +28,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mockidp import FAULTS, MockIdP, audit
+from mockidp import FAULTS, LOGIN_FAULTS, MockIdP, audit, audit_login
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,15 +37,20 @@ if TYPE_CHECKING:
 HERE = Path(__file__).resolve().parent
 DOCS = HERE.parent.parent / "docs"
 RECIPES = sorted(HERE.glob("test_recipe_*.py"))
+#: Sign-in recipes: ``make_login(idp)`` is a relying party's sign-in (``mockidp.audit_login``);
+#: ``VARIANTS`` (column name -> keyword arguments of ``make_login``) makes several columns.
+LOGIN_RECIPES = sorted(HERE.glob("test_login_recipe_*.py"))
 
 RECIPES_INTRO = """\
 # Consumer recipes
 
 How to test token verification with each popular Python consumer library against mockidp:
 the minimal verification code (`make_verifier`), what the library caches and when it fetches
-keys again, and tests for rotation, revocation and a JWKS outage. Each recipe below is a
-test module that runs in CI as it is shown (`examples/recipes/`); the consumers' behaviour
-side by side is in [compatibility.md](compatibility.md).
+keys again, and tests for rotation, revocation and a JWKS outage. The sign-in recipes after
+them (`make_login`) are a relying party's whole sign-in with each client library, for
+`mockidp.audit_login`. Each recipe below is a test module that runs in CI as it is shown
+(`examples/recipes/`); the libraries' behaviour side by side is in
+[compatibility.md](compatibility.md).
 
 A library that hard-codes or derives the provider's URL (fastapi-azure-auth, cognitojwt,
 google-auth, auth0-python, okta-jwt-verifier) is configured here as in production, with the
@@ -82,7 +87,8 @@ def title(path: Path) -> str:
 
 
 def short_name(path: Path) -> str:
-    return path.stem.removeprefix("test_recipe_").replace("_", "-")
+    return path.stem.removeprefix("test_login_recipe_").removeprefix("test_recipe_") \
+        .replace("_", "-")
 
 
 def code(path: Path) -> str:
@@ -96,7 +102,7 @@ def code(path: Path) -> str:
 
 def recipes_page() -> str:
     parts = [RECIPES_INTRO]
-    for path in RECIPES:
+    for path in [*RECIPES, *LOGIN_RECIPES]:
         docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
         heading, _, prose = docstring.partition("\n")
         parts.append(f"\n## {heading}\n\n{prose.strip()}\n\n```python\n{code(path)}```\n")
@@ -244,6 +250,58 @@ def compatibility_page() -> str:
         row = ["**accepted**" if results[name][str(fault)] else "✗" for name in results]
         lines.append(f"| {fault} | {fault.severity} | " + " | ".join(row) + " |\n")
     totals = [str(sum(accepted.values())) for accepted in results.values()]
+    lines.append("| faults accepted | | " + " | ".join(totals) + " |\n")
+    lines.append(sign_in_table())
+    return "".join(lines)
+
+
+def sign_in_cells(path: Path) -> dict[str, dict[str, str]]:
+    """Column -> fault -> cell, for one sign-in recipe: each variant's sign-in through every
+    sign-in fault (``mockidp.audit_login``), on a fresh provider."""
+    module = load(path)
+    columns = {}
+    for column, options in getattr(module, "VARIANTS", {short_name(path): {}}).items():
+        with MockIdP(tls=getattr(module, "TLS", False)) as idp:
+            report = audit_login(module.make_login(idp, **options), idp)
+        if report.broken:
+            raise RuntimeError(f"{path.name} ({column}) refuses a valid sign-in")
+        cells = {}
+        for fault in LOGIN_FAULTS:
+            if fault in report.not_reached:
+                cells[fault] = "—"
+                continue
+            case = report[fault]
+            cells[fault] = "**accepted**" if case.verdict in ("vulnerable", "weak") else \
+                "accepted, unused" if case.accepted else "✗"
+        columns[column] = cells
+    return columns
+
+
+def sign_in_table() -> str:
+    """The sign-in faults against every sign-in recipe. Every fault must be accepted by one
+    recipe (a library that misses the check, or the naive app) and refused by another (one
+    that makes it): the catalog's faults are each reproduced and each avoidable."""
+    results = {column: cells for path in LOGIN_RECIPES
+               for column, cells in sign_in_cells(path).items()}
+    for fault in LOGIN_FAULTS:
+        row = [cells[fault] for cells in results.values()]
+        if "**accepted**" not in row or "✗" not in row:
+            raise RuntimeError(f"sign-in fault {fault}: no recipe accepts it, or none refuses "
+                               f"it ({', '.join(row)})")
+    lines = ["\n## Sign-in faults\n\n",
+             "Every fault of `mockidp.LOGIN_FAULTS` through each sign-in recipe "
+             "(`mockidp.audit_login`). ✗ = refused (right), **accepted** = the app signed the "
+             "user in anyway (or, for `error-markup`, showed the markup), — = this sign-in "
+             "gives the fault no way in (no nonce sent, no userinfo call, no ID token through "
+             "the browser...). Severity as for an ID token through the browser; see "
+             "[faults.md](faults.md#sign-in-fault-catalog) for the code-flow grade.\n\n",
+             "| fault | severity | " + " | ".join(results) + " |\n",
+             "|---" * (len(results) + 2) + "|\n"]
+    for fault in LOGIN_FAULTS.values():
+        lines.append(f"| {fault} | {fault.severity} | "
+                     + " | ".join(cells[fault] for cells in results.values()) + " |\n")
+    totals = [str(sum(cell == "**accepted**" for cell in cells.values()))
+              for cells in results.values()]
     lines.append("| faults accepted | | " + " | ".join(totals) + " |\n")
     return "".join(lines)
 

@@ -70,6 +70,7 @@ class PlannedLogin:
     sub: str | None  # None: nobody is signed in (login_required)
     deny: bool = False  # the user refuses (access_denied)
     claims: Mapping[str, Any] = field(default_factory=dict)  # added to that login's tokens
+    fault: str | None = None  # a sign-in fault of mockidp.LOGIN_FAULTS planted in it
 
 
 T = TypeVar("T")
@@ -208,24 +209,30 @@ class Users(_Registry[User]):
 
     def next_login(self, sub: str | User | None = "", *, deny: bool = False,
                    claims: Mapping[str, Any] | None = None, acr: str | None = None,
-                   amr: Iterable[str] | None = None) -> None:
+                   amr: Iterable[str] | None = None, fault: str | None = None) -> None:
         """Decide what the next authorization request does: sign in ``sub`` (a user or its
         sub; default: the default user) with extra ``claims`` in its tokens, find nobody signed
         in (``sub=None``: ``login_required``), or have the user refuse (``deny=True``:
         ``access_denied``). ``acr`` and ``amr`` are the authentication the sign-in achieved
         (OIDC Core §2; an essential ``acr`` asked for and not achieved is
-        ``unmet_authentication_requirements``). Calls queue up, one per request."""
+        ``unmet_authentication_requirements``). ``fault`` plants one sign-in fault of
+        ``mockidp.LOGIN_FAULTS`` in that sign-in's responses. Calls queue up, one per
+        request."""
         if (acr is not None and not isinstance(acr, str)) or isinstance(amr, str):
             raise ConfigurationError("acr is a string and amr a list of strings")
         claims = {**(claims or {}), **({"acr": acr} if acr is not None else {}),
                   **({"amr": list(amr)} if amr is not None else {})}
+        if fault is not None:
+            from .login_faults import get
+
+            fault = str(get(fault))
         if isinstance(sub, User):
             sub = sub.sub
         if sub == "":
             sub = self.default.sub
         if sub is not None and sub not in self:
             raise UnknownUserError(sub)
-        planned = PlannedLogin(sub, deny, dict(claims or {}))
+        planned = PlannedLogin(sub, deny, dict(claims or {}), fault)
         with self._lock:
             self._state = self._state._replace(logins=(*self._state.logins, planned))
 
@@ -248,6 +255,10 @@ class Users(_Registry[User]):
 
 
 #: Every grant type the token endpoint serves.
+#: The response types the authorization endpoint serves (``response_types_supported``), as
+#: OIDC Core §3 writes them; a client registers those it uses (RFC 7591 §2).
+RESPONSE_TYPES = ("code", "id_token", "id_token token", "code id_token", "code token",
+                  "code id_token token")
 GRANT_TYPES = (
     "authorization_code",
     "client_credentials",
@@ -256,6 +267,7 @@ GRANT_TYPES = (
     "urn:ietf:params:oauth:grant-type:token-exchange",
     "urn:ietf:params:oauth:grant-type:jwt-bearer",
     "urn:ietf:params:oauth:grant-type:device_code",
+    "implicit",  # tokens from the authorization endpoint (OIDC Core §3.2, §3.3; RFC 7591 §2)
 )
 
 

@@ -86,6 +86,8 @@ class Grant:
     acr_essential: bool = False
     #: The resources (RFC 8707) the grant's access tokens may be for: their ``aud``.
     resources: tuple[str, ...] = ()
+    #: The sign-in fault (``mockidp.LOGIN_FAULTS``) planted in this sign-in's tokens, if any.
+    fault: str | None = None
     #: One authorization grant, kept through :meth:`renewed` (refresh, rotation): the access
     #: tokens issued under it are revoked with its refresh token (RFC 7009 §2.1).
     grant_id: str = field(default_factory=lambda: secrets.token_urlsafe(16))
@@ -96,7 +98,7 @@ class Grant:
     def renewed(self, expires_at: float, scope: str | None = None,
                 dpop_jkt: str | None = None) -> Grant:
         return replace(self, expires_at=expires_at, scope=self.scope if scope is None else scope,
-                       redirect_uri=None, code_challenge=None, dpop_jkt=dpop_jkt)
+                       redirect_uri=None, code_challenge=None, dpop_jkt=dpop_jkt, fault=None)
 
 
 def pkce_matches(verifier: str, challenge: str, method: str) -> bool:
@@ -287,10 +289,11 @@ class TokenContext:
     """What a token hook (``idp.on_token(hook)``) sees for each token an endpoint issues.
 
     The hook edits ``header`` and ``claims`` in place, or sets ``fault`` to a catalog name.
-    ``kind`` is ``"access_token"`` or ``"id_token"``; ``grant_type`` is ``None`` for a token the
-    test minted itself (``idp.token()``, the control API, the CLI); ``client`` is the client the
-    token is for (the default client when none is named); ``user`` is ``None`` when no known
-    user is involved (client credentials).
+    ``kind`` is ``"access_token"`` or ``"id_token"``; ``grant_type`` is ``"implicit"`` for a
+    token the authorization endpoint returns itself (OIDC Core §3.2, §3.3), ``None`` for a
+    token the test minted itself (``idp.token()``, the control API, the CLI); ``client`` is
+    the client the token is for (the default client when none is named); ``user`` is ``None``
+    when no known user is involved (client credentials).
     """
 
     kind: str
@@ -388,6 +391,8 @@ class PendingLogin:
     response_mode: str
     state: str | None
     expires_at: float
+    #: The response type asked for (OIDC Core §3: ``code``, ``id_token``, ``code id_token``...).
+    response_type: str = "code"
 
 
 class FlowState:
@@ -409,6 +414,9 @@ class FlowState:
         #: ``jti`` -> ``True`` until the assertion's ``exp``: a replay is refused while the
         #: assertion could still be accepted, and forgotten once it could not (RFC 7523 §3).
         self.used_assertions: ExpiringStore[bool] = ExpiringStore(USED_ASSERTION_LIMIT)
+        #: The sign-in fault planted in the userinfo answers of each access token (by ``jti``),
+        #: until the token expires (``idp.users.next_login(fault=...)``).
+        self.planted: ExpiringStore[str] = ExpiringStore(CODE_LIMIT)
         #: Users the login page's "new user" field added since the last reset, and how many
         #: it may add (:data:`LOGIN_PAGE_USER_LIMIT`).
         self.login_page_users = 0
@@ -422,4 +430,5 @@ class FlowState:
         self.devices.clear()
         self.pending_logins.clear()
         self.used_assertions.clear()
+        self.planted.clear()
         self.login_page_users = 0

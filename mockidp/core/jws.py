@@ -22,6 +22,7 @@ __all__ = [
     "b64url_decode",
     "b64url_encode",
     "dumps",
+    "jti_and_exp",
     "parse_compact",
     "sign_compact",
     "sign_encoded",
@@ -97,3 +98,17 @@ def parse_compact(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, by
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise MalformedJWS("header and payload must be JSON objects")
     return header, payload, f"{parts[0]}.{parts[1]}".encode("ascii"), signature
+
+
+def jti_and_exp(token: str) -> tuple[str, float] | None:
+    """The ``jti`` and ``exp`` of a token the provider issued (read, not verified), or
+    ``None`` when a hook or fault left it without them: what remembering a token until it
+    expires needs."""
+    try:
+        claims = parse_compact(token)[1]
+    except (MalformedJWS, UnicodeError):
+        return None
+    jti, exp = claims.get("jti"), claims.get("exp")
+    if isinstance(jti, str) and isinstance(exp, int | float) and not isinstance(exp, bool):
+        return jti, float(exp)
+    return None

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
 from . import jwa
-from .directory import GRANT_TYPES, redirect_uri_problem
+from .directory import GRANT_TYPES, RESPONSE_TYPES, redirect_uri_problem
 from .fetch import is_loopback
 
 if TYPE_CHECKING:
@@ -25,15 +25,13 @@ if TYPE_CHECKING:
 
     from .directory import Client, ClientOptions
 
-__all__ = ["AUTH_METHODS", "REGISTRATION_LIMIT", "RESPONSE_TYPES", "RegistrationError",
+__all__ = ["AUTH_METHODS", "REGISTRATION_LIMIT", "RegistrationError",
            "Registrations", "client_metadata", "document_options", "registration_options"]
 
 #: ``token_endpoint_auth_method`` values (RFC 7591 §2, OIDC Core §9), as the token endpoint
 #: serves them.
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt",
                 "private_key_jwt", "none")
-#: ``response_types`` a client may register: those the authorization endpoint serves.
-RESPONSE_TYPES = ("code",)
 #: Registered metadata echoed back as given (RFC 7591 §2 human-readable and informational
 #: fields, checked to be of the right JSON type).
 _STRINGS = ("client_name", "client_uri", "logo_uri", "scope", "tos_uri", "policy_uri",
@@ -80,10 +78,15 @@ def registration_options(metadata: Mapping[str, Any]) -> tuple[ClientOptions, st
         raise _invalid(f"grant_types {', '.join(unknown)} are not served")
     response_types = _string_list(metadata, "response_types",
                                   ["code"] if "authorization_code" in grant_types else [])
-    if set(response_types) - set(RESPONSE_TYPES):
+    served = {frozenset(response_type.split()) for response_type in RESPONSE_TYPES}
+    if any(frozenset(response_type.split()) not in served for response_type in response_types):
         raise _invalid(f"response_types may only be {', '.join(RESPONSE_TYPES)}")
-    if ("code" in response_types) != ("authorization_code" in grant_types):
-        raise _invalid("response_types code and grant_types authorization_code go together "
+    values = [set(response_type.split()) for response_type in response_types]
+    if any("code" in v for v in values) != ("authorization_code" in grant_types):
+        raise _invalid("response_types with code and grant_types authorization_code go "
+                       "together (RFC 7591 §2.1)")
+    if any(v & {"token", "id_token"} for v in values) and "implicit" not in grant_types:
+        raise _invalid("response_types with token or id_token need grant_types implicit "
                        "(RFC 7591 §2.1)")
     redirect_uris = _string_list(metadata, "redirect_uris", [])
     for uri in redirect_uris:

@@ -304,11 +304,13 @@ class Minter:
         self.minted.append(token)
         return token
 
-    def finish(self, context: TokenContext, key: Key) -> str:
-        """The end of every token's way: the test's hooks edit it, then it is signed — by the
-        key its header now names, if a hook changed the kid — or made into ``context.fault``."""
+    def finish(self, context: TokenContext, key: Key,
+               plant: Callable[[TokenContext], object] | None = None) -> str:
+        """The end of every token's way: the test's hooks edit it (then ``plant``, a sign-in
+        fault's edit), then it is signed — by the key its header now names, if a hook changed
+        the kid — or made into ``context.fault``."""
         kid = context.header.get("kid")
-        for hook in (*self.rules, *self.hooks):
+        for hook in (*self.rules, *self.hooks, *((plant,) if plant is not None else ())):
             hook(context)
         named = context.header.get("kid")
         if named != kid and isinstance(named, str) and named in self.keys:
@@ -405,10 +407,11 @@ class Minter:
         client: Client | None = None,
         scope: str = "",
         form: Mapping[str, str] | None = None,
+        plant: Callable[[TokenContext], object] | None = None,
         **options: Any,
     ) -> str:
         """An ID token, through the same hooks and faults as :meth:`access_token`; ``scope``
-        is the grant's, for the hooks."""
+        is the grant's, for the hooks; ``plant`` is a sign-in fault's edit, after them."""
         if fault is not None:
             faults.get(fault)
         key = self.select_key(alg, kid)
@@ -416,7 +419,7 @@ class Minter:
         try:
             context = self._context_for("id_token", grant_type, client, body,
                                         self.header(key, "JWT", headers), fault, scope, form)
-            token = self.finish(context, key)
+            token = self.finish(context, key, plant)
         except (TypeError, ValueError) as exc:
             raise _not_json(exc) from None
         self.minted.append(token)

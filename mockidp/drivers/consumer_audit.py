@@ -90,6 +90,11 @@ class AuditReport:
     ``min_severity`` (``"critical"``, ``"high"`` — the default — or ``"hardening"``) is the
     least severe accepted fault that fails the audit; a refused valid token always does."""
 
+    #: What the audit checked: a token validator, or (``mockidp.audit_login``) a sign-in.
+    subject = "token validation"
+    #: What a baseline is: a valid token, or a valid sign-in.
+    valid = "token"
+
     def __init__(self, cases: Sequence[AuditCase]) -> None:
         self.cases = tuple(cases)
 
@@ -134,7 +139,7 @@ class AuditReport:
         """Fail (``AssertionError`` with the table) when a fault of ``min_severity`` or worse
         got through, or a valid token did not."""
         if self.failures(min_severity):
-            raise AssertionError(f"token validation audit failed (at {min_severity}):\n{self}")
+            raise AssertionError(f"{self.subject} audit failed (at {min_severity}):\n{self}")
 
     def __str__(self) -> str:
         width = max(len(c.name) for c in self.cases) if self.cases else 4
@@ -154,7 +159,7 @@ class AuditReport:
                          f"{outcome:<8}  {(detail or '')[:160]}")
         lines.append(f"{len(self.vulnerabilities)} critical or high fault(s) accepted, "
                      f"{len(self.weaknesses)} hardening fault(s) accepted, {len(self.broken)} "
-                     f"valid token(s) rejected, {len(self.cases)} cases")
+                     f"valid {self.valid}(s) rejected, {len(self.cases)} cases")
         return "\n".join(lines)
 
     def to_json(self, min_severity: Severity = "high") -> str:
@@ -167,10 +172,12 @@ class AuditReport:
                        "check": c.check, "note": c.note} for c in self.cases],
         }, indent=2)
 
-    def to_junit_xml(self, suite: str = "mockidp token audit",
+    def to_junit_xml(self, suite: str | None = None,
                      min_severity: Severity = "high") -> str:
         """JUnit XML: one testcase per case, a failure for each that fails at
-        ``min_severity``; an accepted fault below it is reported in the case's output."""
+        ``min_severity``; an accepted fault below it is reported in the case's output.
+        ``suite`` defaults to "mockidp token audit" ("mockidp sign-in audit")."""
+        suite = suite or f"mockidp {self.valid} audit"
         threshold = _threshold(min_severity)
         failures = self.failures(threshold)
         parts = [f'<?xml version="1.0" encoding="utf-8"?>\n<testsuite name={quoteattr(suite)} '
@@ -178,7 +185,7 @@ class AuditReport:
         for case in self.cases:
             parts.append(f"  <testcase classname=\"mockidp.audit\" name={quoteattr(case.name)}>")
             if case.verdict == "broken":
-                parts.append(f"    <failure message={quoteattr('valid token rejected')}>"
+                parts.append(f"    <failure message={quoteattr(f'valid {self.valid} rejected')}>"
                              f"{escape(case.error or '')}</failure>")
             elif case.verdict in ("vulnerable", "weak"):
                 message = f"accepted ({case.severity}): {case.description}"

@@ -1,6 +1,7 @@
-"""The authorization endpoint (OIDC Core §3.1.2, RFC 6749 §4.1) and the sign-in behind it: who
-signs in without a page in tests, the login page otherwise, and the authorization response with
-``iss`` (RFC 9207)."""
+"""The authorization endpoint (OIDC Core §3.1.2, RFC 6749 §4.1; the implicit and hybrid response
+types of §3.2 and §3.3 in :mod:`.front_channel`) and the sign-in behind it: who signs in without
+a page in tests, the login page otherwise, and the authorization response with ``iss``
+(RFC 9207)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from werkzeug.wrappers import Response
 
+from ..core import login_faults
 from ..core.directory import redirect_uri_problem
 from ..core.dpop import JKT_FORM
 from ..core.flows import CODE_LIFETIME, PKCE_METHODS, Grant, PendingLogin
+from . import front_channel
 from .jar import authorization_parameters
 from .jarm import JARM_MODES, plain_mode, response_jwt
 from .pages import login_page
@@ -79,30 +82,41 @@ def authorize(issuer: Issuer, request: Request) -> Response:
     target = redirect_uri(client, given_uri)
     refuse_script_uri(target)
     state = params.get("state")
-    response_mode = params.get("response_mode", "query")
+    default_mode = front_channel.default_mode(params.get("response_type"))
+    response_mode = params.get("response_mode", default_mode)
     if response_mode not in RESPONSE_MODES:
-        return _respond(issuer, client.client_id, target, "query", state, error=(
+        return _respond(issuer, client.client_id, target, default_mode, state, error=(
             "invalid_request", f"response_mode must be one of {', '.join(RESPONSE_MODES)}"))
+    if response_mode == "jwt":  # JARM §2.3.4: the response type's default mode, as a JWT
+        response_mode = f"{default_mode}.jwt"
+    if plain_mode(response_mode) == "query" and default_mode == "fragment":
+        return _respond(issuer, client.client_id, target, default_mode, state, error=(
+            "invalid_request", "response_mode=query cannot carry tokens (OAuth 2.0 Multiple "
+            "Response Types §2.1, §5; JARM §2.3.1 for query.jwt); use fragment or form_post"))
     try:
-        grant = authorization_grant(issuer, params, client, given_uri)
+        grant, types = authorization_grant(issuer, params, client, given_uri)
         login = _who_signs_in(issuer, params, request)
     except OAuthError as exc:
         return _respond(issuer, client.client_id, target, response_mode, state,
                         error=(exc.error, exc.description))
     if login is None:  # ask on the login page
         pending = PendingLogin(grant, target, response_mode, state,
-                               grant.expires_at + LOGIN_PAGE_LIFETIME)
+                               grant.expires_at + LOGIN_PAGE_LIFETIME, " ".join(sorted(types)))
         ticket = secrets.token_urlsafe(24)
         issuer.flows.pending_logins.put(ticket, pending, pending.expires_at,
                                         issuer.clock.time())
         return login_page(issuer.users, ticket, params.get("login_hint"),
                           asking=(grant.client_id, target, grant.scope))
-    user, claims = login
-    return _approved(issuer, grant, user, claims, target, response_mode, state)
+    user, claims, fault = login
+    return _approved(issuer, grant, user, claims, target, response_mode, state, types,
+                     params.to_dict(), fault)
 
 
 def _approved(issuer: Issuer, grant: Grant, user: User, claims: Mapping[str, Any] | None,
-              target: str, response_mode: str, state: str | None) -> Response:
+              target: str, response_mode: str, state: str | None, types: frozenset[str],
+              form: Mapping[str, str], fault: str | None = None) -> Response:
+    """The successful authorization response: a code, tokens, or both (OIDC Core §3.3.2.5),
+    with the planted sign-in fault (``idp.users.next_login(fault=...)``), if any."""
     try:
         claims = achieved_claims(grant, claims)
     except OAuthError as exc:
@@ -110,31 +124,30 @@ def _approved(issuer: Issuer, grant: Grant, user: User, claims: Mapping[str, Any
                         error=(exc.error, exc.description))
     now = issuer.clock.time()
     grant = replace(grant, sub=user.sub, auth_time=now, expires_at=now + CODE_LIFETIME,
-                    claims=claims or None)
-    code = issuer.flows.codes.issue(grant, now)
-    return _respond(issuer, grant.client_id, target, response_mode, state, code=code)
+                    claims=claims or None, fault=fault)
+    code = issuer.flows.codes.issue(grant, now) if "code" in types else None
+    params = {"code": code} if code is not None else {}
+    client = issuer.clients[grant.client_id]
+    params.update(front_channel.tokens(issuer, grant, client, types, code, form))
+    return _respond(issuer, grant.client_id, target, response_mode, state, params=params,
+                    fault=fault)
 
 
 def authorization_grant(issuer: Issuer, params: MultiDict[str, str], client: Client,
-                        given_uri: str | None) -> Grant:
+                        given_uri: str | None) -> tuple[Grant, frozenset[str]]:
     """The validated request (its parameters resolved by :mod:`.jar`), as a grant still
-    missing its user. The PAR endpoint validates a pushed request with it too (RFC 9126
-    §2.1)."""
-    response_type = params.get("response_type")
-    if not response_type:
-        raise OAuthError("invalid_request", "response_type is required")
-    if response_type != "code":
-        raise OAuthError("unsupported_response_type",
-                         f"response_type {response_type!r} is not served; use code")
-    if "authorization_code" not in client.grant_types:
-        raise OAuthError("unauthorized_client",
-                         f"client {client.client_id!r} may not use authorization_code")
+    missing its user, and its response type. The PAR endpoint validates a pushed request
+    with it too (RFC 9126 §2.1)."""
+    types = front_channel.parse(params.get("response_type"))
+    front_channel.check(types, params, client)
     challenge = params.get("code_challenge")
     method = params.get("code_challenge_method", "plain")
-    if issuer.profile.require_pkce and (challenge is None or method != "S256"):
+    if "code" not in types:
+        challenge = None  # PKCE binds a code (RFC 7636 §4.3): there is none
+    elif issuer.profile.require_pkce and (challenge is None or method != "S256"):
         raise OAuthError("invalid_request", f"the {issuer.profile.name} profile requires PKCE "
                          "with code_challenge_method S256")
-    if challenge is None:
+    elif challenge is None:
         if client.public:
             raise OAuthError("invalid_request", "public clients must send a code_challenge "
                              "(PKCE, RFC 7636)")
@@ -157,12 +170,13 @@ def authorization_grant(issuer: Issuer, params: MultiDict[str, str], client: Cli
         code_challenge=challenge, code_challenge_method=method, dpop_jkt=dpop_jkt,
         resources=known_resources(issuer, params.getlist("resource")),
         acr_values=acr_values, acr_essential=essential,
-    )
+    ), types
 
 
 def _who_signs_in(issuer: Issuer, params: Mapping[str, str], request: Request
-                  ) -> tuple[User, Mapping[str, Any] | None] | None:
-    """Who signs in, and with which extra claims; ``None`` to ask on the login page.
+                  ) -> tuple[User, Mapping[str, Any] | None, str | None] | None:
+    """Who signs in, with which extra claims and planted sign-in fault; ``None`` to ask on the
+    login page.
     OIDC Core §3.1.2.1 ``prompt``: ``none`` must not show a page (``login_required``),
     ``login`` must not reuse the page's session; nor does ``max_age``: the session cookie
     does not keep when the user signed in, so it is never taken as recent enough. A sign-in
@@ -180,15 +194,18 @@ def _who_signs_in(issuer: Issuer, params: Mapping[str, str], request: Request
         if planned.sub is None:
             raise OAuthError("login_required", "nobody is signed in "
                              "(idp.users.next_login(None))")
-        return users[planned.sub], planned.claims
+        refusal = login_faults.refusal(planned.fault)
+        if refusal is not None:
+            raise OAuthError(*refusal)
+        return users[planned.sub], planned.claims, planned.fault
     hint = params.get("login_hint")
     if issuer.login == "auto":
-        return signed_in_user(issuer, hint), None
+        return signed_in_user(issuer, hint), None, None
     session = users.get(request.cookies.get(SESSION_COOKIE, ""))
     if session is not None and "login" not in prompt and hint in (
             None, session.sub, session.claims.get("email"),
             session.claims.get("preferred_username")):
-        return session, None
+        return session, None, None
     if "none" in prompt:
         raise OAuthError("login_required", "nobody is signed in on the login page")
     return None
@@ -229,7 +246,8 @@ def _login_submitted(issuer: Issuer, request: Request) -> Response:
         user = users.add(sub)
         flows.login_page_users += 1
     response = _approved(issuer, pending.grant, user, claims, pending.redirect_uri,
-                         pending.response_mode, pending.state)
+                         pending.response_mode, pending.state,
+                         frozenset(pending.response_type.split()), {})
     response.set_cookie(SESSION_COOKIE, user.sub, httponly=True, samesite="Lax",
                         path=request.script_root or "/")
     return response
@@ -275,18 +293,18 @@ def signed_in_user(issuer: Issuer, login_hint: str | None) -> User:
 
 
 def _respond(issuer: Issuer, client_id: str, target: str, response_mode: str,
-             state: str | None, *, code: str | None = None,
-             error: tuple[str, str] | None = None) -> Response:
-    """The authorization response (RFC 6749 §4.1.2), with ``iss`` (RFC 9207); in a JARM
-    mode, as one signed JWT (:mod:`.jarm`)."""
-    params: dict[str, str] = {}
-    if code is not None:
-        params["code"] = code
+             state: str | None, *, params: Mapping[str, str] | None = None,
+             error: tuple[str, str] | None = None, fault: str | None = None) -> Response:
+    """The authorization response (RFC 6749 §4.1.2, §4.2.2; OIDC Core §3.3.2.5), with ``iss``
+    (RFC 9207), and what a planted sign-in fault changes in it; in a JARM mode, as one signed
+    JWT (:mod:`.jarm`)."""
+    params = dict(params or {})
     if error is not None:
         params["error"], params["error_description"] = error
     if state is not None:
         params["state"] = state
     params["iss"] = issuer.issuer
+    login_faults.plant_authorization(fault, params)
     if response_mode in JARM_MODES:
         params = {"response": response_jwt(issuer, client_id, params)}
     response_mode = plain_mode(response_mode)

@@ -5,7 +5,9 @@ Signing requires.
 §2.1: the JWT carries ``iss`` (this issuer), ``aud`` (the client id), ``exp`` and the response
 parameters (``code`` and ``state``, or ``error``, ``error_description`` and ``state``).
 §2.3: ``query.jwt``, ``fragment.jwt`` and ``form_post.jwt`` deliver it as the plain modes do;
-``jwt`` is ``query.jwt`` for the code flow (the only response type served). It is signed with
+``jwt`` is ``query.jwt`` for the code flow and ``fragment.jwt`` for a response type with a
+token in it, whose ``query.jwt`` is refused (§2.3.1: only encrypted, which is not served). It
+is signed with
 the provider's default key: JWE-encrypted responses are not served (discovery lists no
 ``authorization_encryption_*``)."""
 

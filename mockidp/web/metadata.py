@@ -18,6 +18,7 @@ from werkzeug.http import http_date as _format_date
 from werkzeug.wrappers import Response
 
 from ..core import jwa
+from ..core.directory import RESPONSE_TYPES
 from ..core.dpop import DPOP_ALGS
 from ..core.flows import PKCE_METHODS
 from .authorize import RESPONSE_MODES
@@ -87,9 +88,10 @@ def metadata(issuer: Issuer) -> dict[str, Any]:
         "device_authorization_endpoint": issuer.url_for("device"),
         "jwks_uri": issuer.jwks_uri,
         "scopes_supported": ["openid", *SCOPE_CLAIMS],
-        "response_types_supported": ["code"],
+        "response_types_supported": list(RESPONSE_TYPES),
         "response_modes_supported": list(RESPONSE_MODES),
-        "grant_types_supported": list(GRANTS),
+        # implicit: the tokens the authorization endpoint returns itself (OIDC Core §3.2, §3.3)
+        "grant_types_supported": [*GRANTS, "implicit"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": signing,
         "userinfo_signing_alg_values_supported": signing,

@@ -49,7 +49,7 @@ def pushed_authorization_request(issuer: Issuer, request: Request) -> Response:
                          "(require_signed_request_object, RFC 9101 §10.5)")
     given_uri = params.get("redirect_uri")
     refuse_script_uri(redirect_uri(client, given_uri))
-    authorization_grant(issuer, params, client, given_uri)
+    authorization_grant(issuer, params, client, given_uri)  # checked; kept as pushed
     pushed = issuer.pushed
     request_uri = pushed.push(client.client_id, params.items(multi=True), issuer.clock.time(),
                               signed=signed)

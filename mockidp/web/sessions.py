@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from werkzeug.wrappers import Response
 
+from ..core import login_faults
 from ..errors import InvalidTokenError
 from .authorize import refuse_script_uri
 from .clientauth import authenticate_client
@@ -65,7 +66,10 @@ def userinfo(issuer: Issuer, request: Request) -> Response:
         body.update((k, v) for k, v in user.claims.items() if k in released)
     named = claims.get("client_id", claims.get("azp"))
     client = issuer.clients.get(named) if isinstance(named, str) else None
-    if client is not None and client.userinfo_signed_response_alg is not None:
+    jti = claims.get("jti")
+    planted = issuer.flows.planted.get(jti) if isinstance(jti, str) else None
+    unsigned = login_faults.plant_userinfo(planted, body)
+    if client is not None and client.userinfo_signed_response_alg is not None and not unsigned:
         signed = issuer.minter.signed_userinfo(body, client.client_id,
                                                client.userinfo_signed_response_alg)
         return Response(signed, content_type="application/jwt",

@@ -8,8 +8,9 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING, Any
 
+from ..core import login_faults
 from ..core.flows import CODE_LIFETIME, REFRESH_LIFETIME, Grant, pkce_matches
-from ..core.jws import MalformedJWS, parse_compact
+from ..core.jws import jti_and_exp
 from ..errors import InvalidTokenError
 from .clientauth import authenticate_client, verify_assertion
 from .dpop import JKT, bound_jkt, nonce_headers, token_proof
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from ..core.directory import Client
     from ..core.issuer import Issuer
 
-__all__ = ["DEVICE_CODE", "GRANTS", "TOKEN_LIFETIME", "issue", "token", "verified"]
+__all__ = ["DEVICE_CODE", "GRANTS", "TOKEN_LIFETIME", "id_token", "issue", "token", "verified"]
 
 #: Lifetime of tokens the token endpoint issues, in seconds.
 TOKEN_LIFETIME = 3600
@@ -112,31 +113,43 @@ def issue(issuer: Issuer, request: Request, client: Client, grant_type: str, sub
     if scope:
         body["scope"] = scope
     if grant is not None and "openid" in scope_set(scope):
-        body["id_token"] = minter.id_token(
-            grant.claims, sub=sub, aud=client.client_id,
-            nonce=None if grant_type == "refresh_token" else grant.nonce,
-            access_token=access, auth_time=grant.auth_time, expires_in=TOKEN_LIFETIME,
-            alg=client.id_token_signed_response_alg,
-            grant_type=grant_type, client=client, scope=scope, form=form,
-        )
+        body["id_token"] = id_token(
+            issuer, grant, client, grant_type, scope, form, access_token=access,
+            nonce=None if grant_type == "refresh_token" else grant.nonce)
     if refresh and grant is not None:
         now = issuer.clock.time()
         renewed = grant.renewed(now + REFRESH_LIFETIME, scope,
                                 dpop_jkt=jkt if client.public else None)
         body["refresh_token"] = issuer.flows.refresh_tokens.issue(renewed, now)
+    if grant is not None and grant.fault is not None:
+        login_faults.remember_userinfo_fault(grant.fault, access, issuer.flows.planted,
+                                             issuer.clock.time())
+        login_faults.plant_token_response(grant.fault, body)
     return body
+
+
+def id_token(issuer: Issuer, grant: Grant, client: Client, grant_type: str, scope: str,
+             form: Mapping[str, str], *, nonce: str | None, access_token: str | None = None,
+             code: str | None = None) -> str:
+    """The ID token of a grant (OIDC Core §2), from the token endpoint or (``code`` and
+    ``access_token`` as §3.3.2.11 hashes them) the authorization endpoint, with the sign-in
+    fault planted in it, if any (``idp.users.next_login(fault=...)``)."""
+    token = issuer.minter.id_token(
+        grant.claims, sub=grant.sub, aud=client.client_id, nonce=nonce,
+        access_token=access_token, code=code, auth_time=grant.auth_time,
+        expires_in=TOKEN_LIFETIME, alg=client.id_token_signed_response_alg,
+        grant_type=grant_type, client=client, scope=scope, form=form,
+        plant=login_faults.id_token_plant(grant.fault, client.client_id),
+    )
+    return login_faults.seal_id_token(grant.fault, token, client.client_secret)
 
 
 def _record(issuer: Issuer, grant: Grant, access_token: str) -> None:
     """Remember ``access_token`` (its final ``jti`` and ``exp``, after the hooks) under
     ``grant``; a token a hook or fault left without them cannot be revoked this way."""
-    try:
-        claims = parse_compact(access_token)[1]
-    except (MalformedJWS, UnicodeError):
-        return
-    jti, exp = claims.get("jti"), claims.get("exp")
-    if isinstance(jti, str) and isinstance(exp, int | float) and not isinstance(exp, bool):
-        issuer.flows.grant_tokens.record(grant.grant_id, jti, float(exp), issuer.clock.time())
+    found = jti_and_exp(access_token)
+    if found is not None:
+        issuer.flows.grant_tokens.record(grant.grant_id, *found, issuer.clock.time())
 
 
 def verified(issuer: Issuer, token: str, name: str) -> dict[str, Any]:
