@@ -129,10 +129,13 @@ def test_refresh(idp: MockIdP, rp: Client) -> None:
 def test_hybrid_flow(idp: MockIdP, rp: Client) -> None:
     """OIDC Core §3.3 with ``code id_token token`` on every profile: pyoidc verifies the ID token
     of the authorization response with its c_hash and at_hash (§3.3.2.10-11), redeems the code
-    for the same user (§3.3.3.6) and reads userinfo with the access token of the response."""
+    for the same user (§3.3.3.6) and reads userinfo with the access token of the response.
+    The code is bound with PKCE (RFC 7636), which the mcp profile requires of every code."""
+    pkce, verifier = rp.add_code_challenge()
     request = rp.construct_AuthorizationRequest(request_args={
         "client_id": rp.client_id, "response_type": "code id_token token",
-        "scope": ["openid", "email"], "redirect_uri": REDIRECT, "state": "h-1", "nonce": "n-1"})
+        "scope": ["openid", "email"], "redirect_uri": REDIRECT, "state": "h-1", "nonce": "n-1",
+        **pkce})
     redirect = requests.get(request.request(rp.authorization_endpoint), allow_redirects=False,
                             timeout=5)
     answer = rp.parse_response(AuthorizationResponse, sformat="urlencoded",
@@ -141,7 +144,8 @@ def test_hybrid_flow(idp: MockIdP, rp: Client) -> None:
     assert {"c_hash", "at_hash"} <= set(answer["id_token"].keys())
     tokens = rp.do_access_token_request(state="h-1", authn_method="client_secret_basic",
                                         request_args={"code": answer["code"],
-                                                      "redirect_uri": REDIRECT})
+                                                      "redirect_uri": REDIRECT,
+                                                      "code_verifier": verifier})
     assert isinstance(tokens, AccessTokenResponse)
     assert tokens["id_token"]["sub"] == answer["id_token"]["sub"]
     userinfo = rp.do_user_info_request(token=answer["access_token"])
