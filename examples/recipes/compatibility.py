@@ -23,10 +23,12 @@ import ast
 import contextlib
 import importlib.util
 import logging
+import os
 import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 from mockidp import FAULTS, LOGIN_FAULTS, MockIdP, audit, audit_login
 
@@ -111,6 +113,15 @@ def recipes_page() -> str:
 
 # -- running the consumers ----------------------------------------------------------------------
 
+def _small_trust_store(idp: MockIdP) -> contextlib.AbstractContextManager[object]:
+    """The provider's CA as the default trust store (``SSL_CERT_FILE``, and requests'
+    ``REQUESTS_CA_BUNDLE``) while a recipe runs over TLS. The table is about tokens, not
+    trust; but each new connection of a library that loads the system or certifi bundle costs
+    about 18 ms, and the table's recipes make a few hundred of them."""
+    bundle = idp.ca_bundle
+    return mock.patch.dict(os.environ, {"SSL_CERT_FILE": bundle, "REQUESTS_CA_BUNDLE": bundle})
+
+
 class Consumer:
     """A recipe's verifier factory with what its tokens must look like."""
 
@@ -127,7 +138,8 @@ class Consumer:
         with MockIdP(profile=self.profile, tls=getattr(m, "TLS", False),
                      public_url=True if intercept else None,
                      **getattr(m, "OPTIONS", {})) as idp, \
-                idp.intercept() if intercept else contextlib.nullcontext():
+                idp.intercept() if intercept else contextlib.nullcontext(), \
+                _small_trust_store(idp) if idp.tls else contextlib.nullcontext():
             yield idp
 
     def audience(self, idp: MockIdP) -> str:
