@@ -25,7 +25,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import requests
-from _harness import table
+from _harness import rate, table
 from _servers import bare_werkzeug, mockidp_serve, static_bytes
 
 SECONDS = 2.0
@@ -133,6 +133,38 @@ def fmt(result: tuple[float, float, float]) -> str:
     return f"{result[0]:,.0f}/s (p50 {result[1]:.2f} ms, p99 {result[2]:.2f} ms)"
 
 
+def consumer_fetches() -> list[list[object]]:
+    """A consumer's JWKS fetch as PyJWKClient makes it (urllib, a new connection each time),
+    to the provider's own URL over HTTP and HTTPS and to Entra's production URL through
+    ``idp.intercept()`` (HTTPS, the test CA trusted inside the block): what interception
+    costs a consumer. In-process, medians of 5 rounds."""
+    import ssl
+
+    from jwt import PyJWKClient
+
+    from mockidp import MockIdP
+
+    rows: list[list[object]] = []
+    with MockIdP(profile="entra") as plain, MockIdP(profile="entra", tls=True) as tls, \
+            MockIdP(profile="entra", public_url=True) as real:
+        context = ssl.create_default_context(cafile=tls.ca_bundle)
+        for name, client in (
+                ("provider's URL, HTTP", PyJWKClient(plain.jwks_uri, cache_jwk_set=False)),
+                ("provider's URL, HTTPS, a context made once",
+                 PyJWKClient(tls.jwks_uri, cache_jwk_set=False, ssl_context=context))):
+            rows.append([name, f"{rate(client.fetch_data):,.0f}/s"])
+        with real.intercept():
+            # Without an ssl_context urllib loads the system's CA bundle for each connection,
+            # intercepted or not; with one made once, what is left is interception's own cost.
+            once = {"ssl_context": ssl.create_default_context()}
+            for how, options in (("urllib's default context", {}),
+                                 ("a context made once", once)):
+                client = PyJWKClient(real.jwks_uri, cache_jwk_set=False, **options)
+                rows.append([f"Entra's production URL, intercepted (HTTPS), {how}",
+                             f"{rate(client.fetch_data):,.0f}/s"])
+    return rows
+
+
 def limit_only(against: str | None) -> None:
     """The JWKS table against the limit alone, with `mockidp serve` of ``against`` beside
     this tree's when given."""
@@ -189,6 +221,8 @@ def main() -> None:
           ["what", "requests.Session", "http.client keep-alive", "wrk -c1"], rows)
     table(f"JWKS GET against the limit, medians of {ROUNDS} interleaved rounds of "
           f"{ROUND_SECONDS:.0f} s", LIMIT_HEADER, limit_rows)
+    table("A consumer's JWKS fetch (PyJWKClient, a new connection each), in-process",
+          ["where", "fetches"], consumer_fetches())
 
 
 if __name__ == "__main__":
