@@ -64,6 +64,7 @@ class Tenant(_Served):
     def __init__(self, parent: MockIdP, name: str) -> None:
         super().__init__(lambda: f"{parent.base_url}/{name}", **parent.settings)
         self.parent, self.name = parent, name
+        self.fetcher.enabled = parent.fetcher.enabled
         self._app = App(self, ControlAPI(self, parent.control_settings, self.reset))
         self.mark_baseline()
 
@@ -195,6 +196,7 @@ class MockIdP(_Served):
                     "is given: idp.control_token)")
             if control_token is None:
                 control_token = secrets.token_urlsafe(24)
+            self.fetcher.enabled = False  # see core.fetch.Fetcher
         #: The public URL, when consumers reach the provider through a proxy or a container
         #: name: the issuer and every advertised URL use it instead of the bound address.
         self.issuer_url = issuer_url.rstrip("/") if issuer_url else None

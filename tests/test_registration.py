@@ -170,6 +170,24 @@ def test_client_id_metadata_document_on_loopback(idp: MockIdP, document_server: 
     assert remote.status_code == 400
 
 
+def test_a_provider_beyond_loopback_fetches_nothing_a_client_names(document_server: str) -> None:
+    """Listening beyond loopback, the provider does not fetch a loopback URL a client names:
+    whoever reaches it could otherwise make it call the machine's own services. The same
+    metadata document registered with the provider still works."""
+    with MockIdP(host="0.0.0.0", allow_remote=True, alg="ES256") as idp:
+        assert idp.fetcher.enabled is False
+        authorize = f"http://127.0.0.1:{idp.port}{idp.layout.path('authorize')}"
+        params = {"client_id": document_server, "response_type": "code",
+                  "redirect_uri": REDIRECT, "code_challenge": "c" * 43,
+                  "code_challenge_method": "S256"}
+        refused = requests.get(authorize, params=params, allow_redirects=False, timeout=5)
+        assert refused.status_code == 400 and "unknown client" in refused.text
+        idp.clients.add_metadata_document(document_server, {"client_id": document_server,
+                                                            "redirect_uris": [REDIRECT]})
+        answer = requests.get(authorize, params=params, allow_redirects=False, timeout=5)
+        assert answer.status_code == 302
+
+
 def test_registered_clients_show_in_the_control_api_and_dashboard(idp: MockIdP) -> None:
     """A dynamically registered client is one of idp.clients: GET /_mockidp/clients and the
     dashboard list it."""

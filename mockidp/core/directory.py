@@ -386,13 +386,16 @@ class Clients(_Registry[Client]):
     _unknown = UnknownClientError
 
     def __init__(self, ensure_key: Callable[[str], object] | None = None,
-                 document: Callable[[str, Any], Mapping[str, Any]] | None = None) -> None:
+                 document: Callable[[str, Any], Mapping[str, Any]] | None = None,
+                 fetch: Callable[[str], Any] = fetch_json) -> None:
         super().__init__()
         #: Makes the provider able to sign with an algorithm a client registers (the key
         #: ring's ``ensure_active``), so that what the metadata lists is what is served.
         self._ensure_key = ensure_key
         #: A metadata document's ``add()`` options (checked), or a ConfigurationError.
         self._document = document
+        #: How a metadata document on loopback is fetched (the issuer's :class:`Fetcher`).
+        self._fetch = fetch
         first = Client(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
         self._state = _Snapshot({first.client_id: first}, first.client_id)
 
@@ -401,7 +404,7 @@ class Clients(_Registry[Client]):
         if client is None and self._document is not None and isinstance(key, str) \
                 and is_loopback(key):
             try:
-                return self.make(**self._document(key, fetch_json(key)))
+                return self.make(**self._document(key, self._fetch(key)))
             except (FetchError, ConfigurationError):
                 return None
         return client

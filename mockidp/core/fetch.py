@@ -17,7 +17,8 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["FETCH_LIMIT", "FETCH_TIMEOUT", "FetchError", "fetch_json", "fetch_text", "is_loopback"]
+__all__ = ["FETCH_LIMIT", "FETCH_TIMEOUT", "FetchError", "Fetcher", "fetch_json", "fetch_text",
+           "is_loopback"]
 
 #: The largest document fetched, in bytes, and how long a fetch may take, in seconds.
 FETCH_LIMIT = 64 * 1024
@@ -76,3 +77,29 @@ def fetch_json(url: str) -> Any:
         return json.loads(fetch_text(url))
     except (ValueError, RecursionError) as exc:
         raise FetchError(f"{url} is not JSON: {exc}") from None
+
+
+class Fetcher:
+    """One issuer's fetching: :func:`fetch_text` and :func:`fetch_json` while ``enabled``.
+
+    A provider that listens beyond loopback turns it off: whoever reaches it could register a
+    client whose ``jwks_uri``, ``request_uris`` or ``client_id`` names one of the machine's own
+    services, and learn from the error which ports answer. Such a provider takes the documents
+    registered with it (``jwks``, ``add_metadata_document``, PAR) and fetches nothing."""
+
+    def __init__(self) -> None:
+        self.enabled = True
+
+    def text(self, url: str) -> str:
+        self._check(url)
+        return fetch_text(url)
+
+    def json(self, url: str) -> Any:
+        self._check(url)
+        return fetch_json(url)
+
+    def _check(self, url: str) -> None:
+        if not self.enabled:
+            raise FetchError(f"{url} is not fetched: this provider listens beyond loopback "
+                             "and fetches no document a client names (register it with the "
+                             "provider: jwks, add_metadata_document, or PAR)")

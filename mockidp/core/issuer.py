@@ -24,6 +24,7 @@ from .clock import Clock
 from .directory import ACCESS_TOKEN_TYPES, Clients, Users
 from .dpop import DPoPKey, DPoPState
 from .endpoints import ENDPOINTS, EndpointControl, Endpoints
+from .fetch import Fetcher
 from .flows import FlowState, TokenContext
 from .keys import KeyRing
 from .recording import LOG_LIMIT, RecordedRequest, RequestLog
@@ -130,7 +131,9 @@ class Issuer:
         # for the clients that register it (OIDC Registration §2's default).
         self.keys.ensure_active("RS256")
         self.users = Users(seed)
-        self.clients = Clients(self.keys.ensure_active, document_options)
+        #: What the provider fetches of the documents clients name (off beyond loopback).
+        self.fetcher = Fetcher()
+        self.clients = Clients(self.keys.ensure_active, document_options, self.fetcher.json)
         #: The resources access tokens may be for (RFC 8707 ``resource``).
         self.resources = Resources()
         #: Pushed authorization requests not yet used (RFC 9126).

@@ -22,7 +22,7 @@ import jwt
 from jwt.algorithms import OKPAlgorithm
 
 from ..core import jwa
-from ..core.fetch import FetchError, fetch_json
+from ..core.fetch import FetchError
 from ..core.jws import MalformedJWS, parse_compact
 from .responses import OAuthError
 
@@ -112,14 +112,14 @@ def _authenticate_assertion(issuer: Issuer, request: Request) -> Client:
     return client
 
 
-def client_keys(client: Client) -> Mapping[str, Any]:
+def client_keys(issuer: Issuer, client: Client) -> Mapping[str, Any]:
     """The client's registered public keys: its ``jwks``, or the set at its ``jwks_uri``
     (fetched on loopback only, :mod:`mockidp.core.fetch`); :class:`jwt.InvalidKeyError` if
     there are none to be had."""
     if client.jwks is not None or client.jwks_uri is None:
         return client.jwks or {}
     try:
-        keys = fetch_json(client.jwks_uri)
+        keys = issuer.fetcher.json(client.jwks_uri)
     except FetchError as exc:
         raise jwt.InvalidKeyError(f"the client's jwks_uri: {exc}") from None
     if not isinstance(keys, dict) or not isinstance(keys.get("keys"), list):
@@ -147,7 +147,7 @@ def verify_assertion(issuer: Issuer, assertion: str, client: Client, *, subject:
         if alg == "none" and not allow_none:
             raise jwt.InvalidAlgorithmError("alg none is not accepted from this client")
         if alg in _HMAC_HASHES or alg in _EDDSA_CURVES or alg == "none":
-            _verify_signature(assertion, header, client)
+            _verify_signature(issuer, assertion, header, client)
             options: dict[str, Any] = {
                 "verify_signature": False, "verify_exp": True, "verify_nbf": True,
                 "verify_iat": True, "verify_aud": True, "verify_iss": True,
@@ -156,7 +156,7 @@ def verify_assertion(issuer: Issuer, assertion: str, client: Client, *, subject:
             algorithms: list[str] | None = None
         else:
             kid = header.get("kid")
-            candidates = [k for k in client_keys(client).get("keys", [])
+            candidates = [k for k in client_keys(issuer, client).get("keys", [])
                           if kid is None or k.get("kid") == kid]
             if not candidates:
                 raise jwt.InvalidKeyError(f"no registered key of the client has kid {kid!r}")
@@ -177,7 +177,8 @@ def verify_assertion(issuer: Issuer, assertion: str, client: Client, *, subject:
     return claims
 
 
-def _verify_signature(assertion: str, header: dict[str, Any], client: Client) -> None:
+def _verify_signature(issuer: Issuer, assertion: str, header: dict[str, Any],
+                      client: Client) -> None:
     """The signature of an assertion PyJWT cannot verify (see the module docstring);
     :class:`jwt.InvalidSignatureError` or :class:`jwt.InvalidKeyError` if it does not hold."""
     alg = header["alg"]
@@ -200,7 +201,7 @@ def _verify_signature(assertion: str, header: dict[str, Any], client: Client) ->
     # RFC 9864 Ed25519 / Ed448: an OKP key of exactly that curve, whose "alg", if the JWK
     # names one, is this one (RFC 7517 §4.4).
     kid = header.get("kid")
-    candidates = [k for k in client_keys(client).get("keys", [])
+    candidates = [k for k in client_keys(issuer, client).get("keys", [])
                   if (kid is None or k.get("kid") == kid) and k.get("kty") == "OKP"
                   and k.get("crv") == _EDDSA_CURVES[alg] and k.get("alg", alg) == alg]
     if not candidates:

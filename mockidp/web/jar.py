@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.datastructures import MultiDict
 
-from ..core.fetch import FetchError, fetch_text
+from ..core.fetch import FetchError
 from ..core.jws import MalformedJWS, parse_compact
 from ..core.requests import REQUEST_URI_PREFIX
 from .clientauth import verify_assertion
@@ -112,7 +112,7 @@ def authorization_parameters(issuer: Issuer, params: MultiDict[str, str], client
                              f"registered for client {client.client_id!r}; mockidp fetches "
                              "only registered ones (RFC 9101 §5.2, §10.4)")
         try:
-            request_object = fetch_text(request_uri).strip()
+            request_object = issuer.fetcher.text(request_uri).strip()
         except FetchError as exc:
             raise OAuthError("invalid_request_uri", str(exc)) from None
         params, signed = request_object_parameters(issuer, client, request_object)
