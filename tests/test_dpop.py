@@ -262,6 +262,31 @@ def test_nonces_per_client(idp: MockIdP) -> None:
     assert _client_credentials(idp, key).status_code == 200
 
 
+def test_nonces_for_the_whole_provider_are_its_start_up_state() -> None:
+    """``idp.require_dpop_nonce = True`` before start (or ``require_dpop_nonce = true`` in
+    the config file) demands nonces of every client at every DPoP endpoint (§8, §9), and a
+    reset keeps it: it is the provider's setting, not a test's fault."""
+    from mockidp.drivers._toml import loads
+    from mockidp.drivers.config import Config
+
+    config = Config.from_data(loads("require_dpop_nonce = true\n"), "test")
+    idp = MockIdP(alg="ES256")
+    config.apply(idp)
+    with idp:
+        key = idp.dpop_key()
+        assert _client_credentials(idp, key).json()["error"] == "use_dpop_nonce"
+        idp.reset()
+        answer = _client_credentials(idp, key)
+        assert answer.json()["error"] == "use_dpop_nonce"
+        proof = key.proof("POST", idp.token_endpoint, nonce=answer.headers["DPoP-Nonce"])
+        assert _client_credentials(idp, key, proof).status_code == 200
+        token = idp.token(dpop=key)
+        refused = _userinfo(idp, token, key.proof("GET", idp.userinfo_endpoint,
+                                                  access_token=token))
+        assert refused.status_code == 401 and "use_dpop_nonce" in refused.headers[
+            "WWW-Authenticate"]
+
+
 def test_dpop_bound_access_tokens_client_must_send_a_proof(idp: MockIdP) -> None:
     """RFC 9449 §5.2: a client registered with dpop_bound_access_tokens is refused without a
     proof."""

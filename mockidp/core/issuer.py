@@ -67,6 +67,7 @@ class _Baseline(NamedTuple):
     resources: object
     require_pushed_authorization_requests: bool
     initial_access_token: str | None
+    require_dpop_nonce: bool
 
 
 class Issuer:
@@ -140,6 +141,9 @@ class Issuer:
         self.pushed = PushedRequests()
         #: RFC 9126 §5: authorization requests only by PAR, for every client.
         self.require_pushed_authorization_requests = self.profile.require_par
+        #: RFC 9449 §8, §9: every DPoP proof (token endpoint, userinfo, introspection) must
+        #: carry the provider's nonce, for every client. Off, as most providers run.
+        self.require_dpop_nonce = False
         #: The dynamic client registration endpoint's state (RFC 7591, RFC 7592).
         self.registrations = Registrations()
         #: The fault controls of every endpoint (``idp.endpoint(name)``).
@@ -359,7 +363,8 @@ class Issuer:
                                    self.refresh_token_rotation, self.jwks_max_age,
                                    self.resources.snapshot(),
                                    self.require_pushed_authorization_requests,
-                                   self.registrations.initial_access_token)
+                                   self.registrations.initial_access_token,
+                                   self.require_dpop_nonce)
 
     def reset(self) -> None:
         """Back to the baseline: keys, users, clients, clock, audience, login mode, endpoint
@@ -387,6 +392,7 @@ class Issuer:
         self.require_pushed_authorization_requests = \
             baseline.require_pushed_authorization_requests
         self.registrations.initial_access_token = baseline.initial_access_token
+        self.require_dpop_nonce = baseline.require_dpop_nonce
         self.registrations.clear()
         self.pushed.clear()
         with self._errors_lock:

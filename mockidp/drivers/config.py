@@ -74,7 +74,8 @@ _STRS = "list of strings"
 
 _TOP: dict[str, Any] = {
     "alg": _STR, "audience": _STR, "issuer_url": _STR, "login": _STR, "seed": _INT,
-    "jwks_max_age": _INT, "refresh_token_rotation": _BOOL, "profile": _STR,
+    "jwks_max_age": _INT, "refresh_token_rotation": _BOOL, "require_dpop_nonce": _BOOL,
+    "profile": _STR,
     "profile_options": (dict,), "certificates": _BOOL,
     "keys": "keys", "clients": "clients", "users": "users", "rules": "rules",
     "tenants": "tenants",
@@ -211,8 +212,9 @@ class Config:
     def apply(self, provider: Provider) -> None:
         """Add the file's keys, clients, users and tenants (before the provider starts)."""
         try:
-            if "refresh_token_rotation" in self.data:
-                provider.refresh_token_rotation = self.data["refresh_token_rotation"]
+            for setting in ("refresh_token_rotation", "require_dpop_nonce"):
+                if setting in self.data:
+                    setattr(provider, setting, self.data[setting])
             _populate(provider, self.data)
             for name, body in self.data.get("tenants", {}).items():
                 _populate(provider.tenant(name), body, f"tenants.{name}.")

@@ -34,8 +34,9 @@ _EXPOSE = {"Access-Control-Expose-Headers": "DPoP-Nonce"}
 
 def _nonce_required(issuer: Issuer, endpoint: str, client: Client | None) -> bool:
     control = issuer.endpoint(endpoint)
-    return (isinstance(control, DPoPControl) and control.dpop_nonce) \
-        or (client is not None and client.dpop_nonce)
+    return (issuer.require_dpop_nonce
+            or (isinstance(control, DPoPControl) and control.dpop_nonce)
+            or (client is not None and client.dpop_nonce))
 
 
 def nonce_headers(issuer: Issuer, endpoint: str, client: Client | None = None
