@@ -266,3 +266,30 @@ def test_rfc7591_2_1_hybrid_response_types_go_with_their_grant_types(idp: MockId
                                  "grant_types": ["authorization_code"]})
     assert no_implicit.json()["error"] == "invalid_client_metadata"
     assert "implicit" in no_implicit.json()["error_description"]
+
+
+def test_rfc7591_2_a_client_authenticates_only_as_it_registered(idp: MockIdP) -> None:
+    """RFC 7591 §2 ``token_endpoint_auth_method``: a client registered for
+    ``client_secret_post`` is refused with the same secret sent by HTTP Basic (and the other
+    way round), as a real provider refuses it; a client added without one takes either."""
+    form = {"grant_type": "client_credentials"}
+    post = register(idp, {"grant_types": ["client_credentials"], "response_types": [],
+                          "token_endpoint_auth_method": "client_secret_post"}).json()
+    as_post = requests.post(idp.token_endpoint, timeout=5, data={
+        **form, "client_id": post["client_id"], "client_secret": post["client_secret"]})
+    assert as_post.status_code == 200, as_post.text
+    as_basic = requests.post(idp.token_endpoint, data=form, timeout=5,
+                             auth=(post["client_id"], post["client_secret"]))
+    assert as_basic.status_code == 401 and as_basic.json()["error"] == "invalid_client"
+    assert "client_secret_post" in as_basic.json()["error_description"]
+    idp.clients.add("basic-only", "s3cret", token_endpoint_auth_method="client_secret_basic")
+    refused = requests.post(idp.token_endpoint, timeout=5, data={
+        **form, "client_id": "basic-only", "client_secret": "s3cret"})
+    assert refused.status_code == 401
+    idp.clients.add("either", "s3cret")
+    for kwargs in ({"auth": ("either", "s3cret")},
+                   {"data": {**form, "client_id": "either", "client_secret": "s3cret"}}):
+        answer = requests.post(idp.token_endpoint, timeout=5, **{"data": form, **kwargs})
+        assert answer.status_code == 200, answer.text
+    with pytest.raises(ConfigurationError, match="token_endpoint_auth_method"):
+        idp.clients.add("typo", "s3cret", token_endpoint_auth_method="client_secret")

@@ -255,6 +255,10 @@ class Users(_Registry[User]):
 
 
 #: Every grant type the token endpoint serves.
+#: The client authentication methods the token endpoint serves (``token_endpoint_auth_method``,
+#: RFC 7591 §2, OIDC Core §9).
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt",
+                "private_key_jwt", "none")
 #: The response types the authorization endpoint serves (``response_types_supported``), as
 #: OIDC Core §3 writes them; a client registers those it uses (RFC 7591 §2).
 RESPONSE_TYPES = ("code", "id_token", "id_token token", "code id_token", "code token",
@@ -331,6 +335,7 @@ class ClientOptions(TypedDict, total=False):
     require_signed_request_object: bool
     request_object_signing_alg: str | None
     metadata: Mapping[str, Any] | None
+    token_endpoint_auth_method: str | None
     dpop_bound_access_tokens: bool
     dpop_nonce: bool
 
@@ -371,6 +376,9 @@ class Client:
     #: Everything else it registered (``client_name``, ``scope``, ...), as RFC 7591 §3.2.1
     #: echoes it back.
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: RFC 7591 §2: the one way it authenticates at the token endpoint (one of
+    #: :data:`AUTH_METHODS`), refused any other; ``None``: any its credentials allow.
+    token_endpoint_auth_method: str | None = None
 
     @property
     def public(self) -> bool:
@@ -488,6 +496,10 @@ class Clients(_Registry[Client]):
         if access_token_typ is not None and access_token_typ not in ACCESS_TOKEN_TYPES:
             raise ConfigurationError(f"access_token_typ must be one of "
                                      f"{', '.join(ACCESS_TOKEN_TYPES)}, not {access_token_typ!r}")
+        method = options.get("token_endpoint_auth_method")
+        if method is not None and method not in AUTH_METHODS:
+            raise ConfigurationError(f"token_endpoint_auth_method must be one of "
+                                     f"{', '.join(AUTH_METHODS)}, not {method!r}")
         for name in ("dpop_bound_access_tokens", "dpop_nonce"):
             if not isinstance(options.get(name, False), bool):
                 raise ConfigurationError(f"{name} must be true or false, not {options[name]!r}")
@@ -534,6 +546,7 @@ class Clients(_Registry[Client]):
                           options.get("require_signed_request_object", False)),
                       request_object_signing_alg=request_object_signing_alg,
                       metadata=dict(options.get("metadata") or {}),
+                      token_endpoint_auth_method=method,
                       dpop_bound_access_tokens=options.get("dpop_bound_access_tokens", False),
                       dpop_nonce=options.get("dpop_nonce", False))
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
 from . import jwa
-from .directory import GRANT_TYPES, RESPONSE_TYPES, redirect_uri_problem
+from .directory import AUTH_METHODS, GRANT_TYPES, RESPONSE_TYPES, redirect_uri_problem
 from .fetch import is_loopback
 
 if TYPE_CHECKING:
@@ -25,13 +25,9 @@ if TYPE_CHECKING:
 
     from .directory import Client, ClientOptions
 
-__all__ = ["AUTH_METHODS", "REGISTRATION_LIMIT", "RegistrationError",
+__all__ = ["REGISTRATION_LIMIT", "RegistrationError",
            "Registrations", "client_metadata", "document_options", "registration_options"]
 
-#: ``token_endpoint_auth_method`` values (RFC 7591 §2, OIDC Core §9), as the token endpoint
-#: serves them.
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt",
-                "private_key_jwt", "none")
 #: Registered metadata echoed back as given (RFC 7591 §2 human-readable and informational
 #: fields, checked to be of the right JSON type).
 _STRINGS = ("client_name", "client_uri", "logo_uri", "scope", "tos_uri", "policy_uri",
@@ -131,6 +127,7 @@ def registration_options(metadata: Mapping[str, Any]) -> tuple[ClientOptions, st
             metadata.get("require_pushed_authorization_requests", False),
         "require_signed_request_object": metadata.get("require_signed_request_object", False),
         "dpop_bound_access_tokens": metadata.get("dpop_bound_access_tokens", False),
+        "token_endpoint_auth_method": method,
         "metadata": {
             **{name: metadata[name] for name in (*_STRINGS, *_BOOLEANS) if name in metadata},
             **({"contacts": contacts} if contacts else {}),

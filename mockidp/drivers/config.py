@@ -89,7 +89,8 @@ _ENTRIES: dict[str, dict[str, Any]] = {
                 "access_token_typ": _STR, "jwks_uri": _STR, "request_uris": _STRS,
                 "require_pushed_authorization_requests": _BOOL,
                 "require_signed_request_object": _BOOL, "request_object_signing_alg": _STR,
-                "metadata": (dict,), "dpop_bound_access_tokens": _BOOL, "dpop_nonce": _BOOL},
+                "metadata": (dict,), "dpop_bound_access_tokens": _BOOL, "dpop_nonce": _BOOL,
+                "token_endpoint_auth_method": _STR},
     "users": {"sub": _STR, "password": _STR, "default": _BOOL, "claims": (dict,)},
     "rules": {"match": (dict,), "claims": (dict,)},
 }

@@ -60,25 +60,38 @@ def _refused(description: str) -> OAuthError:
 
 
 def authenticate_client(issuer: Issuer, request: Request) -> Client:
-    """The client the request authenticates as (see the module docstring)."""
+    """The client the request authenticates as (see the module docstring), by the method it
+    registered if it registered one (``token_endpoint_auth_method``, RFC 7591 §2)."""
     if "client_assertion" in request.form:
-        return _authenticate_assertion(issuer, request)
-    client_id, secret = _client_credentials(request)
+        client, method = _authenticate_assertion(issuer, request)
+    else:
+        client, method = _authenticate_secret(issuer, request)
+    registered = client.token_endpoint_auth_method
+    if registered is not None and registered != method:
+        raise _refused(f"{client.client_id!r} registered token_endpoint_auth_method "
+                       f"{registered}; this request used {method} (RFC 7591 §2)")
+    return client
+
+
+def _authenticate_secret(issuer: Issuer, request: Request) -> tuple[Client, str]:
+    """``client_secret_basic``, ``client_secret_post``, or a public client's ``client_id``
+    (``none``); the client and the method used."""
+    client_id, secret, method = _client_credentials(request)
     client = issuer.clients.get(client_id)
     if client is None:
         raise _refused(f"unknown client {client_id!r}")
     if client.public:
         if secret:
             raise _refused(f"{client_id!r} is a public client and has no secret")
-    elif client.client_secret is None:
+        return client, "none"
+    if client.client_secret is None:
         raise _refused(f"{client_id!r} authenticates with private_key_jwt (client_assertion)")
-    elif secret is None or not hmac.compare_digest(secret.encode(),
-                                                   client.client_secret.encode()):
+    if secret is None or not hmac.compare_digest(secret.encode(), client.client_secret.encode()):
         raise _refused(f"wrong or missing secret for {client_id!r}")
-    return client
+    return client, method
 
 
-def _authenticate_assertion(issuer: Issuer, request: Request) -> Client:
+def _authenticate_assertion(issuer: Issuer, request: Request) -> tuple[Client, str]:
     """``private_key_jwt`` (a JWT signed by one of the client's registered keys) or
     ``client_secret_jwt`` (an HS256/384/512 JWT keyed with the client secret), with
     ``iss`` = ``sub`` = the client id and this authorization server as ``aud``; each ``jti``
@@ -109,7 +122,8 @@ def _authenticate_assertion(issuer: Issuer, request: Request) -> Client:
     if not isinstance(jti, str) or not issuer.flows.used_assertions.add_new(jti, True,
                                                                             math.inf):
         raise _refused("client_assertion needs a jti not used before")
-    return client
+    return client, ("client_secret_jwt" if header.get("alg") in _HMAC_HASHES
+                    else "private_key_jwt")
 
 
 def client_keys(issuer: Issuer, client: Client) -> Mapping[str, Any]:
@@ -215,14 +229,15 @@ def _verify_signature(issuer: Issuer, assertion: str, header: dict[str, Any],
         raise jwt.InvalidSignatureError("Signature verification failed")
 
 
-def _client_credentials(request: Request) -> tuple[str, str | None]:
-    """(client_id, secret) from HTTP Basic or the form body; the secret is None if not sent."""
+def _client_credentials(request: Request) -> tuple[str, str | None, str]:
+    """(client_id, secret, method) from HTTP Basic or the form body; the secret is None if
+    not sent."""
     header = request.headers.get("Authorization")
     if header is None:
         client_id = request.form.get("client_id", "")
         if not client_id:
             raise _refused("client authentication is required")
-        return client_id, request.form.get("client_secret")
+        return client_id, request.form.get("client_secret"), "client_secret_post"
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
         raise _refused("use HTTP Basic client authentication")
@@ -245,4 +260,4 @@ def _client_credentials(request: Request) -> tuple[str, str | None]:
         raise OAuthError("invalid_request", "use one client authentication method, not two")
     if request.form.get("client_id", client_id) != client_id:
         raise OAuthError("invalid_request", "client_id in the body differs from Basic's")
-    return client_id, secret
+    return client_id, secret, "client_secret_basic"

@@ -321,6 +321,7 @@ def _add_client(api: ControlAPI, body: dict[str, Any]) -> dict[str, Any]:
             "id_token_signed_response_alg": client.id_token_signed_response_alg,
             "userinfo_signed_response_alg": client.userinfo_signed_response_alg,
             "access_token_typ": client.access_token_typ,
+            "token_endpoint_auth_method": client.token_endpoint_auth_method,
             "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
             "dpop_nonce": client.dpop_nonce}
 

@@ -18,7 +18,7 @@ from werkzeug.http import http_date as _format_date
 from werkzeug.wrappers import Response
 
 from ..core import jwa
-from ..core.directory import RESPONSE_TYPES
+from ..core.directory import AUTH_METHODS, RESPONSE_TYPES
 from ..core.dpop import DPOP_ALGS
 from ..core.flows import PKCE_METHODS
 from .authorize import RESPONSE_MODES
@@ -32,11 +32,9 @@ if TYPE_CHECKING:
 
     from ..core.issuer import Issuer
 
-__all__ = ["AUTH_METHODS", "INTROSPECTION_AUTH_METHODS", "http_date", "jwks_headers",
-           "metadata", "metadata_bytes"]
+__all__ = ["INTROSPECTION_AUTH_METHODS", "http_date", "jwks_headers", "metadata",
+           "metadata_bytes"]
 
-AUTH_METHODS = ["client_secret_basic", "client_secret_post", "client_secret_jwt",
-                "private_key_jwt", "none"]
 #: RFC 7662 §2.1: introspection must be authorized, so a public client's bare ``client_id``
 #: (``none``) is not listed; a bearer access token is also taken, but has no method name in
 #: the IANA registry RFC 8414 §2 draws these values from.
@@ -97,11 +95,11 @@ def metadata(issuer: Issuer) -> dict[str, Any]:
         "userinfo_signing_alg_values_supported": signing,
         "code_challenge_methods_supported": list(PKCE_METHODS),
         "dpop_signing_alg_values_supported": list(DPOP_ALGS),  # RFC 9449 §5.1
-        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "token_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
         "introspection_endpoint_auth_methods_supported": INTROSPECTION_AUTH_METHODS,
         "introspection_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
-        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "revocation_endpoint_auth_signing_alg_values_supported": CLIENT_ASSERTION_ALGS,
         "request_parameter_supported": True,
         "request_uri_parameter_supported": True,
