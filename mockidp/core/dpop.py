@@ -24,6 +24,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from ..errors import ConfigurationError, UnknownFaultError
 from . import jwa
+from .faults import CatalogEntry
 from .flows import ExpiringStore
 from .jws import MalformedJWS, b64url_encode, dumps, parse_compact, sign_compact
 
@@ -376,39 +377,20 @@ class _Entry:
     http_only: bool = False
 
 
-class DPoPFault(str):
-    """A proof fault: its name (a ``str``) with the entry's facts as attributes, in the shape
-    of :class:`~mockidp.Fault` (description, reference, check, weakness, severity, why)."""
+class DPoPFault(CatalogEntry):
+    """A proof fault: an entry of :data:`DPOP_FAULTS`, in the shape of
+    :class:`~mockidp.Fault` (description, reference, check, weakness, severity, why)."""
 
-    description: str
-    reference: str
-    check: str
-    weakness: str
-    severity: Severity
-    why: str
     build: Callable[[_ProofDraft], str] | None
     must_accept: bool
     needs_nonce: bool
     http_only: bool
-
-    def __new__(cls, name: str, entry: _Entry) -> DPoPFault:
-        self = super().__new__(cls, name)
-        for attr in ("description", "reference", "check", "weakness", "severity", "why",
-                     "build", "must_accept", "needs_nonce", "http_only"):
-            object.__setattr__(self, attr, getattr(entry, attr))
-        return self
-
-    @property
-    def name(self) -> str:
-        return str(self)
+    _FIELDS = ("build", "must_accept", "needs_nonce", "http_only")
 
     @property
     def of_proof(self) -> bool:
         """Whether ``key.proof(fault=...)`` makes it (else it is a fault of the request)."""
         return self.build is not None
-
-    def __repr__(self) -> str:
-        return f"<DPoPFault {str(self)!r}: {self.description}>"
 
 
 def _edit(**changes: Any) -> Callable[[_ProofDraft], str]:

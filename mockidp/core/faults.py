@@ -19,7 +19,7 @@ import secrets
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ..errors import KeyStateError, UnknownFaultError
 from .jws import b64url_decode, b64url_encode, dumps, sign_compact, signing_input
@@ -27,9 +27,12 @@ from .jws import b64url_decode, b64url_encode, dumps, sign_compact, signing_inpu
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from typing_extensions import Self
+
     from .keys import Key, KeyRing
 
-__all__ = ["FAULTS", "SEVERITIES", "Attacker", "Draft", "Fault", "Severity", "at_least", "get"]
+__all__ = ["FAULTS", "SEVERITIES", "Attacker", "CatalogEntry", "Draft", "Fault", "Severity",
+           "at_least", "get"]
 
 #: The ``typ`` values of RFC 9068 access tokens.
 AT_JWT = ("at+jwt", "application/at+jwt")
@@ -145,29 +148,45 @@ class _Info:
     judge: Callable[[object, Severity], tuple[Severity | None, str]] | None = None
 
 
-class Fault(str):
-    """A catalog entry. It *is* its name (a ``str``), so ``idp.token(fault=f)`` and
-    ``f == "expired"`` work, and it carries the entry's facts as attributes."""
+class CatalogEntry(str):
+    """An entry of a fault catalog (tokens here; DPoP proofs, sign-ins). It *is* its name (a
+    ``str``), so ``idp.token(fault=f)`` and ``f == "expired"`` work, and it carries the
+    entry's facts as attributes: those every catalog has, and the ``_FIELDS`` of its own."""
 
-    category: str
     description: str
     reference: str
     check: str
     weakness: str
-    build: Callable[[Draft], str]
     severity: Severity
     why: str
+    #: The facts a catalog's entries have beyond the shared ones.
+    _FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def __new__(cls, name: str, info: object) -> Self:
+        self = super().__new__(cls, name)
+        for attr in ("description", "reference", "check", "weakness", "severity", "why",
+                     *cls._FIELDS):
+            object.__setattr__(self, attr, getattr(info, attr))
+        return self
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {str(self)!r}: {self.description}>"
+
+
+class Fault(CatalogEntry):
+    """A token fault: an entry of :data:`FAULTS`."""
+
+    category: str
+    build: Callable[[Draft], str]
     at_jwt_severity: Severity | None
     at_jwt_only: bool
     exhausts: bool
     judge: Callable[[object, Severity], tuple[Severity | None, str]] | None
-
-    def __new__(cls, name: str, info: _Info) -> Fault:
-        self = super().__new__(cls, name)
-        for attr in ("category", "description", "reference", "check", "weakness", "build",
-                     "severity", "why", "at_jwt_severity", "at_jwt_only", "exhausts", "judge"):
-            object.__setattr__(self, attr, getattr(info, attr))
-        return self
+    _FIELDS = ("category", "build", "at_jwt_severity", "at_jwt_only", "exhausts", "judge")
 
     def severity_for(self, typ: str | None) -> Severity | None:
         """The severity for a validator that expects tokens of type ``typ``; ``None`` where
@@ -175,13 +194,6 @@ class Fault(str):
         if self.at_jwt_severity is not None and (typ or "").lower() in AT_JWT:
             return self.at_jwt_severity
         return None if self.at_jwt_only else self.severity
-
-    @property
-    def name(self) -> str:
-        return str(self)
-
-    def __repr__(self) -> str:
-        return f"<Fault {str(self)!r}: {self.description}>"
 
 
 # -- builders -----------------------------------------------------------------------------------

@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..errors import UnknownLoginFaultError
-from .faults import SEVERITIES, Severity
+from .faults import SEVERITIES, CatalogEntry, Severity
 from .jws import b64url_encode, jti_and_exp, parse_compact, signing_input
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+
+    from typing_extensions import Self
 
 __all__ = ["LOGIN_FAULTS", "LoginFault", "Stage", "get",
            "id_token_plant", "markdown", "plant_authorization", "plant_token_response",
@@ -92,29 +94,21 @@ class _Info:
     error: tuple[str, str] | None = None
 
 
-class LoginFault(str):
-    """A sign-in catalog entry. It *is* its name (a ``str``), like :class:`~mockidp.Fault`,
-    and carries the entry's facts as attributes."""
+class LoginFault(CatalogEntry):
+    """A sign-in catalog entry: an entry of :data:`LOGIN_FAULTS`, in the shape of
+    :class:`~mockidp.Fault`, with where it plants its one wrong thing."""
 
     stage: Stage
-    description: str
-    reference: str
-    check: str
-    weakness: str
-    severity: Severity
-    why: str
     needs: Needs
     code_flow_severity: Severity | None
     edit: Callable[[TokenContext], object] | None
     seal: Callable[[str, str | None], str] | None
     change: Callable[[dict[str, Any]], object] | None
     error: tuple[str, str] | None
+    _FIELDS = ("stage", "needs", "edit", "seal", "change", "error")
 
-    def __new__(cls, name: str, info: _Info) -> LoginFault:
-        self = super().__new__(cls, name)
-        for attr in ("stage", "description", "reference", "check", "weakness", "severity",
-                     "why", "needs", "edit", "seal", "change", "error"):
-            object.__setattr__(self, attr, getattr(info, attr))
+    def __new__(cls, name: str, info: _Info) -> Self:
+        self = super().__new__(cls, name, info)
         code_flow = info.severity if info.code_flow_severity == "same" \
             else info.code_flow_severity
         object.__setattr__(self, "code_flow_severity", code_flow)
@@ -124,13 +118,6 @@ class LoginFault(str):
         """The grade for a sign-in whose ID token came through the browser (implicit, hybrid)
         or only from the token endpoint (``front_channel=False``)."""
         return self.severity if front_channel else self.code_flow_severity
-
-    @property
-    def name(self) -> str:
-        return str(self)
-
-    def __repr__(self) -> str:
-        return f"<LoginFault {str(self)!r}: {self.description}>"
 
 
 # -- what each fault changes --------------------------------------------------------------------
