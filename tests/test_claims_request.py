@@ -17,26 +17,15 @@ from oic.oic.message import (
     Claims,
     ClaimsRequest,
     OpenIDSchema,
-    RegistrationResponse,
 )
-from oic.utils.authn.client import CLIENT_AUTHN_METHOD
+from test_front_channel import REDIRECT
+from test_front_channel import rp as relying_party
 
 from mockidp import MockIdP
 
-REDIRECT = "http://127.0.0.1:9/callback"
 #: What an access token of the token endpoint carries whatever the claims parameter asks.
 ACCESS_TOKEN_CLAIMS = {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "client_id",
                        "auth_time", "acr", "amr"}
-
-
-def relying_party(idp: MockIdP) -> Client:
-    client = Client(client_authn_method=CLIENT_AUTHN_METHOD)
-    client.provider_config(idp.issuer)
-    default = idp.clients.default
-    client.store_registration_info(RegistrationResponse(
-        client_id=default.client_id, client_secret=default.client_secret,
-        redirect_uris=[REDIRECT]))
-    return client
 
 
 def authorize(rp: Client, state: str, claims: ClaimsRequest, *, scope: str = "openid",
