@@ -59,6 +59,8 @@ PENDING_LOGIN_LIMIT = 1_000
 DEVICE_LIMIT = 1_000
 USED_ASSERTION_LIMIT = 10_000
 REVOKED_LIMIT = 100_000
+#: Access tokens whose grant asked for userinfo claims by name (OIDC Core §5.5).
+USERINFO_CLAIMS_LIMIT = 10_000
 #: New users the login page's "new user" field may add between resets: each is listed on
 #: every later login page, so without a bound the page (and the time to render it) grows with
 #: every sign-in a long-running server sees.
@@ -84,6 +86,11 @@ class Grant:
     #: (OIDC Core §3.1.2.1 ``acr_values``, §5.5.1.1 the ``claims`` parameter).
     acr_values: tuple[str, ...] = ()
     acr_essential: bool = False
+    #: The claims the ``claims`` parameter's ``userinfo`` member names (OIDC Core §5.5): the
+    #: userinfo endpoint releases them, besides the scopes', to the grant's access tokens.
+    userinfo_claims: tuple[str, ...] = ()
+    #: The subjects the ``id_token`` member's ``sub`` value(s) allow (§5.5); empty: any.
+    subjects: tuple[str, ...] = ()
     #: The resources (RFC 8707) the grant's access tokens may be for: their ``aud``.
     resources: tuple[str, ...] = ()
     #: The sign-in fault (``mockidp.LOGIN_FAULTS``) planted in this sign-in's tokens, if any.
@@ -397,9 +404,10 @@ class PendingLogin:
 
 class FlowState:
     """Everything the OAuth endpoints remember between requests, for one issuer: codes,
-    refresh tokens, revoked access tokens, the access tokens of each grant, device
-    authorizations, sign-ins waiting on the login page, the ``jti`` of client assertions
-    already used (RFC 7523 §3) and how many users the login page added. Owned by the core
+    refresh tokens, revoked access tokens, the access tokens of each grant, the userinfo
+    claims each access token's grant asked for, device authorizations, sign-ins waiting on
+    the login page, the ``jti`` of client assertions already used (RFC 7523 §3) and how many
+    users the login page added. Owned by the core
     :class:`~mockidp.core.issuer.Issuer`; the endpoints read and write it, and a reset clears
     it. Each store is bounded (see the module docstring)."""
 
@@ -417,6 +425,10 @@ class FlowState:
         #: The sign-in fault planted in the userinfo answers of each access token (by ``jti``),
         #: until the token expires (``idp.users.next_login(fault=...)``).
         self.planted: ExpiringStore[str] = ExpiringStore(CODE_LIMIT)
+        #: The ``userinfo`` claims (OIDC Core §5.5) each access token's grant asked for (by
+        #: ``jti``), until the token expires: kept here, not in the token a consumer decodes.
+        self.userinfo_claims: ExpiringStore[tuple[str, ...]] = ExpiringStore(
+            USERINFO_CLAIMS_LIMIT)
         #: Users the login page's "new user" field added since the last reset, and how many
         #: it may add (:data:`LOGIN_PAGE_USER_LIMIT`).
         self.login_page_users = 0
@@ -431,4 +443,5 @@ class FlowState:
         self.pending_logins.clear()
         self.used_assertions.clear()
         self.planted.clear()
+        self.userinfo_claims.clear()
         self.login_page_users = 0

@@ -18,6 +18,7 @@ from ..core.directory import redirect_uri_problem
 from ..core.dpop import JKT_FORM
 from ..core.flows import CODE_LIFETIME, PKCE_METHODS, Grant, PendingLogin
 from . import front_channel
+from .claims_request import check_subject, claims_parameter, subjects, userinfo_claims
 from .jar import authorization_parameters
 from .jarm import JARM_MODES, plain_mode, response_jwt
 from .pages import login_page
@@ -118,6 +119,7 @@ def _approved(issuer: Issuer, grant: Grant, user: User, claims: Mapping[str, Any
     """The successful authorization response: a code, tokens, or both (OIDC Core §3.3.2.5),
     with the planted sign-in fault (``idp.users.next_login(fault=...)``), if any."""
     try:
+        check_subject(grant, user.sub)
         claims = achieved_claims(grant, claims)
     except OAuthError as exc:
         return _respond(issuer, grant.client_id, target, response_mode, state,
@@ -160,7 +162,8 @@ def authorization_grant(issuer: Issuer, params: MultiDict[str, str], client: Cli
     if dpop_jkt is not None and not JKT_FORM.fullmatch(dpop_jkt):
         raise OAuthError("invalid_request", "dpop_jkt must be the base64url SHA-256 "
                          "thumbprint of a JWK (RFC 9449 §10, RFC 7638)")
-    acr_values, essential = requested_acr(params)
+    requested = claims_parameter(params)
+    acr_values, essential = requested_acr(params, requested)
     max_age(params)  # checked here; any sign-in below is a fresh one (see _who_signs_in)
     now = issuer.clock.time()
     return Grant(
@@ -170,6 +173,7 @@ def authorization_grant(issuer: Issuer, params: MultiDict[str, str], client: Cli
         code_challenge=challenge, code_challenge_method=method, dpop_jkt=dpop_jkt,
         resources=known_resources(issuer, params.getlist("resource")),
         acr_values=acr_values, acr_essential=essential,
+        userinfo_claims=userinfo_claims(requested), subjects=subjects(requested),
     ), types
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..core import login_faults
 from ..core.directory import RESPONSE_TYPES
+from .claims_request import remember_userinfo_claims
 from .responses import OAuthError
 from .token import TOKEN_LIFETIME, id_token
 
@@ -81,6 +82,7 @@ def tokens(issuer: Issuer, grant: Grant, client: Client, types: frozenset[str],
             client=client, form=form)
         login_faults.remember_userinfo_fault(grant.fault, access, issuer.flows.planted,
                                              issuer.clock.time())
+        remember_userinfo_claims(issuer, grant, access)
         params.update(access_token=access, token_type="Bearer",
                       expires_in=str(TOKEN_LIFETIME))
         if grant.scope:

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from ..core import login_faults
 from ..errors import InvalidTokenError
 from .authorize import refuse_script_uri
+from .claims_request import userinfo_claims_of
 from .clientauth import authenticate_client
 from .dpop import CHALLENGE, dpop_error, nonce_headers, refuse_bound_bearer, resource_proof
 from .responses import (
@@ -46,7 +47,9 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
 
 
 def userinfo(issuer: Issuer, request: Request) -> Response:
-    """OIDC Core §5.3, with bearer-token errors as RFC 6750 §3 defines them.
+    """OIDC Core §5.3, with bearer-token errors as RFC 6750 §3 defines them: the claims the
+    user has of those the token's scopes release (§5.4) and those its grant asked for in the
+    ``claims`` parameter's ``userinfo`` member (§5.5).
 
     §5.3.2: a client registered with ``userinfo_signed_response_alg`` gets the claims as a
     JWT (``application/jwt``) with ``iss`` and ``aud`` added; any other, plain JSON. The
@@ -63,6 +66,7 @@ def userinfo(issuer: Issuer, request: Request) -> Response:
     if user is not None:
         released = set(user.claims) if "scope" not in claims else {
             name for scope in scopes for name in SCOPE_CLAIMS.get(scope, ())}
+        released.update(userinfo_claims_of(issuer, claims.get("jti")))
         body.update((k, v) for k, v in user.claims.items() if k in released)
     named = claims.get("client_id", claims.get("azp"))
     client = issuer.clients.get(named) if isinstance(named, str) else None

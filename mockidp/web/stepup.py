@@ -12,9 +12,9 @@ access token (RFC 9068 §2.2.1 lists them for access tokens too)."""
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
+from .claims_request import requested_values
 from .responses import OAuthError
 
 if TYPE_CHECKING:
@@ -25,34 +25,15 @@ if TYPE_CHECKING:
 __all__ = ["achieved_claims", "max_age", "requested_acr"]
 
 
-def _claims_parameter(params: Mapping[str, str]) -> dict[str, Any]:
-    """OIDC Core §5.5: a JSON object whose ``userinfo`` and ``id_token`` members are
-    objects; ``invalid_request`` otherwise."""
-    text = params.get("claims")
-    if text is None:
-        return {}
-    try:
-        request = json.loads(text)
-    except (ValueError, RecursionError):
-        raise OAuthError("invalid_request", "claims must be a JSON object (OIDC Core "
-                         "§5.5)") from None
-    if not isinstance(request, dict) or not all(
-            isinstance(request.get(member, {}), dict) for member in ("userinfo", "id_token")):
-        raise OAuthError("invalid_request", "claims must be a JSON object whose userinfo and "
-                         "id_token members are objects (OIDC Core §5.5)")
-    return request
-
-
-def requested_acr(params: Mapping[str, str]) -> tuple[tuple[str, ...], bool]:
+def requested_acr(params: Mapping[str, str], claims: Mapping[str, Any]
+                  ) -> tuple[tuple[str, ...], bool]:
     """The ``acr`` values asked for, most preferred first, and whether they are essential:
     the ``claims`` parameter's ``id_token.acr`` (``value`` / ``values``, ``essential``,
-    §5.5.1.1) wins over ``acr_values`` (§3.1.2.1, always voluntary)."""
-    acr = _claims_parameter(params).get("id_token", {}).get("acr")
-    if isinstance(acr, dict):
-        values = acr.get("values", [acr["value"]] if "value" in acr else [])
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise OAuthError("invalid_request", "claims id_token.acr values must be strings")
-        return tuple(values), acr.get("essential") is True
+    §5.5.1.1; ``claims`` as :func:`.claims_request.claims_parameter` read it) wins over
+    ``acr_values`` (§3.1.2.1, always voluntary)."""
+    acr = requested_values(claims, "id_token", "acr")
+    if acr is not None:
+        return acr
     return tuple(params.get("acr_values", "").split()), False
 
 

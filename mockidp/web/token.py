@@ -12,6 +12,7 @@ from ..core import login_faults
 from ..core.flows import CODE_LIFETIME, REFRESH_LIFETIME, Grant, pkce_matches
 from ..core.jws import jti_and_exp
 from ..errors import InvalidTokenError
+from .claims_request import remember_userinfo_claims
 from .clientauth import authenticate_client, verify_assertion
 from .dpop import JKT, bound_jkt, nonce_headers, token_proof
 from .responses import (
@@ -106,6 +107,7 @@ def issue(issuer: Issuer, request: Request, client: Client, grant_type: str, sub
                                  grant_type=grant_type, client=client, form=form)
     if grant is not None:
         _record(issuer, grant, access)
+        remember_userinfo_claims(issuer, grant, access)
     body: dict[str, Any] = {
         "access_token": access, "token_type": "DPoP" if jkt else "Bearer",
         "expires_in": TOKEN_LIFETIME,
