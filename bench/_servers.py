@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import subprocess
 import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -28,14 +30,12 @@ print(f"http://127.0.0.1:{server.port}", flush=True)
 server.serve_forever()
 """
 
-# Reads requests up to their blank line, answers each with one prebuilt response (pipelined
-# requests too), keeps the connection open unless the client sent "Connection: close".
-# No request bodies: the benchmarks only GET.
+# Reads requests up to their blank line, answers each with one prebuilt response, given on
+# stdin (pipelined requests too), keeps the connection open unless the client sent
+# "Connection: close". No request bodies: the benchmarks only GET.
 STATIC = """
 import selectors, socket, sys
-body = sys.stdin.buffer.read()
-answer = (b"HTTP/1.1 200 OK\\r\\nContent-Type: application/json\\r\\n"
-          b"Content-Length: %d\\r\\n\\r\\n" % len(body)) + body
+answer = sys.stdin.buffer.read()
 listener = socket.create_server(("127.0.0.1", 0), backlog=128)
 listener.setblocking(False)
 selector = selectors.DefaultSelector()
@@ -111,5 +111,30 @@ def bare_werkzeug(body: bytes) -> contextlib.AbstractContextManager[str]:
 
 
 def static_bytes(body: bytes) -> contextlib.AbstractContextManager[str]:
-    """The limit: every request answered with ``body`` by a bare selectors loop (STATIC)."""
-    return _serving(STATIC, body)
+    """The limit: every request answered with ``body`` by a bare selectors loop (STATIC),
+    under a minimal head (status line, Content-Type, Content-Length)."""
+    return _serving(STATIC, b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                            b"Content-Length: %d\r\n\r\n" % len(body) + body)
+
+
+def static_response(url: str) -> contextlib.AbstractContextManager[str]:
+    """The limit answering with the very response ``url`` gives (status line, every header,
+    body; its Date frozen): a client then parses the same bytes from both servers, so the
+    ratio between them is the servers' alone."""
+    return _serving(STATIC, raw_get(url))
+
+
+def raw_get(url: str) -> bytes:
+    """The whole response (head and body) to one keep-alive GET of ``url``."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port)) as sock:
+        sock.sendall(f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head = data.split(b"\r\n\r\n", 1)[0]
+        length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"content-length:"))
+        while len(data) < len(head) + 4 + length:
+            data += sock.recv(65536)
+    return data

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import requests
 from _harness import table
-from _servers import mockidp_serve, static_bytes
-from http_throughput import LIMIT, jwks_rounds
+from _servers import mockidp_serve, static_bytes, static_response
+from http_throughput import jwks_rounds
 from lifecycle import STATES, _cycles, _fill_stock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,14 +47,22 @@ def provider_cycles(rounds: int = 3, count: int = 30) -> dict[str, list[float]]:
     return times
 
 
-def jwks_against_the_limit() -> tuple[tuple[float, float | None], tuple[float, float | None]]:
-    """mockidp's and the limit's median JWKS rates (http.client, wrk -c1), interleaved."""
+SAME = "the limit, mockidp's own response bytes"
+MINIMAL = "the limit, the body under a minimal head"
+
+
+def jwks_against_the_limit() -> dict[str, tuple[float, float | None]]:
+    """mockidp's and the limit's median JWKS rates (http.client, wrk -c1), interleaved. The
+    limit runs twice: answering with mockidp's whole response (every header, so a client
+    parses the same bytes from both and the ratio is the servers'), and with the JWKS body
+    under a two-header head (the ratio the peers' table uses)."""
     with ExitStack() as stack:
         jwks_uri = stack.enter_context(mockidp_serve()) + "/.well-known/jwks.json"
         body = requests.get(jwks_uri).content
-        limit = stack.enter_context(static_bytes(body)) + "/.well-known/jwks.json"
-        rates = jwks_rounds({"mockidp": jwks_uri, LIMIT: limit})
-    return rates["mockidp"], rates[LIMIT]
+        urls = {"mockidp": jwks_uri,
+                SAME: stack.enter_context(static_response(jwks_uri)) + "/.well-known/jwks.json",
+                MINIMAL: stack.enter_context(static_bytes(body)) + "/.well-known/jwks.json"}
+        return jwks_rounds(urls)
 
 
 def suite_seconds() -> float:
@@ -87,16 +95,20 @@ def main() -> None:
                if state == STATES[2] else "-")
         rows.append([f"RS256 provider cycle, {state} (median / p95)",
                      f"{median:.2f} ms / {p95:.2f} ms", goal, met])
-    (client, wrk), (limit_client, limit_wrk) = jwks_against_the_limit()
-    rows.append(["JWKS, http.client keep-alive, share of the limit",
-                 f"{client / limit_client:.2f}x ({client:,.0f}/s of {limit_client:,.0f}/s)",
-                 f"≥ {LIMIT_GOAL}x", _met(client / limit_client >= LIMIT_GOAL)])
-    if wrk is None or limit_wrk is None:
-        rows.append(["JWKS, wrk -c1, share of the limit", "wrk not installed", "", ""])
-    else:
-        rows.append(["JWKS, wrk -c1, share of the limit",
-                     f"{wrk / limit_wrk:.2f}x ({wrk:,.0f}/s of {limit_wrk:,.0f}/s)",
-                     f"≥ {LIMIT_GOAL}x", _met(wrk / limit_wrk >= LIMIT_GOAL)])
+    rates = jwks_against_the_limit()
+    client, wrk = rates["mockidp"]
+    for limit in (SAME, MINIMAL):
+        limit_client, limit_wrk = rates[limit]
+        goal = f"≥ {LIMIT_GOAL}x" if limit == SAME else "(for the peers' table)"
+        rows.append([f"JWKS, http.client keep-alive, share of {limit}",
+                     f"{client / limit_client:.2f}x ({client:,.0f}/s of {limit_client:,.0f}/s)",
+                     goal, _met(client / limit_client >= LIMIT_GOAL) if limit == SAME else "-"])
+        if wrk is None or limit_wrk is None:
+            rows.append([f"JWKS, wrk -c1, share of {limit}", "wrk not installed", "", ""])
+        else:
+            rows.append([f"JWKS, wrk -c1, share of {limit}",
+                         f"{wrk / limit_wrk:.2f}x ({wrk:,.0f}/s of {limit_wrk:,.0f}/s)",
+                         goal, _met(wrk / limit_wrk >= LIMIT_GOAL) if limit == SAME else "-"])
     if not arguments.no_suite:
         took = suite_seconds()
         rows.append(["the README's test command, serial", f"{took:.1f} s",
