@@ -434,6 +434,22 @@ def test_hostile_proofs_get_400_not_500(idp: MockIdP) -> None:
     idp.check()
 
 
+@pytest.mark.parametrize("claims", [{"htu": "http://[::1"}, {"iat": 10**400}],
+                         ids=["htu-not-a-uri", "iat-beyond-a-float"])
+def test_hostile_proof_claims_get_400_not_500(idp: MockIdP, claims: dict[str, object]) -> None:
+    """A proof whose htu urlsplit cannot read (§4.3 step 9), or whose iat is an integer past
+    a float's range (step 11): the spec's error, never a 5xx."""
+    key = idp.dpop_key()
+    proof = jwt.encode({"jti": "j-1", "htm": "POST", "htu": idp.token_endpoint,
+                        "iat": int(idp.clock.time()), **claims},
+                       jwt.PyJWK(key.private_jwk()).key, algorithm="ES256",
+                       headers={"typ": "dpop+jwt", "jwk": key.jwk})
+    answer = _client_credentials(idp, key, proof)
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "invalid_dpop_proof"
+    idp.check()
+
+
 def test_thumbprint_refuses_a_jwk_without_members() -> None:
     with pytest.raises(ValueError, match="RFC 7638"):
         thumbprint({"kty": "EC"})

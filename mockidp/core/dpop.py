@@ -175,7 +175,11 @@ class DPoPState:
 
 
 def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A JSON number that compares with the clock: an int of any size, or a finite float
+    (``math.isfinite`` of an int beyond a float's range raises)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def parse_proof(proof: str) -> tuple[dict[str, Any], dict[str, Any], str]:
@@ -250,7 +254,11 @@ def check_proof(
     if not isinstance(claims["htm"], str) or claims["htm"] != method.upper():
         raise ProofError(f"htm {claims['htm']!r} is not this request's method {method}",
                          "§4.3 step 8")
-    if not isinstance(claims["htu"], str) or htu_of(claims["htu"]) != htu_of(url):
+    try:
+        same_uri = isinstance(claims["htu"], str) and htu_of(claims["htu"]) == htu_of(url)
+    except ValueError:  # not a URI urlsplit can read, such as "http://[::1"
+        same_uri = False
+    if not same_uri:
         raise ProofError(f"htu {claims['htu']!r} is not this request's URI {htu_of(url)}",
                          "§4.3 step 9")
     if nonce_required and not state.nonce_valid(claims.get("nonce"), now):

@@ -12,6 +12,7 @@ access token (RFC 9068 §2.2.1 lists them for access tokens too)."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from .claims_request import requested_values
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     from ..core.flows import Grant
 
 __all__ = ["achieved_claims", "max_age", "requested_acr"]
+
+#: ``max_age``: seconds as ASCII digits, few enough to be a time.
+_SECONDS = re.compile(r"[0-9]{1,10}")
 
 
 def requested_acr(params: Mapping[str, str], claims: Mapping[str, Any]
@@ -42,9 +46,9 @@ def max_age(params: Mapping[str, str]) -> int | None:
     value = params.get("max_age")
     if value is None:
         return None
-    if not value.isdigit():
-        raise OAuthError("invalid_request", f"max_age must be a whole number of seconds, "
-                         f"not {value!r}")
+    if not _SECONDS.fullmatch(value):  # ASCII digits: str.isdigit takes "²" and "٣" too
+        raise OAuthError("invalid_request", f"max_age must be a whole number of seconds "
+                         f"(at most 10 digits), not {value[:40]!r}")
     return int(value)
 
 
