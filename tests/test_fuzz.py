@@ -35,7 +35,8 @@ PARAMS = ["grant_type", "client_id", "client_secret", "code", "redirect_uri", "s
           "code_verifier", "refresh_token", "username", "password", "token", "prompt",
           "login_hint", "response_mode", "subject_token", "subject_token_type", "assertion",
           "client_assertion", "client_assertion_type", "device_code", "user_code",
-          "id_token_hint", "post_logout_redirect_uri", "login_request", "action", "sub"]
+          "id_token_hint", "post_logout_redirect_uri", "login_request", "action", "sub",
+          "request", "request_uri", "resource", "dpop_jkt", "max_age", "acr_values", "claims"]
 VALUES = st.one_of(
     st.text(max_size=40),
     st.sampled_from(["client_credentials", "authorization_code", "refresh_token", "password",
@@ -43,12 +44,17 @@ VALUES = st.one_of(
                      "urn:ietf:params:oauth:grant-type:jwt-bearer",
                      "urn:ietf:params:oauth:grant-type:device_code", "mockidp-client",
                      "mockidp-client-secret", "code", "S256", "plain", "none", "openid",
-                     "http://127.0.0.1/cb", "a.b.c", "e30.e30.", "x" * 3000]),
+                     "http://127.0.0.1/cb", "a.b.c", "e30.e30.", "x" * 3000, "²", "9" * 400,
+                     "code id_token token", "id_token", "jwt", "fragment.jwt", "query.jwt",
+                     "urn:ietf:params:oauth:request_uri:x", '{"userinfo":{"email":null}}',
+                     '{"id_token":{"acr":{"essential":true,"values":[1]},"sub":{"value":2}}}',
+                     "https://example.com/client.json"]),
 )
 PAIRS = st.lists(st.tuples(st.sampled_from(PARAMS) | st.text(max_size=10), VALUES), max_size=6)
 AUTHORIZATION = st.one_of(
     st.none(),
     st.sampled_from(["Basic", "Basic !!!", "Bearer", "Bearer a.b.c", "Basic bW9ja2lkcC1jbGllbnQ6",
+                     "DPoP", "DPoP a.b.c",
                      "Basic bW9ja2lkcC1jbGllbnQ6bW9ja2lkcC1jbGllbnQtc2VjcmV0", "Digest x"]),
     st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60),
 )
