@@ -82,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls", action="store_true",
                        help="serve HTTPS with a certificate from a CA made at start-up")
     serve.add_argument("--config", metavar="FILE", help="TOML: keys, clients, users, tenants")
+    serve.add_argument("--resource", action="append", default=[], metavar="URI",
+                       help="a resource tokens may be for (RFC 8707 resource, an MCP "
+                            "server's URL; repeatable)")
     serve.add_argument("--scenario", metavar="FILE", help="TOML: timed rotations and faults")
     serve.add_argument("--control-token", metavar="SECRET",
                        help="require this bearer token on the control API (/_mockidp/); "
@@ -234,6 +237,8 @@ def _provider(args: argparse.Namespace) -> MockIdP:
                        log_limit=2000, **options)
     if config is not None:
         config.apply(provider)
+    for uri in args.resource:
+        provider.resources.add(uri)
     return provider
 
 

@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import requests
 
 from mockidp import MockIdP, __version__
 from mockidp.cli import main
@@ -382,3 +383,28 @@ def test_serve_with_a_fixed_key_publishes_it_at_every_start(tmp_path: Path) -> N
     fixed = [[{m: k[m] for m in ("kty", "kid", "alg", "n", "e")} for k in keys
               if k["kid"] == "stable"] for keys in (first, second)]
     assert fixed[0] == fixed[1] and len(fixed[0]) == 1
+
+
+def test_serve_knows_the_resources_it_is_given(tmp_path: Path) -> None:
+    """RFC 8707 resources for `mockidp serve` (an MCP server's URL): --resource and the config
+    file's `resources` are start-up state, kept by a reset; RemoteIdP.add_resource adds one
+    until the next reset; an unknown one is invalid_target naming every way to add it."""
+    from mockidp import RemoteIdP
+    from mockidp.cli import _parser, _provider
+
+    config = tmp_path / "mcp.toml"
+    config.write_text('resources = ["http://127.0.0.1:5002/mcp"]\n')
+    args = _parser().parse_args(["serve", "--port", "0", "--profile", "mcp", "--config",
+                                 str(config), "--resource", "http://127.0.0.1:5001/mcp"])
+    with _provider(args) as idp:
+        idp.reset()
+        assert list(idp.resources) == ["http://127.0.0.1:5001/mcp", "http://127.0.0.1:5002/mcp"]
+        remote = RemoteIdP(idp.issuer)
+        assert remote.add_resource("http://127.0.0.1:5003/mcp") in idp.resources
+        answer = requests.post(idp.token_endpoint, auth=("mockidp-client", "mockidp-client-secret"),
+                               data={"grant_type": "client_credentials",
+                                     "resource": "http://127.0.0.1:5009/mcp"}, timeout=5)
+        assert answer.json()["error"] == "invalid_target"
+        assert "--resource" in answer.json()["error_description"]
+        idp.reset()
+        assert "http://127.0.0.1:5003/mcp" not in idp.resources

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from ..core.directory import Clients, Users
     from ..core.flows import TokenContext
     from ..core.keys import KeyRing
+    from ..core.resources import Resources
     from ..core.tokens import Minter
 
 __all__ = ["Config", "Rule", "keep_rules"]
@@ -77,7 +78,8 @@ _TOP: dict[str, Any] = {
     "jwks_max_age": _INT, "refresh_token_rotation": _BOOL, "require_dpop_nonce": _BOOL,
     "profile": _STR,
     "profile_options": (dict,), "certificates": _BOOL,
-    "keys": "keys", "clients": "clients", "users": "users", "rules": "rules",
+    "resources": _STRS, "keys": "keys", "clients": "clients", "users": "users",
+    "rules": "rules",
     "tenants": "tenants",
 }
 _ENTRIES: dict[str, dict[str, Any]] = {
@@ -97,7 +99,8 @@ _ENTRIES: dict[str, dict[str, Any]] = {
 #: A key's fixed material, besides what ``keys.add`` takes (above, kept equal to its options).
 _KEY_MATERIAL = {"file": _STR, "pem": _STR, "jwk": (dict,)}
 _FIELDS = {**_ENTRIES, "keys": {**_ENTRIES["keys"], **_KEY_MATERIAL}}
-_TENANT = {"keys": "keys", "clients": "clients", "users": "users", "rules": "rules"}
+_TENANT = {"keys": "keys", "clients": "clients", "users": "users", "rules": "rules",
+           "resources": _STRS}
 _PROVIDER_OPTIONS = ("alg", "audience", "issuer_url", "login", "seed", "jwks_max_age", "profile",
                      "certificates")
 
@@ -149,14 +152,15 @@ def _check_table(where: str, table: Any, schema: dict[str, Any]) -> None:
 
 
 class Issuer(Protocol):
-    """What a config file sets up: an issuer's keys, clients, users and hooks. Named by its
-    shape rather than imported from the facade, so that the control API can take the file's
-    rules (``POST /_mockidp/rules``) without an import cycle through ``MockIdP``."""
+    """What a config file sets up: an issuer's keys, clients, users, resources and hooks.
+    Named by its shape rather than imported from the facade, so that the control API can take
+    the file's rules (``POST /_mockidp/rules``) without an import cycle through ``MockIdP``."""
 
     keys: KeyRing
     clients: Clients
     users: Users
     minter: Minter
+    resources: Resources
 
 
 class Provider(Issuer, Protocol):
@@ -224,6 +228,8 @@ class Config:
 
 
 def _populate(provider: Issuer, data: dict[str, Any], where: str = "") -> None:
+    for uri in data.get("resources", []):
+        provider.resources.add(uri)
     for index, key in enumerate(data.get("keys", [])):
         options = dict(key)
         given = {name: options.pop(name) for name in ("file", "pem", "jwk") if name in options}

@@ -239,6 +239,14 @@ class RemoteIdP:
         user_code_decided: str = answer["user_code"]
         return user_code_decided
 
+    def add_resource(self, uri: str) -> str:
+        """``idp.resources.add(uri)`` of the remote provider (RFC 8707), until the next reset
+        (``POST /_mockidp/resources``); a resource the provider starts with comes from
+        ``mockidp serve --resource`` or the config file's ``resources``."""
+        answer = self.call("POST", "/resources", {"uri": uri})
+        added: str = answer["uri"]
+        return added
+
     def add_rule(self, match: Mapping[str, str], claims: Mapping[str, Any]) -> dict[str, Any]:
         """Add ``claims`` to the tokens ``match`` describes, as a config file's ``[[rules]]``
         entry does, until the next reset (``POST /_mockidp/rules``). ``match`` compares

@@ -162,7 +162,9 @@ def known_resources(issuer: Issuer, resources: list[str],
             raise OAuthError("invalid_target", problem)
         if resource not in issuer.resources:
             raise OAuthError("invalid_target", f"resource {resource!r} is unknown to this "
-                             "provider (register it: idp.resources.add)")
+                             "provider; register it: idp.resources.add(uri) in Python, "
+                             "mockidp serve --resource URI, resources = [...] in its config "
+                             "file, or POST /_mockidp/resources {\"uri\": ...}")
         if granted is not None and resource not in granted:
             raise OAuthError("invalid_target", f"resource {resource!r} was not granted "
                              "(RFC 8707 §2.2)")
