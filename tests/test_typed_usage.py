@@ -113,6 +113,8 @@ def test_tenants_profiles_and_remote(idp: MockIdP) -> None:
     key: RemoteKey = remote.keys.rotate()
     assert remote.keys.state(key.kid) == "active"
     remote.endpoint("jwks").fail(503, times=1)
+    resource: str = remote.add_resource("https://api.example.test/r")
+    assert resource in idp.resources
     assert isinstance(ssl.create_default_context(), ssl.SSLContext)
 
 
