@@ -202,15 +202,31 @@ def _remote(flag: str, url: str, control_token: str | None) -> RemoteIdP:
         raise _Fail(f"{flag} {url}: {exc}; pass the server's --control-token") from None
 
 
-def _start(provider: MockIdP, flag: str) -> None:
-    """Start ``provider``; a port in use names the command's flag, not ``port=0``."""
+def _start(provider: MockIdP, flag: str, also: str = "") -> None:
+    """Start ``provider``; a port in use names the command's flag, not ``port=0``, and
+    ``also`` what else the user may mean."""
     from .errors import BindError
 
     try:
         provider.start()
     except BindError as exc:
         raise _Fail(f"{flag} {exc.port}: cannot listen on {exc.host}:{exc.port}: {exc.reason}; "
-                    f"pick another {flag}, or {flag} 0 for any free port") from None
+                    f"pick another {flag}, or {flag} 0 for any free port{also}") from None
+
+
+def _answering(flag: str, url: str) -> None:
+    """Fail at once, in one line, when nothing listens at ``url``: each case of an audit would
+    otherwise report the refused connection as a refusal of its token."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=5).close()
+    except OSError as exc:
+        raise _Fail(f"{flag} {url}: nothing answers there ({exc.strerror or exc}); start the "
+                    "service first") from None
 
 
 def _provider(args: argparse.Namespace) -> MockIdP:
@@ -371,6 +387,9 @@ def _audit(args: argparse.Namespace) -> int:
     from .provider import MockIdP
 
     _check_url("--url", args.url, args.allow_remote)
+    if args.scope and not args.resource:
+        raise _Fail("--scope is the scope a --resource audit asks for; add --resource, or "
+                    "drop --scope")
     headers = {}
     for header in args.header:
         name, sep, value = header.partition(":")
@@ -393,12 +412,16 @@ def _audit(args: argparse.Namespace) -> int:
 
     if args.issuer:
         remote = _remote("--issuer", args.issuer, args.control_token)
+        _answering("--url", args.url)
         print(f"mockidp audit: provider {remote.issuer} -> {args.url}", file=sys.stderr)
         report = run(remote)
     else:
         provider = MockIdP(**options)
-        _start(provider, "--idp-port")
+        _start(provider, "--idp-port", f" (if a mockidp serve the service trusts runs there, "
+                                       f"audit through it: --issuer http://127.0.0.1:"
+                                       f"{args.idp_port})")
         with provider:
+            _answering("--url", args.url)
             print(f"mockidp audit: provider {provider.issuer} -> {args.url}", file=sys.stderr)
             report = run(provider)
     return _report(args, report)
@@ -423,6 +446,7 @@ def _audit_login(args: argparse.Namespace) -> int:
         elif args.client_secret:
             raise _Fail("--client-secret needs --client-id: the default client's secret is "
                         f"{client.client_secret}")
+        _answering("--start", args.start)
         print(f"mockidp audit-login: provider {provider.issuer}, client {client.client_id} "
               f"-> {args.start}", file=sys.stderr)
         report = audit_login(http_login(args.start, check), provider, client, faults=faults,

@@ -408,3 +408,22 @@ def test_serve_knows_the_resources_it_is_given(tmp_path: Path) -> None:
         assert "--resource" in answer.json()["error_description"]
         idp.reset()
         assert "http://127.0.0.1:5003/mcp" not in idp.resources
+
+
+def test_audit_of_a_url_where_nothing_answers_is_one_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Nothing listening at --url (or --start) is the user's mistake, said at once in one line
+    with exit 2: not a report whose every case counts the refused connection as a refusal."""
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on: bound, never listening
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/api"
+        assert main(["audit", "--url", url, "--idp-port", "0"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "nothing answers there" in err and url in err
+        assert main(["audit-login", "--start", url, "--signed-in", "status:200",
+                     "--idp-port", "0"]) == 2
+        assert "nothing answers there" in capsys.readouterr().err
+    assert main(["audit", "--url", url, "--scope", "read"]) == 2
+    assert "--scope" in capsys.readouterr().err
