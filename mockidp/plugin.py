@@ -242,10 +242,14 @@ def _check(marker: pytest.Mark) -> dict[str, Any]:
     options: dict[str, Any] = dict(marker.kwargs)
     unknown = set(options) - set(_MARKER_OPTIONS)
     if unknown and "profile" not in options:
+        import difflib
+
+        names = ("profile", *_MARKER_OPTIONS)
+        guesses = sorted({m for name in unknown for m in difflib.get_close_matches(name, names)})
         raise ConfigurationError(
-            f"@pytest.mark.idp got unknown option(s) {', '.join(sorted(unknown))}; "
-            f"use {', '.join(_MARKER_OPTIONS)} (profile options need profile=)"
-        )
+            f"unknown option(s) {', '.join(sorted(unknown))}; use {', '.join(names)} (a "
+            f"profile's options go with profile=)"
+            + (f"; did you mean {' or '.join(guesses)}?" if guesses else ""))
     return options
 
 
@@ -271,23 +275,38 @@ def idp(idp_server: MockIdP, request: pytest.FixtureRequest) -> Iterator[MockIdP
     provider of that profile for this test alone (started and stopped around it). A request
     handler that failed during the test fails it at teardown."""
     marker = request.node.get_closest_marker("idp")
-    options = _check(marker) if marker is not None else {}
-    intercept = bool(options.pop("intercept", False))
-    if intercept and "profile" in options:
-        options.setdefault("public_url", True)
-    if "profile" in options or "public_url" in options:
-        with _provider(request.config, **options) as own, _intercepting(own, intercept):
-            yield own
-            own.check()
-        return
-    idp_server.reset()
-    _configure(idp_server, options)
+    with _marker_errors():
+        options = _check(marker) if marker is not None else {}
+        intercept = bool(options.pop("intercept", False))
+        if intercept and "profile" in options:
+            options.setdefault("public_url", True)
+        own = _provider(request.config, **options) \
+            if "profile" in options or "public_url" in options else None
+    with contextlib.ExitStack() as stack:
+        if own is not None:
+            provider = stack.enter_context(own)
+        else:
+            provider = idp_server
+            provider.reset()
+            stack.callback(provider.reset)
+            with _marker_errors():
+                _configure(provider, options)
+        with _marker_errors():
+            stack.enter_context(_intercepting(provider, intercept))
+        yield provider
+        provider.check()
+
+
+@contextlib.contextmanager
+def _marker_errors() -> Iterator[None]:
+    """A marker that cannot be honoured fails its test in one line naming the marker, not
+    with the fixture's traceback (the marker is the user's code; the fixture is not)."""
+    from .errors import ConfigurationError, InterceptError
+
     try:
-        with _intercepting(idp_server, intercept):
-            yield idp_server
-        idp_server.check()
-    finally:
-        idp_server.reset()
+        yield
+    except (ConfigurationError, InterceptError) as exc:
+        pytest.fail(f"@pytest.mark.idp: {exc}", pytrace=False)
 
 
 def _intercepting(provider: MockIdP, intercept: bool) -> contextlib.AbstractContextManager[None]:

@@ -171,6 +171,8 @@ class MockIdP(_Served):
         if profile_options is not None and not isinstance(profile_options, Mapping):
             raise ConfigurationError(f"profile_options takes a mapping of option names to "
                                      f"values, not {profile_options!r}")
+        if options:
+            _check_keywords(profile, options)
         super().__init__(
             self._url, alg=alg, audience=audience, seed=seed, jwks_max_age=jwks_max_age,
             login=login, log_limit=log_limit, profile=profile, certificates=certificates,
@@ -423,3 +425,25 @@ class MockIdP(_Served):
 
     def __repr__(self) -> str:
         return f"<MockIdP {self._bound or 'not started'} alg={self.keys.default_alg}>"
+
+
+def _check_keywords(profile: str | Profile, options: Mapping[str, str]) -> None:
+    """The extra keywords of ``MockIdP(...)`` are the profile's options; one that is neither
+    an option nor an argument (``algo=``, ``audiance=``) is a typo, said as one, with the
+    names it may have meant."""
+    import difflib
+    import inspect
+
+    from .core import profiles
+
+    known = profile if not isinstance(profile, str) else profiles.get(profile)
+    stray = sorted(set(options) - set(known.options))
+    if not stray:
+        return
+    names = [*inspect.signature(MockIdP).parameters, *known.options]
+    guesses = {m for name in stray for m in difflib.get_close_matches(name, names, n=2)}
+    raise ConfigurationError(
+        f"MockIdP() got unknown keyword(s) {', '.join(stray)}: neither an argument of MockIdP "
+        f"nor an option of profile {known.name!r} (its options: "
+        f"{', '.join(known.options) or 'none'})"
+        + (f"; did you mean {' or '.join(sorted(guesses))}?" if guesses else ""))

@@ -335,4 +335,5 @@ def test_intercept_on_the_marker_without_a_public_url(pytester: pytest.Pytester)
     """)
     result = pytester.runpytest_inprocess()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*InterceptError: intercept() needs the real provider's URL*"])
+    result.stdout.fnmatch_lines(["*@pytest.mark.idp: intercept() needs the real provider's URL*"])
+    assert "def idp(" not in result.stdout.str()  # one line, not the fixture's traceback

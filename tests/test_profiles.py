@@ -210,8 +210,13 @@ def test_certificate_map_lists_the_published_keys() -> None:
 
 @pytest.mark.parametrize(("options", "message"), [
     ({"profile": "keycloack"}, "unknown profile 'keycloack'; use one of: generic, keycloak"),
-    ({"profile": "keycloak", "server": "x"}, "has no option(s) server; its options: realm"),
-    ({"profile": "generic", "realm": "x"}, "has no option(s) realm; its options: none"),
+    ({"profile": "keycloak", "server": "x"},
+     "unknown keyword(s) server: neither an argument of MockIdP nor an option of profile "
+     "'keycloak' (its options: realm)"),
+    ({"profile": "generic", "realm": "x"}, "option of profile 'generic' (its options: none)"),
+    ({"algo": "ES256"}, "unknown keyword(s) algo: neither an argument of MockIdP nor an option "
+                        "of profile 'generic' (its options: none); did you mean alg?"),
+    ({"profile_options": {"server": "x"}}, "has no option(s) server; its options: none"),
     ({"profile": "keycloak", "realm": "a/b"}, "must be one URL path segment"),
     ({"profile": "okta", "alg": "ES256"}, "the okta profile signs with RS256, not ES256"),
 ])
