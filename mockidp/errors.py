@@ -54,10 +54,15 @@ class _UnknownName(ConfigurationError):
     hint = ""
 
     def __init__(self, given: object, supported: Iterable[str]) -> None:
+        import difflib
+
         self.supported = tuple(supported)
+        close = difflib.get_close_matches(given, self.supported, n=1) \
+            if isinstance(given, str) else []
+        guess = f"; did you mean {close[0]!r}?" if close else ""
         super().__init__(
             f"unknown {self.what} {given!r}; use one of: {', '.join(self.supported)}{self.hint}"
-        )
+            f"{guess}")
 
 
 class UnknownAlgorithmError(_UnknownName):
@@ -102,6 +107,13 @@ class UnknownLoginFaultError(UnknownFaultError):
 
     what = "sign-in fault"
     hint = " (mockidp.LOGIN_FAULTS has a description of each)"
+
+
+class UnknownDPoPFaultError(UnknownFaultError):
+    """``key.proof(fault=...)`` named no entry of ``mockidp.DPOP_FAULTS``."""
+
+    what = "DPoP proof fault"
+    hint = " (mockidp.DPOP_FAULTS has a description of each)"
 
 
 class UnknownKeyError(MockIdPError, KeyError):

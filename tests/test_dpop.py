@@ -19,7 +19,14 @@ import pytest
 import requests
 from jwcrypto import jwk as jwcrypto_jwk
 
-from mockidp import DPOP_FAULTS, ConfigurationError, DPoPKey, MockIdP, UnknownFaultError
+from mockidp import (
+    DPOP_FAULTS,
+    ConfigurationError,
+    DPoPKey,
+    MockIdP,
+    UnknownDPoPFaultError,
+    UnknownFaultError,
+)
 from mockidp.core.dpop import DPOP_ALGS, htu_of, thumbprint
 
 
@@ -418,6 +425,9 @@ def test_misuse_is_a_configuration_error(idp: MockIdP) -> None:
         idp.dpop_key("HS256")
     with pytest.raises(UnknownFaultError):
         idp.dpop_key().proof("GET", "https://x.example/", fault="nope")
+    with pytest.raises(UnknownDPoPFaultError, match="unknown DPoP proof fault 'iat-stal'.*"
+                       r"DPOP_FAULTS.*did you mean 'iat-stale'\?"):
+        idp.dpop_key().proof("GET", "https://x.example/", fault="iat-stal")
     with pytest.raises(ConfigurationError, match="fault of the request"):
         idp.dpop_key().proof("GET", "https://x.example/", fault="missing-proof")
     with pytest.raises(ConfigurationError, match="dpop takes"):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from ..errors import ConfigurationError, UnknownFaultError
+from ..errors import ConfigurationError, UnknownDPoPFaultError
 from . import jwa
 from .faults import CatalogEntry
 from .flows import ExpiringStore
@@ -621,4 +621,4 @@ def _fault(name: object) -> DPoPFault:
     try:
         return DPOP_FAULTS[name]  # type: ignore[index]
     except (KeyError, TypeError):
-        raise UnknownFaultError(name, DPOP_FAULTS) from None
+        raise UnknownDPoPFaultError(name, DPOP_FAULTS) from None
