@@ -59,7 +59,7 @@ class _UnknownName(ConfigurationError):
         self.supported = tuple(supported)
         close = difflib.get_close_matches(given, self.supported, n=1) \
             if isinstance(given, str) else []
-        guess = f"; did you mean {close[0]!r}?" if close else ""
+        guess = f"; did you mean {str(close[0])!r}?" if close else ""
         super().__init__(
             f"unknown {self.what} {given!r}; use one of: {', '.join(self.supported)}{self.hint}"
             f"{guess}")
