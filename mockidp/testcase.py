@@ -36,9 +36,19 @@ class IdPTestCase(unittest.TestCase):
         cls.idp = MockIdP(**cls.idp_options).start()
         cls.addClassCleanup(cls.idp.stop)
 
-    def setUp(self) -> None:
-        super().setUp()
-        self.idp.reset()
-        # Cleanups run last in, first out: check what the test's requests did, then reset.
-        self.addCleanup(self.idp.reset)
-        self.addCleanup(self.idp.check)
+    def run(self, result: unittest.TestResult | None = None) -> unittest.TestResult | None:
+        # Reset and check here, not in setUp: a test class that overrides setUp without
+        # calling super() still gets a fresh provider. unittest has run setUpClass by now.
+        idp = getattr(self, "idp", None)
+        if isinstance(idp, MockIdP):
+            idp.reset()
+            # Cleanups run last in, first out: check what the test's requests did, then reset.
+            self.addCleanup(idp.reset)
+            self.addCleanup(idp.check)
+        return super().run(result)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "idp":
+            raise AttributeError(f"{type(self).__name__} has no provider: its setUpClass must "
+                                 "call super().setUpClass(), which starts self.idp")
+        raise AttributeError(name)

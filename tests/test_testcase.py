@@ -58,3 +58,37 @@ def test_a_request_handler_that_failed_fails_the_test() -> None:
     assert result.testsRun == 1
     (_, traceback), = result.errors
     assert "ServerError" in traceback and "KeyError" in traceback
+
+
+def test_a_set_up_without_super_still_gets_a_reset_provider() -> None:
+    """The reset does not depend on the user's setUp calling super(); a setUpClass that
+    forgets super() gets an error that says so."""
+    kids: list[str] = []
+
+    class Tests(IdPTestCase):
+        idp_options: ClassVar[dict[str, object]] = {"alg": "ES256"}
+
+        def setUp(self) -> None:  # no super().setUp()
+            self.marker = 1
+
+        def test_a_rotates(self) -> None:
+            kids.append(self.idp.keys.active.kid)
+            self.idp.keys.rotate()
+
+        def test_b_sees_the_start_up_key(self) -> None:
+            kids.append(self.idp.keys.active.kid)
+
+    result = _run(Tests)
+    assert result.wasSuccessful(), result.errors + result.failures
+    assert kids[0] == kids[1]
+
+    class Forgetful(IdPTestCase):
+        @classmethod
+        def setUpClass(cls) -> None:  # no super().setUpClass()
+            pass
+
+        def test_uses_the_provider(self) -> None:
+            self.idp.token()
+
+    (_, traceback), = _run(Forgetful).errors
+    assert "must call super().setUpClass()" in traceback
