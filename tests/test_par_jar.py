@@ -109,6 +109,23 @@ def test_rfc9126_2_1_client_authentication_and_errors(idp: MockIdP) -> None:
     assert get.status_code == 405
 
 
+@pytest.mark.parametrize("audience", ["issuer", "token", "par"])
+def test_rfc9126_2_assertion_audience(idp: MockIdP, client_key: ECKey, audience: str) -> None:
+    """RFC 9126 §2: with private_key_jwt at the PAR endpoint the server MUST accept its
+    issuer, its token endpoint URL or its PAR endpoint URL as the assertion's aud."""
+    idp.clients.add("pk", jwks={"keys": [client_key.as_dict(private=False)]},
+                    redirect_uris=[REDIRECT])
+    aud = idp.issuer if audience == "issuer" else idp.url_for(audience)
+    now = int(time.time())
+    assertion = jose_jwt.encode({"alg": "ES256", "kid": "client-1"}, {
+        "iss": "pk", "sub": "pk", "aud": aud, "exp": now + 60, "jti": f"par-{audience}"},
+        client_key)
+    answer = requests.post(idp.url_for("par"), timeout=5, data={
+        **_params(), "client_id": "pk", "client_assertion": assertion,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+    assert answer.status_code == 201, answer.text
+
+
 def test_rfc9126_4_request_uri_of_another_client_or_expired(idp: MockIdP) -> None:
     """RFC 9126 §4: a request_uri is bound to the client that pushed it, and expires."""
     idp.clients.add("other", "other-secret")

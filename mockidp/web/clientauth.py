@@ -148,13 +148,14 @@ def verify_assertion(issuer: Issuer, assertion: str, client: Client, *, subject:
     """The claims of a JWT the client signed with one of its registered keys, or (an HS*
     ``alg``) with its secret. ``aud`` must name this authorization server: its issuer, or the
     URL of an endpoint that authenticates clients (RFC 7523 §3 leaves the value to the server
-    and suggests the token endpoint; clients such as Authlib send the URL they post to), or
-    one of ``audience``. ``allow_none``: an unsigned JWT (``alg`` ``none``) is taken too, for
-    a client that registered it for its request objects (RFC 9101 §10.5)."""
+    and suggests the token endpoint; clients such as Authlib send the URL they post to; RFC
+    9126 §2 makes the PAR endpoint's URL one the server MUST take), or one of ``audience``.
+    ``allow_none``: an unsigned JWT (``alg`` ``none``) is taken too, for a client that
+    registered it for its request objects (RFC 9101 §10.5)."""
     status, headers = (401, _BASIC) if error == "invalid_client" else (400, {})
     if audience is None:
         audience = [issuer.issuer, issuer.token_endpoint, *(
-            issuer.url_for(name) for name in ("introspect", "revoke", "device"))]
+            issuer.url_for(name) for name in ("introspect", "revoke", "device", "par"))]
     try:
         header = jwt.get_unverified_header(assertion)
         alg = header.get("alg")
