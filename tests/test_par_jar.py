@@ -109,6 +109,28 @@ def test_rfc9126_2_1_client_authentication_and_errors(idp: MockIdP) -> None:
     assert get.status_code == 405
 
 
+@pytest.mark.parametrize(("extra", "why"), [
+    ({"response_mode": "bogus"}, "response_mode"),
+    ({"response_type": "code id_token", "nonce": "n", "response_mode": "query"}, "query"),
+    ({"prompt": "none login"}, "prompt=none"),
+])
+def test_rfc9126_2_1_push_validated_as_authorize_would(idp: MockIdP, extra: dict[str, str],
+                                                        why: str) -> None:
+    """RFC 9126 §2.1: the pushed request is validated as the authorization endpoint would:
+    an unserved response_mode, query for a token-bearing response type (OAuth 2.0 Multiple
+    Response Types §2.1) and prompt=none with another value (OIDC Core §3.1.2.1) are 400
+    invalid_request at the push; the authorization endpoint answers them on the redirect."""
+    pushed = push(idp, _params(**extra))
+    assert pushed.status_code == 400 and pushed.json()["error"] == "invalid_request"
+    assert why in pushed.json()["error_description"]
+    direct = authorize(idp, {"client_id": "mockidp-client", **_params(**extra)})
+    assert direct.status_code == 302
+    parts = urlsplit(direct.headers["Location"])
+    answer = parse_qs(parts.fragment if "id_token" in extra.get("response_type", "")
+                      else parts.query)
+    assert answer["error"] == ["invalid_request"] and answer["state"] == ["s-1"]
+
+
 @pytest.mark.parametrize("audience", ["issuer", "token", "par"])
 def test_rfc9126_2_assertion_audience(idp: MockIdP, client_key: ECKey, audience: str) -> None:
     """RFC 9126 §2: with private_key_jwt at the PAR endpoint the server MUST accept its
