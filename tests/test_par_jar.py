@@ -399,6 +399,40 @@ def test_pushed_requests_are_bounded(idp: MockIdP) -> None:
                      ).json()["error"] == "invalid_request_uri"
 
 
+def test_a_jwks_uri_whose_keys_are_not_jwks_is_refused(idp: MockIdP, client_key: ECKey,
+                                                      served: dict[str, bytes]) -> None:
+    """RFC 7517 §5: a JWK Set's keys are JSON objects. A client whose jwks_uri answers
+    {"keys": [1]} is refused with the endpoint's error (401 invalid_client for its
+    assertion, RFC 7523 §3; invalid_request_object for its request object, RFC 9101 §6),
+    never a 5xx."""
+    served["/bad-jwks"] = b'{"keys": [1]}'
+    jwks_uri = served["base"].decode() + "/bad-jwks"
+    idp.clients.add("bad-keys", jwks_uri=jwks_uri, redirect_uris=[REDIRECT])
+    assertion = jose_jwt.encode({"alg": "ES256", "kid": "client-1"}, {
+        "iss": "bad-keys", "sub": "bad-keys", "aud": idp.url_for("par"),
+        "exp": int(time.time()) + 60, "jti": "bad-keys-1"}, client_key)
+    pushed = requests.post(idp.url_for("par"), timeout=5, data={
+        **_params(), "client_id": "bad-keys", "client_assertion": assertion,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+    assert pushed.status_code == 401 and pushed.json()["error"] == "invalid_client"
+    assert "JSON object" in pushed.json()["error_description"]
+    answer = authorize(idp, {"client_id": "bad-keys",
+                             "request": request_object(idp, client_key, "bad-keys")})
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_request_object"
+
+
+def test_rfc9126_2_3_a_pushed_request_too_large_is_413(idp: MockIdP) -> None:
+    """RFC 9126 §2.3: 413 for a request beyond the size the server takes (64 KiB here: the
+    provider keeps up to idp.pushed.limit pushed requests for their lifetime); nothing is
+    kept. One just under the bound is taken."""
+    from mockidp.web.par import PUSH_LIMIT
+
+    big = push(idp, _params(state="x" * PUSH_LIMIT))
+    assert big.status_code == 413 and big.json()["error"] == "invalid_request"
+    assert len(idp.pushed) == 0
+    assert push(idp, _params(state="x" * (PUSH_LIMIT - 1024))).status_code == 201
+
+
 def test_request_uri_beyond_loopback_is_never_fetched(idp: MockIdP, client_key: ECKey
                                                       ) -> None:
     """RFC 9101 §10.4: even a registered request_uri is fetched only on loopback."""

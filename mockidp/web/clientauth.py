@@ -15,13 +15,14 @@ import base64
 import hashlib
 import hmac
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote_plus
 
 import jwt
 from jwt.algorithms import OKPAlgorithm
 
 from ..core import jwa
+from ..core.directory import jwk_set_problem
 from ..core.fetch import FetchError
 from ..core.jws import MalformedJWS, parse_compact
 from .responses import OAuthError
@@ -136,9 +137,10 @@ def client_keys(issuer: Issuer, client: Client) -> Mapping[str, Any]:
         keys = issuer.fetcher.json(client.jwks_uri)
     except FetchError as exc:
         raise jwt.InvalidKeyError(f"the client's jwks_uri: {exc}") from None
-    if not isinstance(keys, dict) or not isinstance(keys.get("keys"), list):
-        raise jwt.InvalidKeyError("the client's jwks_uri is not a JWK Set")
-    return keys
+    problem = jwk_set_problem(keys)
+    if problem is not None:
+        raise jwt.InvalidKeyError(f"the client's jwks_uri: {problem}")
+    return cast("Mapping[str, Any]", keys)  # a JWK Set: jwk_set_problem found none
 
 
 def verify_assertion(issuer: Issuer, assertion: str, client: Client, *, subject: str | None,

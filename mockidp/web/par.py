@@ -29,13 +29,21 @@ if TYPE_CHECKING:
 
     from ..core.issuer import Issuer
 
-__all__ = ["pushed_authorization_request"]
+__all__ = ["PUSH_LIMIT", "pushed_authorization_request"]
+
+#: The largest pushed request taken, in bytes of its body (413 beyond, RFC 9126 §2.3): the
+#: provider keeps up to ``idp.pushed.limit`` of them for their lifetime, so each must be
+#: small; a request object signed with a certificate chain is a few KiB.
+PUSH_LIMIT = 64 * 1024
 
 #: Client authentication's own parameters: not part of the authorization request.
 _AUTHENTICATION = frozenset({"client_secret", "client_assertion", "client_assertion_type"})
 
 
 def pushed_authorization_request(issuer: Issuer, request: Request) -> Response:
+    if len(request.get_data(cache=True)) > PUSH_LIMIT:
+        raise OAuthError("invalid_request", f"a pushed request may be at most {PUSH_LIMIT} "
+                         "bytes (RFC 9126 §2.3)", 413)
     check_form(request)
     client = authenticate_client(issuer, request)
     form = request.form
