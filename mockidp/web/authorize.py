@@ -164,7 +164,7 @@ def authorization_grant(issuer: Issuer, params: MultiDict[str, str], client: Cli
     prompt = set(params.get("prompt", "").split())
     if "none" in prompt and len(prompt) > 1:  # OIDC Core §3.1.2.1
         raise OAuthError("invalid_request", "prompt=none cannot be combined")
-    types = front_channel.parse(params.get("response_type"))
+    types = front_channel.parse(issuer, params.get("response_type"))
     front_channel.check(types, params, client)
     challenge = params.get("code_challenge")
     method = params.get("code_challenge_method", "plain")
