@@ -337,3 +337,11 @@ def test_rfc7591_2_a_client_authenticates_only_as_it_registered(idp: MockIdP) ->
         assert answer.status_code == 200, answer.text
     with pytest.raises(ConfigurationError, match="token_endpoint_auth_method"):
         idp.clients.add("typo", "s3cret", token_endpoint_auth_method="client_secret")
+
+
+@pytest.mark.parametrize("jwks", [{"keys": [1]}, {"keys": [{"kid": "k"}]}, {"keys": {}}])
+def test_clients_add_refuses_a_jwks_that_is_not_a_jwk_set(idp: MockIdP, jwks: Any) -> None:
+    """RFC 7517 §5: a JWK Set's keys are JSON objects with a kty (§4.1); idp.clients.add
+    says so with a ConfigurationError instead of registering keys no check can read."""
+    with pytest.raises(ConfigurationError, match="JWK Set"):
+        idp.clients.add("bad-jwks", jwks=jwks)
