@@ -343,6 +343,74 @@ def test_dpop_jkt_binds_the_code_to_a_key(idp: MockIdP) -> None:
     assert answer.json()["token_type"] == "DPoP"
 
 
+def _push(idp: MockIdP, client_id: str, challenge: str, proof: str | None = None,
+          **extra: str) -> requests.Response:
+    return requests.post(idp.url_for("par"), data={
+        "response_type": "code", "client_id": client_id, "redirect_uri": "http://127.0.0.1/cb",
+        "scope": "openid", "code_challenge": challenge, "code_challenge_method": "S256",
+        **extra}, headers={"DPoP": proof} if proof else {}, timeout=5)
+
+
+def _pushed_code(idp: MockIdP, client_id: str, pushed: requests.Response) -> str:
+    assert pushed.status_code == 201, pushed.text
+    answer = requests.get(idp.authorization_endpoint, params={
+        "client_id": client_id, "request_uri": pushed.json()["request_uri"]},
+        allow_redirects=False, timeout=5)
+    return parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+
+
+def test_rfc9449_10_1_a_proof_at_par_binds_the_code(idp: MockIdP) -> None:
+    """RFC 9449 §10.1: a DPoP proof sent to the PAR endpoint binds the code to its key as
+    dpop_jkt would: redeemed with a proof of another key it is refused, with the key's own
+    proof it gives a DPoP token; a dpop_jkt equal to the proof key's thumbprint is taken."""
+    idp.clients.add("spa", public=True, redirect_uris=["http://127.0.0.1/cb"])
+    key, other = idp.dpop_key(), idp.dpop_key()
+    par = idp.url_for("par")
+    verifier, challenge = _pkce()
+    code = _pushed_code(idp, "spa", _push(idp, "spa", challenge, key.proof("POST", par)))
+    refused = _redeem(idp, "spa", code, verifier, other.proof("POST", idp.token_endpoint))
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_dpop_proof"
+    code = _pushed_code(idp, "spa", _push(idp, "spa", challenge, key.proof("POST", par),
+                                          dpop_jkt=key.jkt))
+    answer = _redeem(idp, "spa", code, verifier, key.proof("POST", idp.token_endpoint))
+    assert answer.status_code == 200, answer.text
+    assert _claims(answer.json()["access_token"])["cnf"] == {"jkt": key.jkt}
+
+
+def test_rfc9449_10_1_par_checks_the_proof_as_4_3_says(idp: MockIdP) -> None:
+    """RFC 9449 §10.1: the PAR endpoint checks a proof as §4.3 says (htu its own URL, not
+    the token endpoint's) and refuses a push whose dpop_jkt is not the proof key's
+    thumbprint: 400 invalid_dpop_proof, nothing pushed."""
+    idp.clients.add("spa", public=True, redirect_uris=["http://127.0.0.1/cb"])
+    key, other = idp.dpop_key(), idp.dpop_key()
+    par = idp.url_for("par")
+    challenge = _pkce()[1]
+    for proof in ("garbage", key.proof("POST", idp.token_endpoint)):
+        answer = _push(idp, "spa", challenge, proof)
+        assert answer.status_code == 400 and answer.json()["error"] == "invalid_dpop_proof"
+    mismatch = _push(idp, "spa", challenge, key.proof("POST", par), dpop_jkt=other.jkt)
+    assert mismatch.status_code == 400
+    assert mismatch.json()["error"] == "invalid_dpop_proof"
+    assert "§10.1" in mismatch.json()["error_description"]
+    assert len(idp.pushed) == 0
+
+
+def test_rfc9449_10_1_par_asks_for_the_providers_nonce(idp: MockIdP) -> None:
+    """RFC 9449 §8 at the PAR endpoint: for a client registered with dpop_nonce, a proof
+    without the nonce gets use_dpop_nonce with a DPoP-Nonce header; with it the push is
+    taken and the answer hands the nonce on (§8.2)."""
+    idp.clients.add("spa", public=True, redirect_uris=["http://127.0.0.1/cb"], dpop_nonce=True)
+    key = idp.dpop_key()
+    par = idp.url_for("par")
+    challenge = _pkce()[1]
+    first = _push(idp, "spa", challenge, key.proof("POST", par))
+    assert first.status_code == 400 and first.json()["error"] == "use_dpop_nonce"
+    nonce = first.headers["DPoP-Nonce"]
+    ok = _push(idp, "spa", challenge, key.proof("POST", par, nonce=nonce))
+    assert ok.status_code == 201, ok.text
+    assert ok.headers["DPoP-Nonce"] == nonce
+
+
 def test_malformed_dpop_jkt_is_refused(idp: MockIdP) -> None:
     idp.clients.add("spa", public=True, redirect_uris=["http://127.0.0.1/cb"])
     answer = requests.get(idp.authorization_endpoint, params={

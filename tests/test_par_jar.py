@@ -109,6 +109,45 @@ def test_rfc9126_2_1_client_authentication_and_errors(idp: MockIdP) -> None:
     assert get.status_code == 405
 
 
+@pytest.mark.parametrize(("extra", "why"), [
+    ({"response_mode": "bogus"}, "response_mode"),
+    ({"response_type": "code id_token", "nonce": "n", "response_mode": "query"}, "query"),
+    ({"prompt": "none login"}, "prompt=none"),
+])
+def test_rfc9126_2_1_push_validated_as_authorize_would(idp: MockIdP, extra: dict[str, str],
+                                                        why: str) -> None:
+    """RFC 9126 §2.1: the pushed request is validated as the authorization endpoint would:
+    an unserved response_mode, query for a token-bearing response type (OAuth 2.0 Multiple
+    Response Types §2.1) and prompt=none with another value (OIDC Core §3.1.2.1) are 400
+    invalid_request at the push; the authorization endpoint answers them on the redirect."""
+    pushed = push(idp, _params(**extra))
+    assert pushed.status_code == 400 and pushed.json()["error"] == "invalid_request"
+    assert why in pushed.json()["error_description"]
+    direct = authorize(idp, {"client_id": "mockidp-client", **_params(**extra)})
+    assert direct.status_code == 302
+    parts = urlsplit(direct.headers["Location"])
+    answer = parse_qs(parts.fragment if "id_token" in extra.get("response_type", "")
+                      else parts.query)
+    assert answer["error"] == ["invalid_request"] and answer["state"] == ["s-1"]
+
+
+@pytest.mark.parametrize("audience", ["issuer", "token", "par"])
+def test_rfc9126_2_assertion_audience(idp: MockIdP, client_key: ECKey, audience: str) -> None:
+    """RFC 9126 §2: with private_key_jwt at the PAR endpoint the server MUST accept its
+    issuer, its token endpoint URL or its PAR endpoint URL as the assertion's aud."""
+    idp.clients.add("pk", jwks={"keys": [client_key.as_dict(private=False)]},
+                    redirect_uris=[REDIRECT])
+    aud = idp.issuer if audience == "issuer" else idp.url_for(audience)
+    now = int(time.time())
+    assertion = jose_jwt.encode({"alg": "ES256", "kid": "client-1"}, {
+        "iss": "pk", "sub": "pk", "aud": aud, "exp": now + 60, "jti": f"par-{audience}"},
+        client_key)
+    answer = requests.post(idp.url_for("par"), timeout=5, data={
+        **_params(), "client_id": "pk", "client_assertion": assertion,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+    assert answer.status_code == 201, answer.text
+
+
 def test_rfc9126_4_request_uri_of_another_client_or_expired(idp: MockIdP) -> None:
     """RFC 9126 §4: a request_uri is bound to the client that pushed it, and expires."""
     idp.clients.add("other", "other-secret")
@@ -358,6 +397,40 @@ def test_pushed_requests_are_bounded(idp: MockIdP) -> None:
     assert len(idp.pushed) == 2
     assert authorize(idp, {"client_id": "mockidp-client", "request_uri": first}
                      ).json()["error"] == "invalid_request_uri"
+
+
+def test_a_jwks_uri_whose_keys_are_not_jwks_is_refused(idp: MockIdP, client_key: ECKey,
+                                                      served: dict[str, bytes]) -> None:
+    """RFC 7517 §5: a JWK Set's keys are JSON objects. A client whose jwks_uri answers
+    {"keys": [1]} is refused with the endpoint's error (401 invalid_client for its
+    assertion, RFC 7523 §3; invalid_request_object for its request object, RFC 9101 §6),
+    never a 5xx."""
+    served["/bad-jwks"] = b'{"keys": [1]}'
+    jwks_uri = served["base"].decode() + "/bad-jwks"
+    idp.clients.add("bad-keys", jwks_uri=jwks_uri, redirect_uris=[REDIRECT])
+    assertion = jose_jwt.encode({"alg": "ES256", "kid": "client-1"}, {
+        "iss": "bad-keys", "sub": "bad-keys", "aud": idp.url_for("par"),
+        "exp": int(time.time()) + 60, "jti": "bad-keys-1"}, client_key)
+    pushed = requests.post(idp.url_for("par"), timeout=5, data={
+        **_params(), "client_id": "bad-keys", "client_assertion": assertion,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+    assert pushed.status_code == 401 and pushed.json()["error"] == "invalid_client"
+    assert "JSON object" in pushed.json()["error_description"]
+    answer = authorize(idp, {"client_id": "bad-keys",
+                             "request": request_object(idp, client_key, "bad-keys")})
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_request_object"
+
+
+def test_rfc9126_2_3_a_pushed_request_too_large_is_413(idp: MockIdP) -> None:
+    """RFC 9126 §2.3: 413 for a request beyond the size the server takes (64 KiB here: the
+    provider keeps up to idp.pushed.limit pushed requests for their lifetime); nothing is
+    kept. One just under the bound is taken."""
+    from mockidp.web.par import PUSH_LIMIT
+
+    big = push(idp, _params(state="x" * PUSH_LIMIT))
+    assert big.status_code == 413 and big.json()["error"] == "invalid_request"
+    assert len(idp.pushed) == 0
+    assert push(idp, _params(state="x" * (PUSH_LIMIT - 1024))).status_code == 201
 
 
 def test_request_uri_beyond_loopback_is_never_fetched(idp: MockIdP, client_key: ECKey

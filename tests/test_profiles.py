@@ -279,3 +279,45 @@ def test_replace_publishes_new_material_under_the_same_kid() -> None:
         fresh = jwt.PyJWKClient(idp.jwks_uri)
         assert jwt.decode(token, fresh.get_signing_key_from_jwt(token), algorithms=["RS256"],
                           audience=idp.audience)["iss"] == idp.issuer
+
+
+@pytest.mark.parametrize("response_type", ["token", "id_token", "code id_token",
+                                           "code token", "id_token token"])
+def test_mcp_profile_serves_the_code_flow_only(response_type: str) -> None:
+    """OAuth 2.1 (draft-ietf-oauth-v2-1 §10.1, on which the MCP authorization spec builds)
+    removes the implicit grant and response types that carry tokens: the mcp profile
+    advertises response_types_supported ["code"] and no implicit grant (RFC 8414 §2), and
+    answers a token-bearing response_type with unsupported_response_type (RFC 6749
+    §4.1.2.1), at the authorization endpoint (on the redirect) and the PAR endpoint."""
+    import requests
+
+    redirect = "http://127.0.0.1:9/cb"
+    with MockIdP(profile="mcp", alg="ES256") as idp:
+        metadata = get_json(idp.discovery_url)
+        assert metadata["response_types_supported"] == ["code"]
+        assert "implicit" not in metadata["grant_types_supported"]
+        idp.clients.add("app", "s", redirect_uris=[redirect],
+                        grant_types=["authorization_code", "implicit"])
+        request = {"client_id": "app", "response_type": response_type, "nonce": "n",
+                   "redirect_uri": redirect, "code_challenge": "c" * 43,
+                   "code_challenge_method": "S256"}
+        answer = requests.get(idp.authorization_endpoint, params=request,
+                              allow_redirects=False, timeout=5)
+        assert answer.status_code == 302
+        assert "error=unsupported_response_type" in answer.headers["Location"]
+        pushed = requests.post(idp.url_for("par"), data=request, auth=("app", "s"), timeout=5)
+        assert pushed.status_code == 400
+        assert pushed.json()["error"] == "unsupported_response_type"
+        code = requests.get(idp.authorization_endpoint, allow_redirects=False, timeout=5,
+                            params={**request, "response_type": "code"})
+        assert "code=" in code.headers["Location"]
+
+
+def test_generic_profile_serves_implicit_and_hybrid() -> None:
+    """OIDC Core §3.2, §3.3: outside a code_only profile the implicit and hybrid response
+    types are served and advertised, with the implicit grant."""
+    assert not PROFILES["generic"].code_only and PROFILES["mcp"].code_only
+    with MockIdP(alg="ES256") as idp:
+        metadata = get_json(idp.discovery_url)
+        assert "code id_token" in metadata["response_types_supported"]
+        assert "implicit" in metadata["grant_types_supported"]

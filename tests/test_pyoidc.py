@@ -130,7 +130,9 @@ def test_hybrid_flow(idp: MockIdP, rp: Client) -> None:
     """OIDC Core §3.3 with ``code id_token token`` on every profile: pyoidc verifies the ID token
     of the authorization response with its c_hash and at_hash (§3.3.2.10-11), redeems the code
     for the same user (§3.3.3.6) and reads userinfo with the access token of the response.
-    The code is bound with PKCE (RFC 7636), which the mcp profile requires of every code."""
+    The code is bound with PKCE (RFC 7636), which the mcp profile requires of every code.
+    The mcp profile serves the code flow only (OAuth 2.1 §10.1): pyoidc reads its
+    unsupported_response_type error response (RFC 6749 §4.1.2.1) from the fragment."""
     pkce, verifier = rp.add_code_challenge()
     request = rp.construct_AuthorizationRequest(request_args={
         "client_id": rp.client_id, "response_type": "code id_token token",
@@ -138,6 +140,12 @@ def test_hybrid_flow(idp: MockIdP, rp: Client) -> None:
         **pkce})
     redirect = requests.get(request.request(rp.authorization_endpoint), allow_redirects=False,
                             timeout=5)
+    if idp.profile.code_only:
+        refused = rp.parse_response(AuthorizationResponse, sformat="urlencoded",
+                                    info=urlsplit(redirect.headers["Location"]).fragment)
+        assert isinstance(refused, ErrorResponse)
+        assert refused["error"] == "unsupported_response_type"
+        return
     answer = rp.parse_response(AuthorizationResponse, sformat="urlencoded",
                                info=urlsplit(redirect.headers["Location"]).fragment)
     assert isinstance(answer, AuthorizationResponse)

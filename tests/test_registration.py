@@ -59,10 +59,22 @@ def test_rfc7591_3_2_1_registered_client_works(idp: MockIdP) -> None:
     ({"redirect_uris": [REDIRECT], "software_statement": "e30.e30."},
      "invalid_software_statement"),
     ([1, 2], "invalid_client_metadata"),
+    ({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt",
+      "jwks": {"keys": [1]}}, "invalid_client_metadata"),
+    ({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt",
+      "jwks": {"keys": [{"kid": "no-kty"}]}}, "invalid_client_metadata"),
+    ({"redirect_uris": [REDIRECT], "client_name": "x" * 5000}, "invalid_client_metadata"),
+    ({"redirect_uris": [REDIRECT], "contacts": ["a@example.test"] * 300},
+     "invalid_client_metadata"),
+    ({"redirect_uris": [REDIRECT], "client_name": "x" * 4000, "client_uri": "x" * 4000,
+      "tos_uri": "x" * 4000, "policy_uri": "x" * 4000, "logo_uri": "x" * 4000},
+     "invalid_client_metadata"),
 ])
 def test_rfc7591_3_2_2_errors(idp: MockIdP, metadata: Any, error: str) -> None:
     """RFC 7591 §3.2.2: 400 with the error code for each kind of bad metadata (§2, §2.1
-    grant/response type consistency); nothing is registered."""
+    grant/response type consistency; jwks keys that are not JWK objects, RFC 7517 §4, §5;
+    a body over 16 KiB, a string over 4 KiB or more than 256 JSON values); nothing is
+    registered."""
     before = len(idp.clients)
     answer = register(idp, metadata)
     assert answer.status_code == 400 and answer.json()["error"] == error, answer.text
@@ -96,6 +108,38 @@ def test_rfc7592_read_update_delete(idp: MockIdP) -> None:
     assert requests.delete(uri, headers=auth, timeout=5).status_code == 204
     assert body["client_id"] not in idp.clients
     assert requests.get(uri, headers=auth, timeout=5).status_code == 401
+
+
+def test_rfc7591_3_2_1_client_id_issued_at_is_the_registration_time(idp: MockIdP) -> None:
+    """RFC 7591 §3.2.1: client_id_issued_at is the time the client identifier was issued:
+    every later read (RFC 7592 §2.1) and update (§2.2) answers the same value."""
+    body = register(idp, {"redirect_uris": [REDIRECT]}).json()
+    issued = body["client_id_issued_at"]
+    assert issued == int(idp.clock.time())
+    idp.clock.advance(1000)
+    auth = {"Authorization": f"Bearer {body['registration_access_token']}"}
+    uri = body["registration_client_uri"]
+    assert requests.get(uri, headers=auth, timeout=5).json()["client_id_issued_at"] == issued
+    updated = requests.put(uri, headers=auth, timeout=5, json={
+        "client_id": body["client_id"], "redirect_uris": [REDIRECT]})
+    assert updated.json()["client_id_issued_at"] == issued
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_rfc7592_3_a_client_removed_elsewhere_is_401(idp: MockIdP, method: str) -> None:
+    """RFC 7592 §3: for a client that no longer exists (removed with idp.clients.remove or
+    the control API) the management endpoint answers 401 invalid_token, not a 5xx, and
+    the registration access token is revoked."""
+    body = register(idp, {"redirect_uris": [REDIRECT]}).json()
+    idp.clients.remove(body["client_id"])
+    auth = {"Authorization": f"Bearer {body['registration_access_token']}"}
+    answer = requests.request(method, body["registration_client_uri"], headers=auth, timeout=5,
+                              json={"client_id": body["client_id"],
+                                    "redirect_uris": [REDIRECT]})
+    assert answer.status_code == 401 and answer.json()["error"] == "invalid_token"
+    idp.clients.add(body["client_id"], "s", redirect_uris=[REDIRECT])
+    again = requests.get(body["registration_client_uri"], headers=auth, timeout=5)
+    assert again.status_code == 401  # the token was forgotten with the client
 
 
 def test_public_client_registers_and_runs_pkce(idp: MockIdP) -> None:
@@ -293,3 +337,11 @@ def test_rfc7591_2_a_client_authenticates_only_as_it_registered(idp: MockIdP) ->
         assert answer.status_code == 200, answer.text
     with pytest.raises(ConfigurationError, match="token_endpoint_auth_method"):
         idp.clients.add("typo", "s3cret", token_endpoint_auth_method="client_secret")
+
+
+@pytest.mark.parametrize("jwks", [{"keys": [1]}, {"keys": [{"kid": "k"}]}, {"keys": {}}])
+def test_clients_add_refuses_a_jwks_that_is_not_a_jwk_set(idp: MockIdP, jwks: Any) -> None:
+    """RFC 7517 §5: a JWK Set's keys are JSON objects with a kty (§4.1); idp.clients.add
+    says so with a ConfigurationError instead of registering keys no check can read."""
+    with pytest.raises(ConfigurationError, match="JWK Set"):
+        idp.clients.add("bad-jwks", jwks=jwks)

@@ -36,6 +36,7 @@ __all__ = [
     "UnknownUserError",
     "User",
     "Users",
+    "jwk_set_problem",
     "redirect_uri_problem",
 ]
 
@@ -283,6 +284,20 @@ SCRIPT_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "blob", "f
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
 
+def jwk_set_problem(jwks: object) -> str | None:
+    """What keeps ``jwks`` from being a JWK Set the provider can read, or ``None``: RFC 7517
+    §5 an object whose ``keys`` is an array of JWKs, each a JSON object with a string ``kty``
+    (§4.1). Checked where a client's keys arrive (``Clients.add``, registration, a
+    ``jwks_uri`` answer) so no later check meets a key that is not an object."""
+    if not isinstance(jwks, Mapping) or not isinstance(jwks.get("keys"), list):
+        return 'jwks must be a JWK Set: {"keys": [...]} (RFC 7517 §5)'
+    for key in jwks["keys"]:
+        if not isinstance(key, Mapping) or not isinstance(key.get("kty"), str):
+            return "each key of a JWK Set must be a JSON object with a string kty " \
+                   "(RFC 7517 §4.1, §5)"
+    return None
+
+
 def redirect_uri_problem(uri: object) -> str | None:
     """Why ``uri`` cannot be a redirect URI, or ``None`` if it can.
 
@@ -521,9 +536,9 @@ class Clients(_Registry[Client]):
                 raise ConfigurationError(f"{uri!r} must be an http(s) URL")
         if request_object_signing_alg not in (None, "none"):
             request_object_signing_alg = jwa.get(request_object_signing_alg).name
-        if jwks is not None and not (isinstance(jwks, Mapping)
-                                     and isinstance(jwks.get("keys"), list)):
-            raise ConfigurationError('jwks must be a JWK Set: {"keys": [...]}')
+        problem = jwk_set_problem(jwks) if jwks is not None else None
+        if problem is not None:
+            raise ConfigurationError(problem)
         client_id = client_id if client_id is not None else f"client-{secrets.token_hex(6)}"
         if not isinstance(client_id, str) or not client_id:
             raise ConfigurationError(f"client_id must be a non-empty string, not {client_id!r}")

@@ -133,6 +133,10 @@ class Profile:
     access_token_typ: str = "JWT"
     #: Authorization requests must use PKCE with S256 (OAuth 2.1, the MCP authorization spec).
     require_pkce: bool = False
+    #: The authorization endpoint serves (and discovery lists) ``response_type=code`` only: no
+    #: implicit or hybrid response types, no ``implicit`` grant (OAuth 2.1, which removes the
+    #: implicit grant and response types that return tokens from the authorization endpoint).
+    code_only: bool = False
     #: Authorization requests only by PAR (RFC 9126 §5 ``require_pushed_authorization_requests``).
     require_par: bool = False
     #: The real provider's root URL: a template of the options, or a function of them.
@@ -288,12 +292,14 @@ PROFILES: Mapping[str, Profile] = MappingProxyType({p.name: p for p in (
     ),
     Profile(
         "mcp", "An authorization server as an MCP client meets it: PKCE S256 required, "
-        "dynamic registration and client ID metadata documents, resource indicators",
+        "code flow only, dynamic registration and client ID metadata documents, resource "
+        "indicators",
         # The MCP authorization spec (2025-06-18 and later): OAuth 2.1 with PKCE S256 (the
-        # metadata must list it), RFC 8414 metadata, RFC 7591 registration or a client ID
-        # metadata document, RFC 8707 resource on the authorization and token requests, and
-        # RFC 9068 access tokens for the resource; RFC 9207 iss comes with every profile.
-        require_pkce=True, access_token_typ="at+jwt",
+        # metadata must list it) and no implicit grant or token-bearing response types, RFC
+        # 8414 metadata, RFC 7591 registration or a client ID metadata document, RFC 8707
+        # resource on the authorization and token requests, and RFC 9068 access tokens for
+        # the resource; RFC 9207 iss comes with every profile.
+        require_pkce=True, code_only=True, access_token_typ="at+jwt",
         metadata={"code_challenge_methods_supported": ["S256"]},
     ),
     Profile(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from .directory import Client, ClientOptions
 
-__all__ = ["REGISTRATION_LIMIT", "RegistrationError",
+__all__ = ["REGISTRATION_LIMIT", "STRING_LIMIT", "VALUE_LIMIT", "RegistrationError",
            "Registrations", "client_metadata", "document_options", "registration_options"]
 
 #: Registered metadata echoed back as given (RFC 7591 §2 human-readable and informational
@@ -34,6 +34,15 @@ _STRINGS = ("client_name", "client_uri", "logo_uri", "scope", "tos_uri", "policy
             "software_id", "software_version")
 _BOOLEANS = ("require_pushed_authorization_requests", "require_signed_request_object",
              "dpop_bound_access_tokens")
+
+
+#: The most characters one string in client metadata may have: a URI or a name is far
+#: shorter; an ``x5c`` certificate of an RSA-4096 key is about 2,600.
+STRING_LIMIT = 4 * 1024
+#: The most JSON values (objects, arrays, member names, strings, numbers...) client metadata
+#: may have: a client with a few redirect URIs and keys has well under a hundred. With the
+#: registration endpoint's body limit this bounds what each registered client keeps.
+VALUE_LIMIT = 256
 
 
 class RegistrationError(Exception):
@@ -56,12 +65,33 @@ def _string_list(metadata: Mapping[str, Any], name: str, default: list[str]) -> 
     return value
 
 
+def _check_size(metadata: Mapping[str, Any]) -> None:
+    """At most :data:`VALUE_LIMIT` JSON values, no string over :data:`STRING_LIMIT`: the
+    provider keeps what it registers, up to :data:`REGISTRATION_LIMIT` clients, so each
+    must be small (RFC 7591 §3.2.2 ``invalid_client_metadata`` otherwise)."""
+    count, pending = 0, [metadata]
+    while pending:
+        value = pending.pop()
+        count += 1
+        if count > VALUE_LIMIT:
+            raise _invalid(f"the client metadata may have at most {VALUE_LIMIT} JSON values")
+        if isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str) and len(value) > STRING_LIMIT:
+            raise _invalid(f"a client metadata string may have at most {STRING_LIMIT} "
+                           "characters")
+
+
 def registration_options(metadata: Mapping[str, Any]) -> tuple[ClientOptions, str]:
     """The :meth:`~mockidp.core.directory.Clients.add` options for RFC 7591 metadata, and the
-    ``token_endpoint_auth_method`` (default ``client_secret_basic``, §2). Checks each field
-    and their consistency (§2.1: ``authorization_code`` goes with ``code``)."""
+    ``token_endpoint_auth_method`` (default ``client_secret_basic``, §2). Checks its size,
+    each field and their consistency (§2.1: ``authorization_code`` goes with ``code``)."""
     if not isinstance(metadata, dict):
         raise _invalid("the client metadata must be a JSON object")
+    _check_size(metadata)
     if "software_statement" in metadata:
         raise RegistrationError("invalid_software_statement", "software statements are not "
                                 "accepted by this provider")
@@ -192,35 +222,48 @@ def client_metadata(client: Client) -> dict[str, Any]:
 REGISTRATION_LIMIT = 1_000
 
 
+class _Registration(NamedTuple):
+    token: str
+    #: ``client_id_issued_at`` (RFC 7591 §3.2.1): when the client was registered, in whole
+    #: seconds of the provider's clock; the same in every later answer about it.
+    issued_at: int
+
+
 class Registrations:
     """The registration endpoint's state: the initial access token it requires
     (``None``: open registration, RFC 7591 §3), and each registered client's registration
-    access token for the management endpoint (RFC 7592 §3)."""
+    access token for the management endpoint (RFC 7592 §3) and issue time."""
 
     def __init__(self) -> None:
         #: The bearer token a registration request must carry (RFC 7591 §3), or ``None``.
         self.initial_access_token: str | None = None
         #: How many clients the endpoint may still add before a reset.
         self.limit = REGISTRATION_LIMIT
-        self._tokens: dict[str, str] = {}
+        self._registered: dict[str, _Registration] = {}
 
-    def issue(self, client_id: str) -> str:
-        """A new registration access token for ``client_id`` (RFC 7592 §3: a new one may be
-        issued on each read or update; here one per registration)."""
+    def issue(self, client_id: str, now: float) -> str:
+        """A new registration access token for ``client_id``, registered at ``now`` (RFC
+        7592 §3: a new one may be issued on each read or update; here one per
+        registration)."""
         token = secrets.token_urlsafe(32)
-        self._tokens[client_id] = token
+        self._registered[client_id] = _Registration(token, int(now))
         return token
 
     def authorized(self, client_id: str, token: str) -> bool:
-        expected = self._tokens.get(client_id)
-        return expected is not None and hmac.compare_digest(expected.encode(), token.encode())
+        registration = self._registered.get(client_id)
+        return registration is not None and hmac.compare_digest(
+            registration.token.encode(), token.encode())
+
+    def issued_at(self, client_id: str) -> int:
+        """When ``client_id`` was registered (``client_id_issued_at``, RFC 7591 §3.2.1)."""
+        return self._registered[client_id].issued_at
 
     def forget(self, client_id: str) -> None:
-        self._tokens.pop(client_id, None)
+        self._registered.pop(client_id, None)
 
     @property
     def full(self) -> bool:
-        return len(self._tokens) >= self.limit
+        return len(self._registered) >= self.limit
 
     def clear(self) -> None:
-        self._tokens.clear()
+        self._registered.clear()

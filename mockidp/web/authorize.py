@@ -83,22 +83,12 @@ def authorize(issuer: Issuer, request: Request) -> Response:
     target = redirect_uri(client, given_uri)
     refuse_script_uri(target)
     state = params.get("state")
-    default_mode = front_channel.default_mode(params.get("response_type"))
-    response_mode = params.get("response_mode", default_mode)
-    if response_mode not in RESPONSE_MODES:
-        return _respond(issuer, client.client_id, target, default_mode, state, error=(
-            "invalid_request", f"response_mode must be one of {', '.join(RESPONSE_MODES)}"))
-    if response_mode == "jwt":  # JARM §2.3.4: the response type's default mode, as a JWT
-        response_mode = f"{default_mode}.jwt"
-    if plain_mode(response_mode) == "query" and default_mode == "fragment":
-        return _respond(issuer, client.client_id, target, default_mode, state, error=(
-            "invalid_request", "response_mode=query cannot carry tokens (OAuth 2.0 Multiple "
-            "Response Types §2.1, §5; JARM §2.3.1 for query.jwt); use fragment or form_post"))
     try:
         grant, types = authorization_grant(issuer, params, client, given_uri)
+        response_mode = _response_mode(params)
         login = _who_signs_in(issuer, params, request)
     except OAuthError as exc:
-        return _respond(issuer, client.client_id, target, response_mode, state,
+        return _respond(issuer, client.client_id, target, _error_mode(params), state,
                         error=(exc.error, exc.description))
     if login is None:  # ask on the login page
         pending = PendingLogin(grant, target, response_mode, state,
@@ -135,12 +125,46 @@ def _approved(issuer: Issuer, grant: Grant, user: User, claims: Mapping[str, Any
                     fault=fault)
 
 
+def _response_mode(params: Mapping[str, str]) -> str:
+    """Where the authorization response goes: ``response_mode`` if it is one served and may
+    carry this response type's answer, else ``invalid_request``. ``jwt`` is the response
+    type's default mode as a JWT (JARM §2.3.4); a response type with a token in it is never
+    answered in the query (OAuth 2.0 Multiple Response Types §2.1, §5; JARM §2.3.1)."""
+    default_mode = front_channel.default_mode(params.get("response_type"))
+    response_mode = params.get("response_mode", default_mode)
+    if response_mode not in RESPONSE_MODES:
+        raise OAuthError("invalid_request",
+                         f"response_mode must be one of {', '.join(RESPONSE_MODES)}")
+    if response_mode == "jwt":
+        response_mode = f"{default_mode}.jwt"
+    if plain_mode(response_mode) == "query" and default_mode == "fragment":
+        raise OAuthError("invalid_request", "response_mode=query cannot carry tokens (OAuth "
+                         "2.0 Multiple Response Types §2.1, §5; JARM §2.3.1 for query.jwt); "
+                         "use fragment or form_post")
+    return response_mode
+
+
+def _error_mode(params: Mapping[str, str]) -> str:
+    """Where an error goes: the requested response mode, or, when that mode is itself the
+    error, the response type's default one."""
+    try:
+        return _response_mode(params)
+    except OAuthError:
+        return front_channel.default_mode(params.get("response_type"))
+
+
 def authorization_grant(issuer: Issuer, params: MultiDict[str, str], client: Client,
                         given_uri: str | None) -> tuple[Grant, frozenset[str]]:
     """The validated request (its parameters resolved by :mod:`.jar`), as a grant still
     missing its user, and its response type. The PAR endpoint validates a pushed request
-    with it too (RFC 9126 §2.1)."""
-    types = front_channel.parse(params.get("response_type"))
+    with it too (RFC 9126 §2.1), so every check that needs no user is here: the response
+    type and mode, ``prompt``, PKCE, ``dpop_jkt``, ``claims``, ``acr_values``, ``max_age``
+    and resources."""
+    _response_mode(params)
+    prompt = set(params.get("prompt", "").split())
+    if "none" in prompt and len(prompt) > 1:  # OIDC Core §3.1.2.1
+        raise OAuthError("invalid_request", "prompt=none cannot be combined")
+    types = front_channel.parse(issuer, params.get("response_type"))
     front_channel.check(types, params, client)
     challenge = params.get("code_challenge")
     method = params.get("code_challenge_method", "plain")
@@ -186,8 +210,6 @@ def _who_signs_in(issuer: Issuer, params: Mapping[str, str], request: Request
     does not keep when the user signed in, so it is never taken as recent enough. A sign-in
     without a page is always a fresh one (its ``auth_time`` is now)."""
     prompt = set(params.get("prompt", "").split())
-    if "none" in prompt and len(prompt) > 1:
-        raise OAuthError("invalid_request", "prompt=none cannot be combined")
     if max_age(params) is not None:
         prompt.add("login")
     users = issuer.users

@@ -15,13 +15,14 @@ import base64
 import hashlib
 import hmac
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import unquote_plus
 
 import jwt
 from jwt.algorithms import OKPAlgorithm
 
 from ..core import jwa
+from ..core.directory import jwk_set_problem
 from ..core.fetch import FetchError
 from ..core.jws import MalformedJWS, parse_compact
 from .responses import OAuthError
@@ -136,9 +137,10 @@ def client_keys(issuer: Issuer, client: Client) -> Mapping[str, Any]:
         keys = issuer.fetcher.json(client.jwks_uri)
     except FetchError as exc:
         raise jwt.InvalidKeyError(f"the client's jwks_uri: {exc}") from None
-    if not isinstance(keys, dict) or not isinstance(keys.get("keys"), list):
-        raise jwt.InvalidKeyError("the client's jwks_uri is not a JWK Set")
-    return keys
+    problem = jwk_set_problem(keys)
+    if problem is not None:
+        raise jwt.InvalidKeyError(f"the client's jwks_uri: {problem}")
+    return cast("Mapping[str, Any]", keys)  # a JWK Set: jwk_set_problem found none
 
 
 def verify_assertion(issuer: Issuer, assertion: str, client: Client, *, subject: str | None,
@@ -148,13 +150,14 @@ def verify_assertion(issuer: Issuer, assertion: str, client: Client, *, subject:
     """The claims of a JWT the client signed with one of its registered keys, or (an HS*
     ``alg``) with its secret. ``aud`` must name this authorization server: its issuer, or the
     URL of an endpoint that authenticates clients (RFC 7523 §3 leaves the value to the server
-    and suggests the token endpoint; clients such as Authlib send the URL they post to), or
-    one of ``audience``. ``allow_none``: an unsigned JWT (``alg`` ``none``) is taken too, for
-    a client that registered it for its request objects (RFC 9101 §10.5)."""
+    and suggests the token endpoint; clients such as Authlib send the URL they post to; RFC
+    9126 §2 makes the PAR endpoint's URL one the server MUST take), or one of ``audience``.
+    ``allow_none``: an unsigned JWT (``alg`` ``none``) is taken too, for a client that
+    registered it for its request objects (RFC 9101 §10.5)."""
     status, headers = (401, _BASIC) if error == "invalid_client" else (400, {})
     if audience is None:
         audience = [issuer.issuer, issuer.token_endpoint, *(
-            issuer.url_for(name) for name in ("introspect", "revoke", "device"))]
+            issuer.url_for(name) for name in ("introspect", "revoke", "device", "par"))]
     try:
         header = jwt.get_unverified_header(assertion)
         alg = header.get("alg")

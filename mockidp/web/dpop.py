@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..core.issuer import Issuer
 
 __all__ = ["CHALLENGE", "JKT", "bound_jkt", "dpop_error", "nonce_headers",
-           "refuse_bound_bearer", "resource_proof", "token_proof"]
+           "refuse_bound_bearer", "request_proof", "resource_proof", "token_proof"]
 
 #: Where the token endpoint keeps the thumbprint of the request's proof key for the grant
 #: that issues the tokens (``None``: no proof, Bearer tokens).
@@ -55,18 +55,28 @@ def token_proof(issuer: Issuer, request: Request, client: Client) -> str | None:
     registered with ``dpop_bound_access_tokens`` must send (§5.2). Errors are answered as
     §5 has it: 400 ``invalid_dpop_proof``, or ``use_dpop_nonce`` with a ``DPoP-Nonce``
     header (§8)."""
+    if not request.headers.getlist("DPoP") and client.dpop_bound_access_tokens:
+        raise OAuthError("invalid_dpop_proof", f"client {client.client_id!r} is registered "
+                         "with dpop_bound_access_tokens: send a DPoP proof (RFC 9449 §5.2)")
+    return request_proof(issuer, request, client, "token")
+
+
+def request_proof(issuer: Issuer, request: Request, client: Client, endpoint: str
+                  ) -> str | None:
+    """The thumbprint of the key of the proof a POST to the authorization server's
+    ``endpoint`` carries (the token endpoint, §5; the PAR endpoint, §10.1), checked as §4.3
+    says with ``htu`` that endpoint's URL and the nonce rules of :func:`nonce_headers`;
+    ``None`` without a ``DPoP`` header. Errors: 400 ``invalid_dpop_proof``, or
+    ``use_dpop_nonce`` with a ``DPoP-Nonce`` header (§8)."""
     values = request.headers.getlist("DPoP")
     if not values:
-        if client.dpop_bound_access_tokens:
-            raise OAuthError("invalid_dpop_proof", f"client {client.client_id!r} is registered "
-                             "with dpop_bound_access_tokens: send a DPoP proof (RFC 9449 §5.2)")
         return None
     try:
-        proof = check_proof(values, method=request.method, url=issuer.url_for("token"),
+        proof = check_proof(values, method=request.method, url=issuer.url_for(endpoint),
                             now=issuer.clock.time(), state=issuer.dpop,
-                            nonce_required=_nonce_required(issuer, "token", client))
+                            nonce_required=_nonce_required(issuer, endpoint, client))
     except ProofError as exc:
-        headers = {**CORS, **nonce_headers(issuer, "token", client)} \
+        headers = {**CORS, **nonce_headers(issuer, endpoint, client)} \
             if exc.error == "use_dpop_nonce" else CORS
         raise OAuthError(exc.error, exc.description, 400, headers) from None
     return proof.jkt

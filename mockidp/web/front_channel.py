@@ -26,24 +26,31 @@ if TYPE_CHECKING:
     from ..core.flows import Grant
     from ..core.issuer import Issuer
 
-__all__ = ["check", "default_mode", "parse", "tokens"]
+__all__ = ["check", "default_mode", "parse", "served", "tokens"]
 
-_SERVED = {frozenset(t.split()): t for t in RESPONSE_TYPES}
 #: What leaves the authorization endpoint in the browser besides a code.
 _TOKENS = frozenset({"token", "id_token"})
 
 
-def parse(response_type: str | None) -> frozenset[str]:
+def served(issuer: Issuer) -> tuple[str, ...]:
+    """The response types the authorization endpoint serves (and discovery lists): all of
+    :data:`~mockidp.core.directory.RESPONSE_TYPES`, or ``code`` alone under a profile that
+    is ``code_only`` (OAuth 2.1 has no implicit grant)."""
+    return ("code",) if issuer.profile.code_only else RESPONSE_TYPES
+
+
+def parse(issuer: Issuer, response_type: str | None) -> frozenset[str]:
     """The values of ``response_type`` (RFC 6749 §3.1.1: space-delimited, order does not
-    matter), if it is one served; ``unsupported_response_type`` otherwise."""
+    matter), if it is one served; ``unsupported_response_type`` otherwise (§4.1.2.1)."""
     if not response_type:
         raise OAuthError("invalid_request", "response_type is required")
     values = response_type.split(" ")
-    served = frozenset(values)
-    if len(served) != len(values) or served not in _SERVED:
+    given = frozenset(values)
+    types = served(issuer)
+    if len(given) != len(values) or given not in {frozenset(t.split()) for t in types}:
         raise OAuthError("unsupported_response_type", f"response_type {response_type!r} is "
-                         f"not served; use one of: {', '.join(RESPONSE_TYPES)}")
-    return served
+                         f"not served; use one of: {', '.join(types)}")
+    return given
 
 
 def default_mode(response_type: str | None) -> str:

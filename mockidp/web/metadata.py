@@ -18,9 +18,10 @@ from werkzeug.http import http_date as _format_date
 from werkzeug.wrappers import Response
 
 from ..core import jwa
-from ..core.directory import AUTH_METHODS, RESPONSE_TYPES
+from ..core.directory import AUTH_METHODS
 from ..core.dpop import DPOP_ALGS
 from ..core.flows import PKCE_METHODS
+from . import front_channel
 from .authorize import RESPONSE_MODES
 from .clientauth import CLIENT_SECRET_JWT_ALGS, PRIVATE_KEY_JWT_ALGS
 from .responses import CORS, json_response
@@ -86,10 +87,11 @@ def metadata(issuer: Issuer) -> dict[str, Any]:
         "device_authorization_endpoint": issuer.url_for("device"),
         "jwks_uri": issuer.jwks_uri,
         "scopes_supported": ["openid", *SCOPE_CLAIMS],
-        "response_types_supported": list(RESPONSE_TYPES),
+        "response_types_supported": list(front_channel.served(issuer)),
         "response_modes_supported": list(RESPONSE_MODES),
-        # implicit: the tokens the authorization endpoint returns itself (OIDC Core §3.2, §3.3)
-        "grant_types_supported": [*GRANTS, "implicit"],
+        # implicit: the tokens the authorization endpoint returns itself (OIDC Core §3.2, §3.3),
+        # which a code_only profile does not serve
+        "grant_types_supported": [*GRANTS, *([] if issuer.profile.code_only else ["implicit"])],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": signing,
         "userinfo_signing_alg_values_supported": signing,

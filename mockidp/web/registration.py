@@ -30,7 +30,12 @@ if TYPE_CHECKING:
     from ..core.directory import Client
     from ..core.issuer import Issuer
 
-__all__ = ["client_configuration", "register"]
+__all__ = ["BODY_LIMIT", "client_configuration", "register"]
+
+#: The largest registration or update body taken, in bytes: the provider keeps every client
+#: the endpoint registers (up to ``idp.registrations.limit``), so each must be small; real
+#: client metadata is a few hundred bytes to a few KiB.
+BODY_LIMIT = 16 * 1024
 
 
 def _bearer(request: Request) -> str | None:
@@ -47,8 +52,12 @@ def _metadata(request: Request) -> dict[str, Any]:
     if request.mimetype != "application/json":
         raise OAuthError("invalid_client_metadata", "send the client metadata as "
                          "application/json (RFC 7591 §3.1)")
+    data = request.get_data(cache=True)
+    if len(data) > BODY_LIMIT:
+        raise OAuthError("invalid_client_metadata", f"the client metadata may be at most "
+                         f"{BODY_LIMIT} bytes")
     try:
-        body = json.loads(request.get_data(cache=True) or b"null")
+        body = json.loads(data or b"null")
     except (ValueError, RecursionError) as exc:
         raise OAuthError("invalid_client_metadata", f"the body is not JSON: {exc}") from None
     if not isinstance(body, dict):
@@ -74,7 +83,7 @@ def _client(issuer: Issuer, metadata: dict[str, Any], client_id: str | None,
 
 def _answer(issuer: Issuer, client: Client, token: str, status: int) -> Response:
     body = {**client_metadata(client),
-            "client_id_issued_at": int(issuer.clock.time()),
+            "client_id_issued_at": issuer.registrations.issued_at(client.client_id),
             "registration_access_token": token,
             "registration_client_uri": _configuration_uri(issuer, client.client_id)}
     return json_response(body, status, {**NO_STORE, **CORS})
@@ -98,7 +107,8 @@ def register(issuer: Issuer, request: Request) -> Response:
                          "clients since it was reset, the most it may")
     client = _client(issuer, metadata, f"dcr-{secrets.token_urlsafe(12)}", None)
     issuer.clients.register(client)
-    return _answer(issuer, client, registrations.issue(client.client_id), 201)
+    return _answer(issuer, client, registrations.issue(client.client_id, issuer.clock.time()),
+                   201)
 
 
 def client_configuration(issuer: Issuer, request: Request, client_id: str) -> Response:
@@ -108,7 +118,12 @@ def client_configuration(issuer: Issuer, request: Request, client_id: str) -> Re
     if token is None or not registrations.authorized(client_id, token):
         raise _invalid_token("a registration access token for this client is required "
                              "(RFC 7592 §3)")
-    client = issuer.clients[client_id]
+    client = issuer.clients.get(client_id)
+    if client is None:
+        # Removed in Python or through the control API: its registration is gone with it.
+        registrations.forget(client_id)
+        raise _invalid_token("the client of this registration no longer exists (RFC 7592 "
+                             "§3)")
     if request.method == "DELETE":
         issuer.clients.remove(client_id)
         registrations.forget(client_id)
