@@ -264,6 +264,14 @@ AUTH_METHODS = ("client_secret_basic", "client_secret_post", "client_secret_jwt"
 #: OIDC Core §3 writes them; a client registers those it uses (RFC 7591 §2).
 RESPONSE_TYPES = ("code", "id_token", "id_token token", "code id_token", "code token",
                   "code id_token token")
+
+
+def served_response_types(code_only: bool) -> tuple[str, ...]:
+    """The response types served: all of :data:`RESPONSE_TYPES`, or ``code`` alone where the
+    profile is ``code_only`` (OAuth 2.1 §10.1 has no implicit grant)."""
+    return ("code",) if code_only else RESPONSE_TYPES
+
+
 GRANT_TYPES = (
     "authorization_code",
     "client_credentials",

@@ -17,7 +17,12 @@ from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
 from . import jwa
-from .directory import AUTH_METHODS, GRANT_TYPES, RESPONSE_TYPES, redirect_uri_problem
+from .directory import (
+    AUTH_METHODS,
+    GRANT_TYPES,
+    redirect_uri_problem,
+    served_response_types,
+)
 from .fetch import is_loopback
 
 if TYPE_CHECKING:
@@ -85,10 +90,12 @@ def _check_size(metadata: Mapping[str, Any]) -> None:
                            "characters")
 
 
-def registration_options(metadata: Mapping[str, Any]) -> tuple[ClientOptions, str]:
+def registration_options(metadata: Mapping[str, Any], *, code_only: bool = False
+                         ) -> tuple[ClientOptions, str]:
     """The :meth:`~mockidp.core.directory.Clients.add` options for RFC 7591 metadata, and the
     ``token_endpoint_auth_method`` (default ``client_secret_basic``, §2). Checks its size,
-    each field and their consistency (§2.1: ``authorization_code`` goes with ``code``)."""
+    each field and their consistency (§2.1: ``authorization_code`` goes with ``code``), and
+    that it asks only for what is served (``code_only``: a profile without implicit)."""
     if not isinstance(metadata, dict):
         raise _invalid("the client metadata must be a JSON object")
     _check_size(metadata)
@@ -99,14 +106,16 @@ def registration_options(metadata: Mapping[str, Any]) -> tuple[ClientOptions, st
     if method not in AUTH_METHODS:
         raise _invalid(f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
     grant_types = _string_list(metadata, "grant_types", ["authorization_code"])
-    unknown = sorted(set(grant_types) - set(GRANT_TYPES))
+    unknown = sorted(set(grant_types) - set(GRANT_TYPES) | (
+        {"implicit"} & set(grant_types) if code_only else set()))
     if unknown:
         raise _invalid(f"grant_types {', '.join(unknown)} are not served")
     response_types = _string_list(metadata, "response_types",
                                   ["code"] if "authorization_code" in grant_types else [])
-    served = {frozenset(response_type.split()) for response_type in RESPONSE_TYPES}
+    types = served_response_types(code_only)
+    served = {frozenset(response_type.split()) for response_type in types}
     if any(frozenset(response_type.split()) not in served for response_type in response_types):
-        raise _invalid(f"response_types may only be {', '.join(RESPONSE_TYPES)}")
+        raise _invalid(f"response_types may only be {', '.join(types)}")
     values = [set(response_type.split()) for response_type in response_types]
     if any("code" in v for v in values) != ("authorization_code" in grant_types):
         raise _invalid("response_types with code and grant_types authorization_code go "

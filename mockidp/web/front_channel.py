@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..core import login_faults
-from ..core.directory import RESPONSE_TYPES
+from ..core.directory import served_response_types
 from .claims_request import remember_userinfo_claims
 from .responses import OAuthError
 from .token import TOKEN_LIFETIME, id_token
@@ -36,7 +36,7 @@ def served(issuer: Issuer) -> tuple[str, ...]:
     """The response types the authorization endpoint serves (and discovery lists): all of
     :data:`~mockidp.core.directory.RESPONSE_TYPES`, or ``code`` alone under a profile that
     is ``code_only`` (OAuth 2.1 has no implicit grant)."""
-    return ("code",) if issuer.profile.code_only else RESPONSE_TYPES
+    return served_response_types(issuer.profile.code_only)
 
 
 def parse(issuer: Issuer, response_type: str | None) -> frozenset[str]:

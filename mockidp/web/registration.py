@@ -69,7 +69,7 @@ def _client(issuer: Issuer, metadata: dict[str, Any], client_id: str | None,
             secret: str | None) -> Client:
     """The client ``metadata`` describes (not registered yet); §3.2.2 errors."""
     try:
-        options, method = registration_options(metadata)
+        options, method = registration_options(metadata, code_only=issuer.profile.code_only)
         if method.startswith("client_secret") and secret is None:
             secret = secrets.token_urlsafe(32)
         elif not method.startswith("client_secret"):
