@@ -36,7 +36,8 @@ __all__ = ["LoginAuditReport", "LoginRefused", "SignIn", "SignedInCheck", "audit
 class SignIn:
     """What one sign-in did at the provider, read from its request log."""
 
-    authorization: Mapping[str, str] | None  # the authorization request's parameters
+    #: The authorization request's parameters, as the endpoint resolved them (PAR, JAR).
+    authorization: Mapping[str, str] | None
     endpoints: tuple[str, ...]  # every endpoint it reached, in order
 
     @property
@@ -93,8 +94,10 @@ def _run(login: Callable[[MockIdP], Any], idp: MockIdP
         returned, accepted = exc, False
         error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
     served = _since(idp, marker)
-    authorization = next((dict(r.query) or dict(r.form) for r in served
-                          if r.endpoint == "authorize"), None)
+    # As the endpoint resolved them: a pushed request's or a request object's parameters,
+    # not the outer query's client_id and request_uri (RFC 9126 §4, RFC 9101 §6.3).
+    authorization = next((dict(r.authorization) or dict(r.query) or dict(r.form)
+                          for r in served if r.endpoint == "authorize"), None)
     return accepted, error, returned, SignIn(authorization,
                                              tuple(r.endpoint or "" for r in served))
 
