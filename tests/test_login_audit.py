@@ -263,9 +263,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def web_app(issuer: str, *, check_nonce: bool) -> Callable[..., Any]:
-    """A WSGI app that signs people in with the code flow: state and nonce in a cookie,
-    the ID token verified with PyJWT (and its nonce compared if ``check_nonce``)."""
+def web_app(issuer: str, *, check_nonce: bool, pending: str = "pending") -> Callable[..., Any]:
+    """A WSGI app that signs people in with the code flow: state and nonce in the cookie
+    ``pending`` (``session``: in the session cookie, as Flask with Authlib keeps them), the ID
+    token verified with PyJWT (and its nonce compared if ``check_nonce``); the signed-in user
+    in the ``session`` cookie."""
     keys = jwt.PyJWKClient(f"{issuer}/.well-known/jwks.json")
 
     @Request.application  # type: ignore[arg-type]
@@ -276,10 +278,10 @@ def web_app(issuer: str, *, check_nonce: bool) -> Callable[..., Any]:
                                "scope": "openid", "state": state, "nonce": nonce,
                                "redirect_uri": f"{request.host_url}callback"})
             response = Response(status=302, headers={"Location": f"{issuer}/authorize?{query}"})
-            response.set_cookie("pending", f"{state}.{nonce}")
+            response.set_cookie(pending, f"{state}.{nonce}")
             return response
         if request.path == "/callback":
-            state, _, nonce = request.cookies.get("pending", "").partition(".")
+            state, _, nonce = request.cookies.get(pending, "").partition(".")
             if "error" in request.args or request.args.get("state") != state:
                 return Response("sign-in failed", status=401)
             tokens = requests.post(f"{issuer}/token", timeout=5, data={
@@ -295,23 +297,23 @@ def web_app(issuer: str, *, check_nonce: bool) -> Callable[..., Any]:
             if check_nonce and claims.get("nonce") != nonce:
                 return Response("replayed", status=401)
             response = Response(status=302, headers={"Location": "/me"})
-            response.set_cookie("session", claims["sub"])
+            response.set_cookie("session", f"user:{claims['sub']}")
             return response
-        if "session" in request.cookies:
-            return Response(f"signed in as {request.cookies['session']}")
+        if request.cookies.get("session", "").startswith("user:"):
+            return Response(f"signed in as {request.cookies['session'][5:]}")
         return Response("who are you?", status=401)
 
     return app
 
 
 @pytest.fixture
-def running_app() -> Iterator[Callable[[bool], tuple[str, int]]]:
+def running_app() -> Iterator[Callable[..., tuple[str, int]]]:
     servers = []
 
-    def start(check_nonce: bool) -> tuple[str, int]:
+    def start(check_nonce: bool, pending: str = "pending") -> tuple[str, int]:
         idp_port = _free_port()
         server = make_server("127.0.0.1", 0, web_app(f"http://127.0.0.1:{idp_port}",
-                                                     check_nonce=check_nonce))
+                                                     check_nonce=check_nonce, pending=pending))
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
                                   daemon=True)
         thread.start()
@@ -330,7 +332,7 @@ FAULTS = ["--fault", "id-token-wrong-nonce", "--fault", "id-token-bad-signature"
 
 
 @pytest.mark.parametrize(("check_nonce", "exit_code"), [(True, 0), (False, 1)])
-def test_audit_login_command(running_app: Callable[[bool], tuple[str, int]],
+def test_audit_login_command(running_app: Callable[..., tuple[str, int]],
                              capsys: pytest.CaptureFixture[str], check_nonce: bool,
                              exit_code: int) -> None:
     app, idp_port = running_app(check_nonce)
@@ -346,13 +348,32 @@ def test_audit_login_command(running_app: Callable[[bool], tuple[str, int]],
 
 
 @pytest.mark.parametrize("check", ["url:{app}/me", "status:200", "cookie:session"])
-def test_signed_in_checks(running_app: Callable[[bool], tuple[str, int]],
+def test_signed_in_checks(running_app: Callable[..., tuple[str, int]],
                           capsys: pytest.CaptureFixture[str], check: str) -> None:
     app, idp_port = running_app(True)
     assert main(["audit-login", "--start", f"{app}/login", "--signed-in",
                  check.format(app=app), "--idp-port", str(idp_port),
                  "--fault", "response-wrong-state"]) == 0
     assert "response-wrong-state" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("check_nonce", "verdicts"), [
+    (True, ["ok", "ok", "ok", "ok"]), (False, ["ok", "vulnerable", "ok", "ok"])])
+def test_a_cookie_from_before_the_callback_is_no_sign_in(
+        running_app: Callable[..., tuple[str, int]], capsys: pytest.CaptureFixture[str],
+        check_nonce: bool, verdicts: list[str]) -> None:
+    """The app keeps state and nonce in its session cookie from /login on, as Flask with
+    Authlib does, and refuses a wrong state (RFC 6749 §10.12) without touching it:
+    ``cookie:session`` counts only a cookie set or changed from the callback on, so that
+    refusal is no sign-in, and the session the app sets for an accepted fault still is."""
+    app, idp_port = running_app(check_nonce, pending="session")
+    main(["audit-login", "--start", f"{app}/login", "--signed-in", "cookie:session",
+          "--idp-port", str(idp_port), "--format", "json", "--fault", "id-token-wrong-nonce",
+          "--fault", "response-wrong-state"])
+    cases = json.loads(capsys.readouterr().out)["cases"]
+    assert [c["name"] for c in cases] == ["valid sign-in", "id-token-wrong-nonce",
+                                          "response-wrong-state", "valid sign-in again"]
+    assert [c["verdict"] for c in cases] == verdicts
 
 
 @pytest.mark.parametrize(("argv", "message"), [
