@@ -20,6 +20,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 from ..core.login_faults import LOGIN_FAULTS, MARKUP, LoginFault, get
 from ..errors import ConfigurationError
 from .consumer_audit import AuditCase, AuditReport
+from .service_http import no_redirects
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -290,10 +291,6 @@ def http_login(start: str, signed_in: SignedInCheck, *, timeout: float = 10.0
     import urllib.request
     from html.parser import HTMLParser
 
-    class _NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-            return None  # followed by hand below, one hop at a time
-
     class _Form(HTMLParser):
         """The form_post page's form: its action and hidden fields."""
 
@@ -314,8 +311,8 @@ def http_login(start: str, signed_in: SignedInCheck, *, timeout: float = 10.0
 
     def login(idp: MockIdP) -> str:
         jar = http.cookiejar.CookieJar()
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar),
-                                             _NoRedirect())
+        # Redirects are followed by hand below, one hop at a time.
+        opener = no_redirects(urllib.request.HTTPCookieProcessor(jar))
         provider = _origin(idp.issuer)
         url, data = start, None
         at_provider, before_callback = False, None
