@@ -5,13 +5,19 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import jwt
 import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
 from mockidp import FAULTS, AuditReport, MockIdP, audit
+from mockidp.drivers.consumer_audit import http_verifier
 
 STRICT_B64 = re.compile(r"^[A-Za-z0-9_-]*$")
 
@@ -374,3 +380,55 @@ def test_a_validator_that_crashes_on_a_resource_fault_is_caught(idp: MockIdP) ->
 
     case = audit(exhausted, idp, faults=["oversized"])["oversized"]
     assert case.crashed and case.verdict == "vulnerable" and case.severity == "high"
+
+
+@contextmanager
+def login_redirecting_service(idp: MockIdP, *, everything: bool) -> Iterator[str]:
+    """A service that answers as a web app answers a browser: a 302 to its login page (which
+    answers 200) for every request (``everything``), or for a token PyJWT refuses."""
+    keys = jwt.PyJWKClient(idp.jwks_uri)
+
+    @Request.application  # type: ignore[arg-type]
+    def app(request: Request) -> Response:
+        if request.path == "/login":
+            return Response("<form>Sign in</form>")
+        _, _, token = request.headers.get("Authorization", "").partition(" ")
+        try:
+            if everything:
+                raise jwt.InvalidTokenError
+            jwt.decode(token, keys.get_signing_key_from_jwt(token), algorithms=["RS256"],
+                       audience=idp.audience, issuer=idp.issuer)
+        except jwt.PyJWTError:
+            return Response(status=302, headers={"Location": "/login"})
+        return Response("yes")
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}/api"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@pytest.mark.parametrize("dpop", [False, True])
+def test_a_redirect_to_a_login_page_is_a_refusal(idp: MockIdP, dpop: bool) -> None:
+    """The HTTP verifier follows no redirect: an API refuses a bad token with 401 or 403
+    (RFC 6750 §3.1), and the login page a 302 points to answers 200 to anyone. A service
+    that redirects every request is broken (its valid tokens are not accepted either), and
+    the case says where it pointed; one that redirects bad tokens refused them."""
+    faults = ["alg-none", "bad-signature", "expired"]
+    with login_redirecting_service(idp, everything=True) as url:
+        report = audit(http_verifier(url, dpop=dpop), idp, faults=faults,
+                       dpop=dpop, url=url if dpop else None)
+        assert {c.verdict for c in report if c.kind == "fault"} == {"ok"}, report
+        assert report.broken and all(c.kind == "baseline" for c in report.broken)
+        assert "HTTP 302, a redirect to '/login'" in (report["valid RS256"].error or "")
+        if not dpop:  # where a redirect is the accepting answer, expect_status says so
+            redirected = audit(http_verifier(url, expect_status=[302]), idp, faults=faults)
+            assert not redirected.broken and len(redirected.vulnerabilities) == 3
+    with login_redirecting_service(idp, everything=False) as url:
+        audit(http_verifier(url), idp, faults=faults).assert_safe()

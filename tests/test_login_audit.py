@@ -8,6 +8,7 @@ import json
 import secrets
 import socket
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -23,6 +24,7 @@ from mockidp import (
     LoginAuditReport,
     LoginRefused,
     MockIdP,
+    RemoteIdP,
     UnknownLoginFaultError,
     audit_login,
 )
@@ -38,41 +40,57 @@ class RP:
     """A small relying party: the code flow (or ``response_type``), its checks each a flag."""
 
     def __init__(self, idp: MockIdP, *, response_type: str = "code", nonce: bool = True,
-                 verify: bool = True, escape: bool = True) -> None:
+                 verify: bool = True, escape: bool = True, compare: bool = True,
+                 via: str = "query",
+                 client: tuple[str, str] = ("mockidp-client", "mockidp-client-secret")
+                 ) -> None:
         self.idp, self.response_type, self.nonce, self.verify = idp, response_type, nonce, verify
-        self.escape = escape
+        self.escape, self.compare, self.via, self.client = escape, compare, via, client
         self.keys = jwt.PyJWKClient(idp.jwks_uri)
 
     def __call__(self, idp: MockIdP) -> str:
         state, nonce = secrets.token_urlsafe(8), secrets.token_urlsafe(8)
-        query = {"client_id": "mockidp-client", "response_type": self.response_type,
+        query = {"client_id": self.client[0], "response_type": self.response_type,
                  "redirect_uri": CALLBACK, "scope": "openid", "state": state,
                  **({"nonce": nonce} if self.nonce else {})}
-        back = requests.get(idp.authorization_endpoint, params=query, allow_redirects=False,
-                            timeout=5)
+        back = requests.get(idp.authorization_endpoint, params=self.sent(idp, query),
+                            allow_redirects=False, timeout=5)
         location = urlsplit(back.headers["Location"])
         params = {k: v[0] for k, v in parse_qs(location.query or location.fragment).items()}
         if "error" in params:
             shown = params["error_description"]
             raise LoginRefused("refused", shown.replace("<", "&lt;") if self.escape else shown)
-        if params["state"] != state:
+        if self.compare and params["state"] != state:
             raise PermissionError("state")
         id_token = params.get("id_token")
         if id_token is None:
             tokens = requests.post(idp.token_endpoint, data={
                 "grant_type": "authorization_code", "code": params["code"],
-                "redirect_uri": CALLBACK}, auth=("mockidp-client", "mockidp-client-secret"),
-                timeout=5).json()
+                "redirect_uri": CALLBACK}, auth=self.client, timeout=5).json()
             id_token = tokens["id_token"]
         if self.verify:
             key = self.keys.get_signing_key_from_jwt(id_token)
-            claims = jwt.decode(id_token, key, algorithms=["RS256"], audience="mockidp-client",
+            claims = jwt.decode(id_token, key, algorithms=["RS256"], audience=self.client[0],
                                 issuer=idp.issuer, options={"require": ["sub", "iat"]})
         else:
             claims = jwt.decode(id_token, options={"verify_signature": False})
-        if self.nonce and claims.get("nonce") != nonce:
+        if self.compare and self.nonce and claims.get("nonce") != nonce:
             raise PermissionError("nonce")
         return str(claims.get("sub"))
+
+    def sent(self, idp: MockIdP, params: dict[str, str]) -> dict[str, str]:
+        """What goes in the authorization request's query: ``params`` themselves, or pushed
+        to the PAR endpoint (RFC 9126 §2.1), or signed into a request object (RFC 9101 §4,
+        HS256 with the client secret), the query then naming only the client and the
+        request."""
+        client, secret = self.client
+        if self.via == "par":
+            pushed = requests.post(idp.url_for("par"), data=params, auth=self.client, timeout=5)
+            return {"client_id": client, "request_uri": pushed.json()["request_uri"]}
+        if self.via == "jar":
+            claims = {**params, "iss": client, "aud": idp.issuer, "exp": int(time.time()) + 60}
+            return {"client_id": client, "request": jwt.encode(claims, secret, "HS256")}
+        return params
 
 
 def test_a_careful_code_flow_rp_passes(idp: MockIdP) -> None:
@@ -107,6 +125,52 @@ def test_an_rp_without_a_nonce_check_is_caught_with_its_faults(idp: MockIdP) -> 
                                                    "id-token-missing-nonce"]
     with pytest.raises(AssertionError, match="sign-in audit failed"):
         report.assert_safe()
+
+
+@pytest.mark.parametrize("via", ["query", "par", "jar"])
+def test_a_pushed_or_signed_request_is_audited_as_a_plain_one(idp: MockIdP, via: str) -> None:
+    """RFC 9126 §4 and RFC 9101 §6.3: through PAR or a request object the authorization
+    request's query holds only client_id and request_uri or request. The audit reads the
+    parameters the endpoint resolved (the request log's ``authorization``), so the nonce and
+    state this RP never compares are caught whichever way it sends them."""
+    client = idp.clients.add("rp", "a-client-secret-of-thirty-two-bytes!",
+                             redirect_uris=[CALLBACK])
+    rp = RP(idp, compare=False, via=via, client=(client.client_id, client.client_secret or ""))
+    report = audit_login(rp, idp, faults=["id-token-wrong-nonce", "response-wrong-state"])
+    assert {c.name: c.verdict for c in report} == {
+        "valid sign-in": "ok", "id-token-wrong-nonce": "vulnerable",
+        "response-wrong-state": "vulnerable", "valid sign-in again": "ok"}
+    assert report.not_reached == {}
+    authorize = idp.requests_to("authorize")[-1]
+    assert authorize.authorization["nonce"] and authorize.authorization["state"]
+    assert authorize.authorization["client_id"] == "rp"
+    assert ("nonce" in authorize.query) is (via == "query")
+
+
+def test_the_request_log_keeps_the_resolved_parameters(idp: MockIdP) -> None:
+    """The authorization request's entry keeps what the endpoint acted on (RFC 9126 §4), in
+    ``idp.requests`` and through the control API's /requests (RemoteIdP); other entries
+    keep nothing there."""
+    RP(idp, via="par")(idp)
+    for provider in (idp, RemoteIdP(idp.issuer)):
+        pushed, authorize, token = provider.requests[:3]
+        assert set(authorize.query) == {"client_id", "request_uri"}
+        assert dict(authorize.authorization) == dict(pushed.form) | {
+            "client_id": "mockidp-client"}
+        assert dict(token.authorization) == {} == dict(pushed.authorization)
+
+
+def test_the_pushed_response_type_decides_what_applies(idp: MockIdP) -> None:
+    """As for a plain request (OIDC Core §3.3.2.11): a hybrid request pushed to PAR gets the
+    c_hash fault (this RP never checks c_hash: caught, critical through the browser), a code
+    one does not."""
+    code = audit_login(RP(idp, via="par"), idp, faults=["id-token-wrong-c-hash"])
+    hybrid = audit_login(RP(idp, via="par", response_type="code id_token"), idp,
+                         faults=["id-token-wrong-c-hash"])
+    assert code.not_reached == {
+        "id-token-wrong-c-hash": "no ID token comes with a code through the browser"}
+    assert not hybrid.not_reached
+    assert hybrid["id-token-wrong-c-hash"].verdict == "vulnerable"
 
 
 def test_signature_faults_are_graded_by_where_the_id_token_came_from(idp: MockIdP) -> None:
@@ -199,9 +263,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def web_app(issuer: str, *, check_nonce: bool) -> Callable[..., Any]:
-    """A WSGI app that signs people in with the code flow: state and nonce in a cookie,
-    the ID token verified with PyJWT (and its nonce compared if ``check_nonce``)."""
+def web_app(issuer: str, *, check_nonce: bool, pending: str = "pending") -> Callable[..., Any]:
+    """A WSGI app that signs people in with the code flow: state and nonce in the cookie
+    ``pending`` (``session``: in the session cookie, as Flask with Authlib keeps them), the ID
+    token verified with PyJWT (and its nonce compared if ``check_nonce``); the signed-in user
+    in the ``session`` cookie."""
     keys = jwt.PyJWKClient(f"{issuer}/.well-known/jwks.json")
 
     @Request.application  # type: ignore[arg-type]
@@ -212,10 +278,10 @@ def web_app(issuer: str, *, check_nonce: bool) -> Callable[..., Any]:
                                "scope": "openid", "state": state, "nonce": nonce,
                                "redirect_uri": f"{request.host_url}callback"})
             response = Response(status=302, headers={"Location": f"{issuer}/authorize?{query}"})
-            response.set_cookie("pending", f"{state}.{nonce}")
+            response.set_cookie(pending, f"{state}.{nonce}")
             return response
         if request.path == "/callback":
-            state, _, nonce = request.cookies.get("pending", "").partition(".")
+            state, _, nonce = request.cookies.get(pending, "").partition(".")
             if "error" in request.args or request.args.get("state") != state:
                 return Response("sign-in failed", status=401)
             tokens = requests.post(f"{issuer}/token", timeout=5, data={
@@ -231,23 +297,23 @@ def web_app(issuer: str, *, check_nonce: bool) -> Callable[..., Any]:
             if check_nonce and claims.get("nonce") != nonce:
                 return Response("replayed", status=401)
             response = Response(status=302, headers={"Location": "/me"})
-            response.set_cookie("session", claims["sub"])
+            response.set_cookie("session", f"user:{claims['sub']}")
             return response
-        if "session" in request.cookies:
-            return Response(f"signed in as {request.cookies['session']}")
+        if request.cookies.get("session", "").startswith("user:"):
+            return Response(f"signed in as {request.cookies['session'][5:]}")
         return Response("who are you?", status=401)
 
     return app
 
 
 @pytest.fixture
-def running_app() -> Iterator[Callable[[bool], tuple[str, int]]]:
+def running_app() -> Iterator[Callable[..., tuple[str, int]]]:
     servers = []
 
-    def start(check_nonce: bool) -> tuple[str, int]:
+    def start(check_nonce: bool, pending: str = "pending") -> tuple[str, int]:
         idp_port = _free_port()
         server = make_server("127.0.0.1", 0, web_app(f"http://127.0.0.1:{idp_port}",
-                                                     check_nonce=check_nonce))
+                                                     check_nonce=check_nonce, pending=pending))
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
                                   daemon=True)
         thread.start()
@@ -266,7 +332,7 @@ FAULTS = ["--fault", "id-token-wrong-nonce", "--fault", "id-token-bad-signature"
 
 
 @pytest.mark.parametrize(("check_nonce", "exit_code"), [(True, 0), (False, 1)])
-def test_audit_login_command(running_app: Callable[[bool], tuple[str, int]],
+def test_audit_login_command(running_app: Callable[..., tuple[str, int]],
                              capsys: pytest.CaptureFixture[str], check_nonce: bool,
                              exit_code: int) -> None:
     app, idp_port = running_app(check_nonce)
@@ -282,13 +348,32 @@ def test_audit_login_command(running_app: Callable[[bool], tuple[str, int]],
 
 
 @pytest.mark.parametrize("check", ["url:{app}/me", "status:200", "cookie:session"])
-def test_signed_in_checks(running_app: Callable[[bool], tuple[str, int]],
+def test_signed_in_checks(running_app: Callable[..., tuple[str, int]],
                           capsys: pytest.CaptureFixture[str], check: str) -> None:
     app, idp_port = running_app(True)
     assert main(["audit-login", "--start", f"{app}/login", "--signed-in",
                  check.format(app=app), "--idp-port", str(idp_port),
                  "--fault", "response-wrong-state"]) == 0
     assert "response-wrong-state" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("check_nonce", "verdicts"), [
+    (True, ["ok", "ok", "ok", "ok"]), (False, ["ok", "vulnerable", "ok", "ok"])])
+def test_a_cookie_from_before_the_callback_is_no_sign_in(
+        running_app: Callable[..., tuple[str, int]], capsys: pytest.CaptureFixture[str],
+        check_nonce: bool, verdicts: list[str]) -> None:
+    """The app keeps state and nonce in its session cookie from /login on, as Flask with
+    Authlib does, and refuses a wrong state (RFC 6749 §10.12) without touching it:
+    ``cookie:session`` counts only a cookie set or changed from the callback on, so that
+    refusal is no sign-in, and the session the app sets for an accepted fault still is."""
+    app, idp_port = running_app(check_nonce, pending="session")
+    main(["audit-login", "--start", f"{app}/login", "--signed-in", "cookie:session",
+          "--idp-port", str(idp_port), "--format", "json", "--fault", "id-token-wrong-nonce",
+          "--fault", "response-wrong-state"])
+    cases = json.loads(capsys.readouterr().out)["cases"]
+    assert [c["name"] for c in cases] == ["valid sign-in", "id-token-wrong-nonce",
+                                          "response-wrong-state", "valid sign-in again"]
+    assert [c["verdict"] for c in cases] == verdicts
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -6,6 +6,7 @@ here is real."""
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import ClassVar
 
@@ -77,6 +78,8 @@ def test_endpoint_controls_are_typed_by_endpoint(idp: MockIdP) -> None:
     other.delay(0)
     log: list[RecordedRequest] = idp.requests_to("jwks")
     assert log == []
+    resolved: list[Mapping[str, str]] = [e.authorization for e in idp.requests_to("authorize")]
+    assert resolved == []
     with pytest.raises(UnknownEndpointError):
         idp.endpoint("nope")
 

@@ -112,19 +112,32 @@ def test_audit_passes_the_correct_resource(provider: MockIdP) -> None:
                                         "token-for-another-resource", "insufficient-scope"}
 
 
-@pytest.mark.parametrize(("broken", "check"), [
-    ("no-metadata", "resource-metadata"),
-    ("no-challenge", "resource-metadata-challenge"),
-    ("any-audience", "token-for-another-resource"),
-    ("no-scope-check", "insufficient-scope"),
+@pytest.mark.parametrize(("broken", "check", "verdict"), [
+    ("no-metadata", "resource-metadata", "vulnerable"),
+    # RFC 9728 §2: authorization_servers is a JSON array; a string naming the issuer is not.
+    ("servers-not-an-array", "resource-metadata", "vulnerable"),
+    ("no-challenge", "resource-metadata-challenge", "vulnerable"),
+    ("any-audience", "token-for-another-resource", "vulnerable"),
+    # RFC 8707 §2, MCP token passthrough: a 500 is no refusal, and tells not whether the
+    # token went upstream: broken, not ok.
+    ("fails-other-audience", "token-for-another-resource", "broken"),
+    ("no-scope-check", "insufficient-scope", "vulnerable"),
+    # A redirect is the answer, not the login page it points to: every bad token refused,
+    # but no 401 to start discovery from (RFC 9728 §5.1).
+    ("redirects-to-login", "resource-metadata-challenge", "vulnerable"),
 ])
-def test_audit_catches_each_broken_resource(provider: MockIdP, broken: str, check: str
-                                            ) -> None:
+def test_audit_catches_each_broken_resource(provider: MockIdP, broken: str, check: str,
+                                            verdict: str) -> None:
     """Each check of the audit fails the variant that breaks it, and only that check."""
     assert broken in BROKEN
     with resource_server(provider, broken) as resource:
         report = audit_resource(resource, provider, scope=SCOPE, faults=FAULTS)
     assert [c.name for c in report.failures()] == [check], str(report)
+    assert report[check].verdict == verdict
+    if verdict == "broken":
+        assert "1 check(s) failed by the service" in str(report)
+        assert 'failure message="the service failed (5xx or no answer)"' in \
+            report.to_junit_xml()
 
 
 def test_cli_audit_resource() -> None:

@@ -63,18 +63,25 @@ class RecordedRequest:
     #: The client's IP address as the connection showed it ("" when unknown: an in-process
     #: WSGI client that sets none). With the User-Agent it tells consumers apart.
     remote_addr: str = ""
+    #: Of an authorization request: its parameters as the endpoint resolved them — a pushed
+    #: request's (RFC 9126 §4) or a request object's (RFC 9101 §6.3), whose outer query holds
+    #: only ``client_id`` and ``request_uri`` or ``request``; else the query or form as sent.
+    #: Empty for other endpoints, and for a request refused before they were resolved.
+    authorization: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __init__(self, method: str, path: str, endpoint: str | None,
                  headers: Mapping[str, str], query: Mapping[str, str], form: Mapping[str, str],
                  status: int | None, time: float, duration: float, body: bytes = b"",
-                 truncated: bool = False, remote_addr: str = "") -> None:
+                 truncated: bool = False, remote_addr: str = "",
+                 authorization: Mapping[str, str] | None = None) -> None:
         # The generated __init__ of a frozen dataclass sets each field through
         # object.__setattr__; filling __dict__ at once costs a quarter of that, on every
         # request the provider serves.
         self.__dict__.update(method=method, path=path, endpoint=endpoint, headers=headers,
                              query=query, form=form, status=status, time=time,
                              duration=duration, body=body, truncated=truncated,
-                             remote_addr=remote_addr)
+                             remote_addr=remote_addr,
+                             authorization=_EMPTY if authorization is None else authorization)
 
     @property
     def user_agent(self) -> str | None:
@@ -141,7 +148,8 @@ class RequestLog:
         """Keep ``entry`` (unless the log was cleared since ``generation``); ``size``, if
         given, is its :func:`entry_size`, which a caller may know from entries before."""
         if size is None:
-            size = entry_size(entry.path, entry.body, entry.headers, entry.query, entry.form)
+            size = entry_size(entry.path, entry.body, entry.headers, entry.query, entry.form,
+                              entry.authorization)
         with self._lock:
             if generation != self._generation:
                 return

@@ -19,7 +19,8 @@ from xml.sax.saxutils import escape, quoteattr
 from ..core.dpop import DPOP_FAULTS
 from ..core.faults import FAULTS, SEVERITIES, Severity, at_least
 from ..errors import ConfigurationError, UnknownFaultError
-from .dpop_audit import DPOP_URL, HttpDPoPVerifier, ServiceFailure, dpop_cases
+from .dpop_audit import DPOP_URL, HttpDPoPVerifier, dpop_cases
+from .service_http import ServiceFailure, judge, send
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 __all__ = ["AuditCase", "AuditReport", "audit", "http_verifier"]
 
 #: ok: refused a fault, or accepted a valid token; vulnerable: accepted a critical or high
-#: fault; weak: accepted a hardening fault; broken: refused a valid token.
+#: fault; weak: accepted a hardening fault; broken: refused a valid token, or failed (5xx, no
+#: answer) where only a clean answer can be judged (a check of ``audit_resource``).
 Verdict = Literal["ok", "vulnerable", "weak", "broken"]
 
 
@@ -54,13 +56,16 @@ class AuditCase:
     #: or how a resource-exhaustion fault broke the validator.
     note: str = ""
     #: The validator did not refuse a resource-exhaustion fault cleanly: it ran out of stack or
-    #: memory, or (over HTTP) answered 5xx or timed out.
+    #: memory, or (over HTTP) answered 5xx or timed out. Without a severity (a check of
+    #: ``audit_resource``, whose failure tells neither refusal nor acceptance) it is broken.
     crashed: bool = False
 
     @property
     def verdict(self) -> Verdict:
         if self.kind == "baseline":
             return "ok" if self.accepted else "broken"
+        if self.crashed and self.severity is None:
+            return "broken"
         if not (self.accepted or self.crashed) or self.severity is None:
             return "ok"
         return "weak" if self.severity == "hardening" else "vulnerable"
@@ -122,7 +127,7 @@ class AuditReport:
 
     @property
     def broken(self) -> list[AuditCase]:
-        """Valid tokens the validator rejected."""
+        """Valid tokens the validator rejected, and checks the service failed."""
         return [c for c in self.cases if c.verdict == "broken"]
 
     def failures(self, min_severity: Severity = "high") -> list[AuditCase]:
@@ -132,7 +137,7 @@ class AuditReport:
 
     @property
     def safe(self) -> bool:
-        """No critical or high fault accepted, and no valid token refused."""
+        """No critical or high fault accepted, and nothing broken (no valid token refused)."""
         return not self.failures()
 
     def assert_safe(self, min_severity: Severity = "high") -> None:
@@ -157,9 +162,12 @@ class AuditReport:
                 else case.verdict
             lines.append(f"{case.name:<{width}}  {case.severity or '':<9}  {verdict:<10}  "
                          f"{outcome:<8}  {(detail or '')[:160]}")
+        failed = sum(c.kind == "fault" for c in self.broken)
         lines.append(f"{len(self.vulnerabilities)} critical or high fault(s) accepted, "
-                     f"{len(self.weaknesses)} hardening fault(s) accepted, {len(self.broken)} "
-                     f"valid {self.valid}(s) rejected, {len(self.cases)} cases")
+                     f"{len(self.weaknesses)} hardening fault(s) accepted, "
+                     f"{len(self.broken) - failed} valid {self.valid}(s) rejected, "
+                     + (f"{failed} check(s) failed by the service, " if failed else "")
+                     + f"{len(self.cases)} cases")
         return "\n".join(lines)
 
     def to_json(self, min_severity: Severity = "high") -> str:
@@ -185,8 +193,10 @@ class AuditReport:
         for case in self.cases:
             parts.append(f"  <testcase classname=\"mockidp.audit\" name={quoteattr(case.name)}>")
             if case.verdict == "broken":
-                parts.append(f"    <failure message={quoteattr(f'valid {self.valid} rejected')}>"
-                             f"{escape(case.error or '')}</failure>")
+                message = f"valid {self.valid} rejected" if case.kind == "baseline" \
+                    else "the service failed (5xx or no answer)"
+                parts.append(f"    <failure message={quoteattr(message)}>"
+                             f"{escape(case.error or case.note)}</failure>")
             elif case.verdict in ("vulnerable", "weak"):
                 message = f"accepted ({case.severity}): {case.description}"
                 if case in failures:
@@ -361,26 +371,11 @@ def http_verifier(url: str, *, headers: Mapping[str, str] | None = None,
     if dpop:
         return HttpDPoPVerifier(url, headers=headers, expect_status=expect_status,
                                 timeout=timeout)
-    import urllib.error
     import urllib.request
 
     def verify(token: str) -> None:
         request = urllib.request.Request(
             url, headers={**(headers or {}), "Authorization": f"Bearer {token}"})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                status = response.status
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            status = exc.code
-        except (TimeoutError, urllib.error.URLError) as exc:
-            if isinstance(exc, TimeoutError) or isinstance(exc.reason, TimeoutError):
-                raise ServiceFailure(f"no answer within {timeout} s") from None
-            raise
-        if status >= 500:
-            raise ServiceFailure(f"HTTP {status}")
-        accepted = status in expect_status if expect_status else 200 <= status < 300
-        if not accepted:
-            raise PermissionError(f"HTTP {status}")
+        judge(send(request, timeout), expect_status)
 
     return verify

@@ -13,13 +13,13 @@ asked to refuse proofs without one or with a stale one.
 
 from __future__ import annotations
 
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..core.dpop import DPOP_FAULTS
 from ..errors import UnknownFaultError
+from .service_http import Answer, ServiceFailure, judge, send
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -35,15 +35,10 @@ if TYPE_CHECKING:
                        Severity | None, str]
     Outcome = tuple[bool, str | None, object]
 
-__all__ = ["DPOP_URL", "HttpDPoPVerifier", "Request", "ServiceFailure", "dpop_cases"]
+__all__ = ["DPOP_URL", "HttpDPoPVerifier", "Request", "dpop_cases"]
 
 #: The request a verify function is asked about when the caller names none.
 DPOP_URL = "https://api.example/resource"
-
-
-class ServiceFailure(Exception):
-    """What an HTTP verifier raises when the service answers 5xx or not at all in time: a
-    failure, not a refusal."""
 
 
 @dataclass(frozen=True)
@@ -91,36 +86,17 @@ class HttpDPoPVerifier:
         if len(request.proofs) == 1:
             headers["DPoP"] = request.proofs[0]
         http = urllib.request.Request(request.url, method=request.method, headers=headers)
-        status, answer_headers = self._open(http, request.proofs)
-        nonce = answer_headers.get("DPoP-Nonce")
+        answer = self._raw(http, request.proofs) if len(request.proofs) > 1 \
+            else send(http, self._timeout)
+        nonce = answer.headers.get("DPoP-Nonce")
         if nonce:
             self.nonce = nonce
-        if 'error="use_dpop_nonce"' in answer_headers.get("WWW-Authenticate", ""):
+        if 'error="use_dpop_nonce"' in answer.headers.get("WWW-Authenticate", ""):
             self.demands_nonce = True
-            raise PermissionError(f"HTTP {status} use_dpop_nonce")
-        if status >= 500:
-            raise ServiceFailure(f"HTTP {status}")
-        accepted = status in self._expect if self._expect else 200 <= status < 300
-        if not accepted:
-            raise PermissionError(f"HTTP {status}")
+            raise PermissionError(f"HTTP {answer.status} use_dpop_nonce")
+        judge(answer, self._expect)
 
-    def _open(self, http: urllib.request.Request, proofs: tuple[str, ...]
-              ) -> tuple[int, Mapping[str, str]]:
-        if len(proofs) > 1:
-            return self._raw(http, proofs)
-        try:
-            with urllib.request.urlopen(http, timeout=self._timeout) as response:
-                return response.status, dict(response.headers)
-        except urllib.error.HTTPError as exc:
-            exc.close()
-            return exc.code, dict(exc.headers)
-        except (TimeoutError, urllib.error.URLError) as exc:
-            if isinstance(exc, TimeoutError) or isinstance(exc.reason, TimeoutError):
-                raise ServiceFailure(f"no answer within {self._timeout} s") from None
-            raise
-
-    def _raw(self, request: urllib.request.Request, proofs: tuple[str, ...]
-             ) -> tuple[int, Mapping[str, str]]:
+    def _raw(self, request: urllib.request.Request, proofs: tuple[str, ...]) -> Answer:
         """A request with the ``DPoP`` field repeated, which urllib cannot send: written
         with http.client, one ``putheader`` per field."""
         import http.client as client
@@ -140,7 +116,7 @@ class HttpDPoPVerifier:
             connection.endheaders()
             response = connection.getresponse()
             response.read()
-            return response.status, dict(response.headers)
+            return Answer(response.status, response.headers)
         except TimeoutError:
             raise ServiceFailure(f"no answer within {self._timeout} s") from None
         finally:

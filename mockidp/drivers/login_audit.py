@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from ..core.login_faults import LOGIN_FAULTS, MARKUP, LoginFault, get
 from ..errors import ConfigurationError
 from .consumer_audit import AuditCase, AuditReport
+from .service_http import no_redirects
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -36,7 +38,8 @@ __all__ = ["LoginAuditReport", "LoginRefused", "SignIn", "SignedInCheck", "audit
 class SignIn:
     """What one sign-in did at the provider, read from its request log."""
 
-    authorization: Mapping[str, str] | None  # the authorization request's parameters
+    #: The authorization request's parameters, as the endpoint resolved them (PAR, JAR).
+    authorization: Mapping[str, str] | None
     endpoints: tuple[str, ...]  # every endpoint it reached, in order
 
     @property
@@ -93,8 +96,10 @@ def _run(login: Callable[[MockIdP], Any], idp: MockIdP
         returned, accepted = exc, False
         error = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
     served = _since(idp, marker)
-    authorization = next((dict(r.query) or dict(r.form) for r in served
-                          if r.endpoint == "authorize"), None)
+    # As the endpoint resolved them: a pushed request's or a request object's parameters,
+    # not the outer query's client_id and request_uri (RFC 9126 §4, RFC 9101 §6.3).
+    authorization = next((dict(r.authorization) or dict(r.query) or dict(r.form)
+                          for r in served if r.endpoint == "authorize"), None)
     return accepted, error, returned, SignIn(authorization,
                                              tuple(r.endpoint or "" for r in served))
 
@@ -231,7 +236,8 @@ def _client(idp: MockIdP, client: str | Client | None, run: SignIn) -> Client | 
 class SignedInCheck:
     """How ``mockidp audit-login`` tells a signed-in user from a refused one, after the last
     redirect: ``url:PREFIX`` (the final URL starts with it), ``status:CODE``, ``cookie:NAME``
-    (the app set that cookie) or ``text:TEXT`` (the page contains it)."""
+    (the app set or changed that cookie from its callback on) or ``text:TEXT`` (the page
+    contains it)."""
 
     KINDS = ("url", "status", "cookie", "text")
 
@@ -245,6 +251,9 @@ class SignedInCheck:
         self.kind, self.value = kind, value
 
     def passes(self, url: str, status: int, cookies: set[str], text: str) -> bool:
+        """``cookies``: the names of those set or changed since the provider redirected back
+        to the app — a cookie from before (a session holding the state and nonce, set when
+        the sign-in began) is no sign that the user signed in."""
         if self.kind == "url":
             return url.startswith(self.value)
         if self.kind == "status":
@@ -274,17 +283,13 @@ def http_login(start: str, signed_in: SignedInCheck, *, timeout: float = 10.0
     """A ``login`` for :func:`audit_login` that signs in through a running app over HTTP: a
     fresh cookie session GETs ``start`` and follows every redirect (and the ``form_post``
     page mockidp answers with) through the provider and back to the app, then
-    ``signed_in`` decides. A response in the URL fragment (implicit and hybrid flows without
-    ``form_post``) needs a browser: the session cannot read it."""
+    ``signed_in`` decides, on the cookies set or changed from the app's callback on. A
+    response in the URL fragment (implicit and hybrid flows without ``form_post``) needs a
+    browser: the session cannot read it."""
     import http.cookiejar
     import urllib.error
     import urllib.request
     from html.parser import HTMLParser
-    from urllib.parse import urlencode, urljoin
-
-    class _NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-            return None  # followed by hand below, one hop at a time
 
     class _Form(HTMLParser):
         """The form_post page's form: its action and hidden fields."""
@@ -301,12 +306,21 @@ def http_login(start: str, signed_in: SignedInCheck, *, timeout: float = 10.0
             elif tag == "input" and named.get("name"):
                 self.fields[named["name"] or ""] = named.get("value") or ""
 
+    def cookies(jar: http.cookiejar.CookieJar) -> set[tuple[str, str, str, str | None]]:
+        return {(c.domain, c.path, c.name, c.value) for c in jar}
+
     def login(idp: MockIdP) -> str:
         jar = http.cookiejar.CookieJar()
-        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar),
-                                             _NoRedirect())
+        # Redirects are followed by hand below, one hop at a time.
+        opener = no_redirects(urllib.request.HTTPCookieProcessor(jar))
+        provider = _origin(idp.issuer)
         url, data = start, None
+        at_provider, before_callback = False, None
         for _ in range(MAX_HOPS):
+            if _origin(url) == provider:
+                at_provider = True
+            elif at_provider:  # back at the app: its callback, whose cookies count
+                at_provider, before_callback = False, cookies(jar)
             request = urllib.request.Request(url, data=data)
             try:
                 response = opener.open(request, timeout=timeout)
@@ -325,9 +339,15 @@ def http_login(start: str, signed_in: SignedInCheck, *, timeout: float = 10.0
             if form.action:  # mockidp's form_post page: post it, as its script would
                 url, data = urljoin(url, form.action), urlencode(form.fields).encode()
                 continue
-            if signed_in.passes(url, status, {c.name for c in jar}, text):
+            since = set() if before_callback is None else cookies(jar) - before_callback
+            if signed_in.passes(url, status, {name for _, _, name, _ in since}, text):
                 return text
             raise LoginRefused(f"not signed in: HTTP {status} at {url}", text)
         raise LoginRefused(f"more than {MAX_HOPS} redirects from {start}")
 
     return login
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc

@@ -226,6 +226,7 @@ class RemoteIdP:
             headers=freeze(e["headers"]), query=freeze(e["query"]), form=freeze(e["form"]),
             status=e["status"], time=e["time"], duration=e["duration"],
             truncated=e.get("truncated", False), remote_addr=e.get("remote_addr", ""),
+            authorization=freeze(e.get("authorization") or {}),
         ) for e in entries]
 
     def reset(self) -> None:

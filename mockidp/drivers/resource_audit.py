@@ -13,14 +13,13 @@ catalog (:func:`~mockidp.audit`), minted for the resource."""
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..core.fetch import FETCH_LIMIT
 from ..errors import ConfigurationError
 from .consumer_audit import AuditCase, AuditReport, audit, http_verifier
+from .service_http import Answer, ServiceFailure, judge, send
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -42,15 +41,11 @@ def metadata_url(resource: str) -> str:
     return urlunsplit(parts._replace(path=_WELL_KNOWN + parts.path.rstrip("/"), query=""))
 
 
-def _get(url: str, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
+def _get(url: str, token: str | None = None) -> Answer:
+    """The resource's answer to ``url``, with ``token`` as a bearer token; a redirect is its
+    answer (:mod:`.service_http`)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return answer.status, dict(answer.headers), answer.read(FETCH_LIMIT)
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, dict(exc.headers), exc.read(FETCH_LIMIT)
+    return send(urllib.request.Request(url, headers=headers), timeout=10)
 
 
 def _check(name: str, problem: str | None, description: str, reference: str, severity: Any,
@@ -63,32 +58,35 @@ def _check(name: str, problem: str | None, description: str, reference: str, sev
 
 def _metadata_case(resource: str, issuer: str) -> AuditCase:
     url = metadata_url(resource)
-    status, _, body = _get(url)
+    # A document, fetched as a client would: redirects followed.
+    answer = send(urllib.request.Request(url), timeout=10, follow=True)
     problem: str | None = None
     try:
-        document = json.loads(body) if status == 200 else None
+        document = json.loads(answer.body) if answer.status == 200 else None
     except ValueError:
         document = None
+    servers = document.get("authorization_servers") if isinstance(document, dict) else None
     if not isinstance(document, dict):
-        problem = f"GET {url} answered {status} without a JSON object"
+        problem = f"GET {url} answered {answer.status} without a JSON object"
     elif document.get("resource") != resource:
         problem = f"its resource is {document.get('resource')!r}, not {resource!r} (§3.3)"
-    elif issuer not in (document.get("authorization_servers") or []):
-        problem = f"authorization_servers {document.get('authorization_servers')!r} do not " \
-                  f"name {issuer}"
+    elif not isinstance(servers, list):  # §2: a JSON array of issuer identifiers
+        problem = f"authorization_servers {servers!r} is not a JSON array (§2)"
+    elif issuer not in servers:
+        problem = f"authorization_servers {servers!r} do not name {issuer}"
     return _check("resource-metadata", problem, "protected-resource metadata naming the "
-                  "resource and this authorization server", "RFC 9728 §3, §3.3; MCP "
+                  "resource and this authorization server", "RFC 9728 §2, §3, §3.3; MCP "
                   "authorization: authorization server location", "high",
                   "serve /.well-known/oauth-protected-resource with resource and "
                   "authorization_servers", f"{url} names {issuer}")
 
 
 def _challenge_case(resource: str) -> AuditCase:
-    status, headers, _ = _get(resource)
-    challenge = next((v for k, v in headers.items() if k.lower() == "www-authenticate"), "")
+    answer = _get(resource)
+    challenge = answer.headers.get("WWW-Authenticate", "")
     problem = None
-    if status != 401:
-        problem = f"a request without a token got {status}, not 401"
+    if answer.status != 401:
+        problem = f"a request without a token got {answer.status}, not 401"
     elif not challenge.lower().startswith("bearer") or "resource_metadata=" not in challenge:
         problem = f"WWW-Authenticate {challenge!r} has no Bearer resource_metadata"
     return _check("resource-metadata-challenge", problem, "a 401 whose WWW-Authenticate "
@@ -99,17 +97,41 @@ def _challenge_case(resource: str) -> AuditCase:
 
 def _scope_case(idp: MockIdP | RemoteIdP, resource: str, scope: str) -> AuditCase:
     token = idp.token(aud=resource, scope="mockidp:unrelated", typ="at+jwt")
-    status, headers, _ = _get(resource, token)
-    challenge = next((v for k, v in headers.items() if k.lower() == "www-authenticate"), "")
+    answer = _get(resource, token)
+    challenge = answer.headers.get("WWW-Authenticate", "")
     problem = None
-    if status != 403:
-        problem = f"a token without scope {scope!r} got {status}, not 403"
+    if answer.status != 403:
+        problem = f"a token without scope {scope!r} got {answer.status}, not 403"
     elif 'error="insufficient_scope"' not in challenge or "scope=" not in challenge:
         problem = f"WWW-Authenticate {challenge!r} lacks error=\"insufficient_scope\" and scope"
     return _check("insufficient-scope", problem, "a token without the needed scope",
                   "RFC 6750 §3.1; MCP authorization: scope challenge", "high",
                   "answer 403 with error=\"insufficient_scope\" and the scope needed",
                   challenge)
+
+
+def _other_resource_case(idp: MockIdP | RemoteIdP, url: str, claims: dict[str, str]
+                         ) -> AuditCase:
+    """A token for another resource: refused is right; a 3xx is a refusal
+    (:mod:`.service_http`); a 5xx or no answer is a failure that tells neither — the
+    service may have passed the token on — so the case is broken."""
+    description = "a token of this provider for another resource (aud)"
+    reference = "RFC 8707 §2; MCP authorization: token audience binding, token passthrough"
+    check = "accept only tokens whose aud is this resource"
+    other = idp.token(aud=OTHER_RESOURCE, typ="at+jwt", claims=claims)
+    try:
+        answer = _get(url, other)
+        judge(answer)
+    except ServiceFailure as exc:
+        return AuditCase("token-for-another-resource", "fault", False,
+                         f"ServiceFailure: {exc} instead of a refusal: the token may have "
+                         "been passed on", description, reference, None, check,
+                         "the service failed instead of refusing", crashed=True)
+    except PermissionError as exc:
+        return _check("token-for-another-resource", None, description, reference, "critical",
+                      check, f"refused: {exc}")
+    return _check("token-for-another-resource", f"accepted with {answer.status}", description,
+                  reference, "critical", check)
 
 
 def audit_resource(url: str, idp: MockIdP | RemoteIdP, *, resource: str | None = None,
@@ -129,13 +151,7 @@ def audit_resource(url: str, idp: MockIdP | RemoteIdP, *, resource: str | None =
     verify = http_verifier(url)
     cases.extend(audit(verify, idp, audience=resource, typ="at+jwt", faults=faults,
                        claims=claims))
-    other = idp.token(aud=OTHER_RESOURCE, typ="at+jwt", claims=claims)
-    status, _, _ = _get(url, other)
-    cases.append(_check(
-        "token-for-another-resource", f"accepted with {status}" if status < 400 else None,
-        "a token of this provider for another resource (aud)", "RFC 8707 §2; MCP "
-        "authorization: token audience binding, token passthrough", "critical",
-        "accept only tokens whose aud is this resource", f"refused with {status}"))
+    cases.append(_other_resource_case(idp, url, claims))
     if scope:
         cases.append(_scope_case(idp, url, scope))
     return AuditReport(cases)

@@ -286,6 +286,7 @@ class App:
         headers, cut_headers = bounded(dict(request.headers.items()))
         query, cut_query = bounded(request.args.to_dict())
         kept_form, cut_form = bounded(form)
+        resolved, cut_resolved = bounded(request.environ.get(authorize.RESOLVED) or {})
         self.log_entry(RecordedRequest(
             method=request.method,
             path=request.environ.get(REQUEST_PATH) or request.script_root + request.path,
@@ -293,8 +294,8 @@ class App:
             headers=headers, query=query, form=kept_form, status=status,
             time=self.issuer.clock.time(), duration=time.perf_counter() - started,
             body=body[:BODY_LIMIT], truncated=(cut_headers or cut_query or cut_form
-                                                or len(body) > BODY_LIMIT),
-            remote_addr=request.remote_addr or "",
+                                                or cut_resolved or len(body) > BODY_LIMIT),
+            remote_addr=request.remote_addr or "", authorization=resolved,
         ), request.query_string.decode("latin-1"), generation)
 
     def log_entry(self, entry: RecordedRequest, query: str, generation: int,

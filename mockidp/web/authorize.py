@@ -41,10 +41,13 @@ if TYPE_CHECKING:
     from ..core.directory import Client, User
     from ..core.issuer import Issuer
 
-__all__ = ["RESPONSE_MODES", "SESSION_COOKIE", "authorization_grant", "authorize",
+__all__ = ["RESOLVED", "RESPONSE_MODES", "SESSION_COOKIE", "authorization_grant", "authorize",
            "refuse_script_uri", "signed_in_user"]
 
 RESPONSE_MODES = ("query", "fragment", "form_post", *JARM_MODES)
+#: The environ key under which the endpoint leaves the request's resolved parameters (those of
+#: a pushed request or a request object) for the request log's ``authorization``.
+RESOLVED = "mockidp.authorization"
 SESSION_COOKIE = "mockidp_session"
 LOGIN_PAGE_LIFETIME = 600.0
 #: The login page's extra-claims field, at most: the claims ride along in the code and the
@@ -79,6 +82,7 @@ def authorize(issuer: Issuer, request: Request) -> Response:
     if client is None:
         raise OAuthError("invalid_request", f"unknown client {client_id!r}")
     params = authorization_parameters(issuer, params, client)
+    request.environ[RESOLVED] = params.to_dict()  # for the request log (RecordedRequest)
     given_uri = params.get("redirect_uri")
     target = redirect_uri(client, given_uri)
     refuse_script_uri(target)

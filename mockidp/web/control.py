@@ -152,6 +152,7 @@ def describe_request(entry: RecordedRequest) -> dict[str, Any]:
         "headers": dict(entry.headers), "query": dict(entry.query), "form": dict(entry.form),
         "status": entry.status, "time": entry.time, "duration": entry.duration,
         "truncated": entry.truncated, "remote_addr": entry.remote_addr,
+        "authorization": dict(entry.authorization),
     }
 
 
