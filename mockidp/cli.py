@@ -406,7 +406,7 @@ def _audit(args: argparse.Namespace) -> int:
 
     def run(idp: Any) -> AuditReport:
         if args.resource:
-            return audit_resource(args.url, idp, scope=args.scope)
+            return audit_resource(args.url, idp, scope=args.scope, progress=_progress)
         return audit(verify, idp, audience=args.audience, algorithms=args.alg or None,
                      progress=_progress, dpop=args.dpop, url=args.url)
 

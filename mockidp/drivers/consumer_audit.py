@@ -152,7 +152,10 @@ class AuditReport:
                  f"{'-' * width}  {'-' * 9}  {'-' * 10}  {'-' * 8}  {'-' * 30}"]
         for case in self.cases:
             outcome = "accepted" if case.accepted else "rejected"
-            if not case.accepted:
+            detail: str | None
+            if case.kind == "baseline" and not case.accepted:
+                detail = f"{case.error}; it was {case.description}"
+            elif not case.accepted:
                 detail = case.error
             elif case.verdict in ("vulnerable", "weak"):
                 detail = f"accepted: {case.description}; a correct consumer would {case.check}"
@@ -161,13 +164,17 @@ class AuditReport:
             verdict = case.verdict.upper() if case.verdict in ("vulnerable", "broken") \
                 else case.verdict
             lines.append(f"{case.name:<{width}}  {case.severity or '':<9}  {verdict:<10}  "
-                         f"{outcome:<8}  {(detail or '')[:160]}")
+                         f"{outcome:<8}  {(detail or '')[:300]}")
         failed = sum(c.kind == "fault" for c in self.broken)
         lines.append(f"{len(self.vulnerabilities)} critical or high fault(s) accepted, "
                      f"{len(self.weaknesses)} hardening fault(s) accepted, "
                      f"{len(self.broken) - failed} valid {self.valid}(s) rejected, "
                      + (f"{failed} check(s) failed by the service, " if failed else "")
                      + f"{len(self.cases)} cases")
+        if any(c.kind == "baseline" and not c.accepted for c in self.cases):
+            lines.append(f"A valid {self.valid} was rejected: until the baselines pass, a "
+                         "rejected fault may have been rejected for that same reason, not for "
+                         "its own; set the audit up as the baseline's detail says.")
         return "\n".join(lines)
 
     def to_json(self, min_severity: Severity = "high") -> str:
@@ -299,10 +306,12 @@ def audit(
         # Publish the next key before anything is verified (a staged rotation).
         staged = idp.keys.add(algs[0], activate=False)
         ready = idp.keys.snapshot()  # each fault starts from here, whatever the last one added
+        minted = f"iss {idp.issuer!r}, aud {aud!r}, typ {typ!r}"
         for alg in algs:
             accepted, error, _ = _outcome(verify, idp.token(alg=alg, **mint))
             record(AuditCase(f"valid {alg}", "baseline", accepted, error,
-                             f"a valid {alg} token"))
+                             f"a valid {alg} token ({minted}; pass audience=, algorithms= "
+                             "and typ= for what your validator expects)"))
         for name in names:
             fault = FAULTS.get(name)
             if fault is None:

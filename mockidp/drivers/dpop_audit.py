@@ -181,7 +181,9 @@ def dpop_cases(
         # The baseline first: over HTTP it also learns whether the service demands nonces.
         accepted, error, _ = run(lambda n: valid(bound_token(), nonce=n))
         found.append((f"valid DPoP {alg}", "baseline", accepted, error,
-                      f"a DPoP-bound token with a valid {alg} proof", "RFC 9449 §7.1", None, ""))
+                      f"a DPoP-bound token with a valid {alg} proof for {method} {url} (pass "
+                      "method= and url= for the request your verify makes)", "RFC 9449 §7.1",
+                      None, ""))
         for name in names:
             fault = DPOP_FAULTS.get(name)
             if fault is None:

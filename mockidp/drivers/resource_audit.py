@@ -22,7 +22,7 @@ from .consumer_audit import AuditCase, AuditReport, audit, http_verifier
 from .service_http import Answer, ServiceFailure, judge, send
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from ..provider import MockIdP
     from .remote import RemoteIdP
@@ -135,23 +135,31 @@ def _other_resource_case(idp: MockIdP | RemoteIdP, url: str, claims: dict[str, s
 
 
 def audit_resource(url: str, idp: MockIdP | RemoteIdP, *, resource: str | None = None,
-                   scope: str | None = None, faults: Sequence[str] | None = None
-                   ) -> AuditReport:
+                   scope: str | None = None, faults: Sequence[str] | None = None,
+                   progress: Callable[[AuditCase], object] | None = None) -> AuditReport:
     """Audit the protected resource at ``url`` (see the module docstring) that trusts
     ``idp``. ``resource`` is its identifier (default: ``url``), the ``aud`` of the tokens;
     ``scope`` the scope it needs, if any (then the insufficient-scope check runs and the
-    tokens carry it); ``faults`` limits the catalog run (default: all)."""
+    tokens carry it); ``faults`` limits the catalog run (default: all); ``progress`` is
+    called with each case as it is decided, as :func:`~mockidp.audit` does."""
     resource = resource if resource is not None else url
     if urlsplit(url).scheme not in ("http", "https"):
         raise ConfigurationError(f"audit_resource() takes the resource's http(s) URL, not "
                                  f"{url!r}")
     issuer = idp.issuer
     claims = {"scope": scope} if scope else {}
-    cases = [_metadata_case(resource, issuer), _challenge_case(url)]
-    verify = http_verifier(url)
-    cases.extend(audit(verify, idp, audience=resource, typ="at+jwt", faults=faults,
-                       claims=claims))
-    cases.append(_other_resource_case(idp, url, claims))
+    cases: list[AuditCase] = []
+
+    def decided(case: AuditCase) -> None:
+        cases.append(case)
+        if progress is not None:
+            progress(case)
+
+    decided(_metadata_case(resource, issuer))
+    decided(_challenge_case(url))
+    audit(http_verifier(url), idp, audience=resource, typ="at+jwt", faults=faults,
+          claims=claims, progress=decided)
+    decided(_other_resource_case(idp, url, claims))
     if scope:
-        cases.append(_scope_case(idp, url, scope))
+        decided(_scope_case(idp, url, scope))
     return AuditReport(cases)
