@@ -150,7 +150,9 @@ export async function run(opts) {
     const registered = await client.dynamicClientRegistration(opts.issuer, {
       redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'client_secret_basic',
       grant_types: ['authorization_code', 'client_credentials'],
-    }, undefined, { execute })
+    // The method registered (RFC 7591 §2), which the provider holds the client to; without
+    // it openid-client would authenticate with client_secret_post.
+    }, client.ClientSecretBasic(), { execute })
     const answer = await client.clientCredentialsGrant(registered)
     check(answer.access_token, 'no access token for the registered client')
   })
