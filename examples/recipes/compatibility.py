@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import argparse
 import ast
+import atexit
 import contextlib
+import functools
 import importlib.util
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -114,12 +118,25 @@ def recipes_page() -> str:
 # -- running the consumers ----------------------------------------------------------------------
 
 def _small_trust_store(idp: MockIdP) -> contextlib.AbstractContextManager[object]:
-    """The provider's CA as the default trust store (``SSL_CERT_FILE``, and requests'
-    ``REQUESTS_CA_BUNDLE``) while a recipe runs over TLS. The table is about tokens, not
-    trust; but each new connection of a library that loads the system or certifi bundle costs
-    about 18 ms, and the table's recipes make a few hundred of them."""
-    bundle = idp.ca_bundle
+    """A trust store of one certificate as the default (``SSL_CERT_FILE``, and requests'
+    ``REQUESTS_CA_BUNDLE``) while a recipe runs: the provider's CA over TLS, else a throwaway
+    one. The table is about tokens, not trust; but a library that loads the system or certifi
+    bundle for each client or connection it makes (httpx, requests) pays about 20-30 ms each
+    time, and the table's recipes make a few hundred of them."""
+    bundle = idp.ca_bundle if idp.tls else _throwaway_bundle()
     return mock.patch.dict(os.environ, {"SSL_CERT_FILE": bundle, "REQUESTS_CA_BUNDLE": bundle})
+
+
+@functools.cache
+def _throwaway_bundle() -> str:
+    """A CA certificate no server uses, in a file removed when the process ends."""
+    from mockidp.web.tls import TestAuthority
+
+    folder = tempfile.mkdtemp(prefix="mockidp-compat-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = Path(folder, "ca.pem")
+    path.write_bytes(TestAuthority().ca_pem)
+    return str(path)
 
 
 class Consumer:
@@ -139,7 +156,7 @@ class Consumer:
                      public_url=True if intercept else None,
                      **getattr(m, "OPTIONS", {})) as idp, \
                 idp.intercept() if intercept else contextlib.nullcontext(), \
-                _small_trust_store(idp) if idp.tls else contextlib.nullcontext():
+                _small_trust_store(idp):
             yield idp
 
     def audience(self, idp: MockIdP) -> str:
