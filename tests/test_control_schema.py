@@ -1,6 +1,6 @@
 """Schemathesis against the control API's own OpenAPI document: every operation, fed the
 inputs the document describes and beyond, answers without a 5xx and no handler fails.
-MOCKIDP_FUZZ_EXAMPLES sets the examples per operation: 50 by default, 200 in CI's second run
+MOCKIDP_FUZZ_EXAMPLES sets the examples per operation: 25 by default, 200 in CI's second run
 (see docs/testing.md)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 
 from mockidp import MockIdP
 
-EXAMPLES = int(os.environ.get("MOCKIDP_FUZZ_EXAMPLES", "50"))
+EXAMPLES = int(os.environ.get("MOCKIDP_FUZZ_EXAMPLES", "25"))
 
 
 @pytest.fixture(scope="module")

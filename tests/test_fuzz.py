@@ -2,7 +2,7 @@
 
 Hypothesis sends broken query strings and forms, wrong methods, bad Authorization headers,
 invalid JSON, unicode and large bodies to every endpoint, in-process. The example count is
-MOCKIDP_FUZZ_EXAMPLES per endpoint (50 by default, 200 in CI's second run); for a long local
+MOCKIDP_FUZZ_EXAMPLES per endpoint (25 by default, 200 in CI's second run); for a long local
 run:
 
     MOCKIDP_FUZZ_EXAMPLES=10000 pytest tests/test_fuzz.py -p no:randomly -n 4
@@ -23,7 +23,7 @@ from werkzeug.test import Client
 from mockidp import MockIdP
 from mockidp.core.endpoints import ENDPOINTS
 
-EXAMPLES = int(os.environ.get("MOCKIDP_FUZZ_EXAMPLES", "50"))
+EXAMPLES = int(os.environ.get("MOCKIDP_FUZZ_EXAMPLES", "25"))
 PATHS = {name: e.path.replace("{kid}", "k1").replace("{name}", "jwks").replace("{rest}", "state")
          for name, e in ENDPOINTS.items()}
 CONTROL = ["/_mockidp/token", "/_mockidp/id_token", "/_mockidp/keys", "/_mockidp/keys/rotate",
