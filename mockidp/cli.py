@@ -352,8 +352,12 @@ def _token(args: argparse.Namespace) -> int:
 def _check_url(flag: str, url: str, allow_remote: bool) -> None:
     from urllib.parse import urlsplit
 
-    host = urlsplit(url).hostname or ""
-    if urlsplit(url).scheme not in ("http", "https") or not host:
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname or "", parts.port  # .port checks the port's syntax and range
+    except ValueError as exc:
+        raise _Fail(f"{flag} {url!r} must be an http(s) URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not host:
         raise _Fail(f"{flag} {url!r} must be an http(s) URL")
     if not _is_loopback(host) and not allow_remote:
         raise _Fail(f"{flag} {url} is not on loopback; add --allow-remote to audit it anyway")

@@ -427,3 +427,14 @@ def test_audit_of_a_url_where_nothing_answers_is_one_line(
         assert "nothing answers there" in capsys.readouterr().err
     assert main(["audit", "--url", url, "--scope", "read"]) == 2
     assert "--scope" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://127.0.0.1:99999/x",
+                                 "http://127.0.0.1:abc/x"])
+def test_a_malformed_url_is_one_line(capsys: pytest.CaptureFixture[str], url: str) -> None:
+    assert main(["audit", "--url", url]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "must be an http(s) URL" in err and "Traceback" not in err
+    assert main(["audit-login", "--start", url, "--signed-in", "status:200"]) == 2
+    assert "must be an http(s) URL" in capsys.readouterr().err
+

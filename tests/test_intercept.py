@@ -337,3 +337,18 @@ def test_intercept_on_the_marker_without_a_public_url(pytester: pytest.Pytester)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*@pytest.mark.idp: intercept() needs the real provider's URL*"])
     assert "def idp(" not in result.stdout.str()  # one line, not the fixture's traceback
+
+
+def test_the_users_no_proxy_exemptions_hold_inside_the_block(
+        public: MockIdP, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside the block both NO_PROXY spellings carry the user's exemptions and the
+    intercepted hosts: urllib and requests read the lowercase one first, so writing only the
+    hosts there would send the user's exempted hosts to their proxy."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "corp.example")
+    monkeypatch.delenv("no_proxy", raising=False)
+    with public.intercept():
+        for host in ("corp.example", HOST):
+            assert urllib.request.proxy_bypass_environment(host)
+            assert requests.utils.should_bypass_proxies(f"https://{host}/", None)
+    assert os.environ["NO_PROXY"] == "corp.example" and "no_proxy" not in os.environ

@@ -50,7 +50,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+#: No redirect, and no proxy from the environment (``http_proxy``): a proxy would make the
+#: fetch of a loopback URL the proxy host's own loopback.
+_opener = urllib.request.build_opener(_NoRedirect, urllib.request.ProxyHandler({}))
 
 
 def fetch_text(url: str) -> str:

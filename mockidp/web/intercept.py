@@ -239,11 +239,16 @@ _PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
 
 def _bypass_proxies() -> None:
     """``NO_PROXY`` as it was, plus every intercepted host (requests, httpx and urllib read it;
-    a proxy would take the request to the real host)."""
+    a proxy would take the request to the real host). Both spellings get the hosts of both:
+    a client that prefers ``no_proxy`` must keep the user's ``NO_PROXY`` exemptions too."""
+    given = [value for value in (_saved.get(f"env:{name}") for name in _PROXY_VARIABLES)
+             if value]
     for name in _PROXY_VARIABLES:
         before = _saved.get(f"env:{name}")
         if _by_host:
-            os.environ[name] = ",".join(filter(None, [before, *_by_host]))
+            os.environ[name] = ",".join(dict.fromkeys(
+                host for value in [*given, ",".join(_by_host)]
+                for host in value.split(",") if host.strip()))
         elif before is None:
             os.environ.pop(name, None)
         else:
