@@ -10,8 +10,9 @@ or its secret for HS*), with an ``exp`` in the future and, if present, ``iss`` =
 ``aud`` = this issuer and ``client_id`` = the client (RFC 9101 §4, §6.1, §10.8: ``iss`` and
 ``aud`` are a SHOULD, and requests_oauth2client's signed requests carry neither). ``alg`` ``none``
 only for a client that registered ``request_object_signing_alg`` ``none``. mockidp requires
-``exp`` (RFC 9101 leaves it optional; FAPI 2.0 requires it, and the clients it is tested with
-send it).
+``exp`` (RFC 9101 leaves it optional; FAPI 2.0 requires it, and openid-client and
+requests_oauth2client, given a lifetime, send it; pyoidc 1.7 cannot, see
+tests/test_more_clients.py).
 
 Errors found here are answered directly (400 JSON), not at the redirect URI: the redirect URI
 is one of the parameters being resolved."""
