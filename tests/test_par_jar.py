@@ -220,20 +220,26 @@ def test_rfc9101_pushed_request_object(idp: MockIdP, client_key: ECKey,
     ({"iss": "someone-else"}, "iss"),
     ({"aud": "https://other.example"}, "Audience"),
     ({"exp": int(time.time()) - 10}, "expired"),
-    ({"exp": None}, "exp"),
     ({"client_id": "other"}, "client_id"),
     ({"request_uri": "https://x.example/r"}, "request_uri"),
 ])
 def test_rfc9101_6_validation(idp: MockIdP, client_key: ECKey, jar_client: str,
                               claims: dict[str, Any], why: str) -> None:
-    """RFC 9101 §6.1-6.3 and §4: iss is the client, aud this issuer, exp in the future and
-    required (FAPI 2.0), client_id the request's, no nested request_uri; else
-    invalid_request_object."""
+    """RFC 9101 §6.1-6.3 and §4: iss is the client, aud this issuer, exp in the future,
+    client_id the request's, no nested request_uri; else invalid_request_object."""
     signed = request_object(idp, client_key, jar_client, **claims)
     answer = authorize(idp, {"client_id": jar_client, "request": signed})
     assert answer.status_code == 400
     assert answer.json()["error"] == "invalid_request_object"
     assert why in answer.json()["error_description"]
+
+
+def test_rfc9101_4_a_request_object_without_exp_is_taken(idp: MockIdP, client_key: ECKey,
+                                                         jar_client: str) -> None:
+    """RFC 9101 §4 (and OIDC Core §6.1) leave ``exp`` optional: an object without one is
+    taken, as pyoidc sends it."""
+    signed = request_object(idp, client_key, jar_client, exp=None)
+    assert authorize(idp, {"client_id": jar_client, "request": signed}).status_code == 302
 
 
 def test_rfc9101_signature_of_another_key_and_none(idp: MockIdP, jar_client: str) -> None:

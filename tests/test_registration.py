@@ -392,3 +392,21 @@ def test_a_loopback_document_is_fetched_directly_never_through_a_proxy(
         proxy.server_close()
         thread.join(5)
     assert seen == []
+
+
+def test_rp_initiated_logout_3_1_post_logout_redirect_uris(idp: MockIdP) -> None:
+    """RP-Initiated Logout 1.0 §3.1: registered ``post_logout_redirect_uris`` are the only
+    places end-session sends the user back to (§2); each must be a redirect URI (RFC 7591
+    §3.2.2 ``invalid_client_metadata`` otherwise)."""
+    bad = register(idp, {"redirect_uris": [REDIRECT],
+                         "post_logout_redirect_uris": ["javascript:alert(1)"]})
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_client_metadata"
+    done = "http://127.0.0.1:9/bye"
+    client_id = register(idp, {"redirect_uris": [REDIRECT],
+                               "post_logout_redirect_uris": [done]}).json()["client_id"]
+    for target, status in ((done, 302), (REDIRECT, 400)):
+        answer = requests.get(idp.url_for("end-session"), allow_redirects=False, timeout=5,
+                              params={"client_id": client_id,
+                                      "post_logout_redirect_uri": target})
+        assert answer.status_code == status, answer.text
+    assert answer.json()["error"] == "invalid_request"

@@ -547,6 +547,9 @@ class Clients(_Registry[Client]):
         problem = jwk_set_problem(jwks) if jwks is not None else None
         if problem is not None:
             raise ConfigurationError(problem)
+        if jwks is not None:  # plain dicts: a key object of a JOSE library (jwskate's Jwk is
+            # a Mapping) would reach PyJWT, which reads only dicts, at the first assertion
+            jwks = {**jwks, "keys": [dict(key) for key in jwks["keys"]]}
         client_id = client_id if client_id is not None else f"client-{secrets.token_hex(6)}"
         if not isinstance(client_id, str) or not client_id:
             raise ConfigurationError(f"client_id must be a non-empty string, not {client_id!r}")

@@ -128,6 +128,12 @@ def registration_options(metadata: Mapping[str, Any], *, code_only: bool = False
         problem = redirect_uri_problem(uri)
         if problem is not None:
             raise RegistrationError("invalid_redirect_uri", problem)
+    # RP-Initiated Logout 1.0 §3.1: where end-session may send the client's user back
+    post_logout = _string_list(metadata, "post_logout_redirect_uris", [])
+    for uri in post_logout:
+        problem = redirect_uri_problem(uri)
+        if problem is not None:
+            raise _invalid(f"post_logout_redirect_uris: {problem}")
     if "authorization_code" in grant_types and not redirect_uris:
         raise RegistrationError("invalid_redirect_uri", "redirect_uris is required for the "
                                 "authorization_code grant (RFC 7591 §2)")
@@ -170,6 +176,7 @@ def registration_options(metadata: Mapping[str, Any], *, code_only: bool = False
         "metadata": {
             **{name: metadata[name] for name in (*_STRINGS, *_BOOLEANS) if name in metadata},
             **({"contacts": contacts} if contacts else {}),
+            **({"post_logout_redirect_uris": post_logout} if post_logout else {}),
             "token_endpoint_auth_method": method, "grant_types": grant_types,
             "response_types": response_types,
         },

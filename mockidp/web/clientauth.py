@@ -153,7 +153,8 @@ def verify_assertion(issuer: Issuer, assertion: str, client: Client, *, subject:
     and suggests the token endpoint; clients such as Authlib send the URL they post to; RFC
     9126 §2 makes the PAR endpoint's URL one the server MUST take), or one of ``audience``.
     ``allow_none``: an unsigned JWT (``alg`` ``none``) is taken too, for a client that
-    registered it for its request objects (RFC 9101 §10.5)."""
+    registered it for its request objects (RFC 9101 §10.5). ``iss`` and ``aud`` are checked
+    only when in ``require`` (a caller that lets one be absent requires it when present)."""
     status, headers = (401, _BASIC) if error == "invalid_client" else (400, {})
     if audience is None:
         audience = [issuer.issuer, issuer.token_endpoint, *(
@@ -179,7 +180,8 @@ def verify_assertion(issuer: Issuer, assertion: str, client: Client, *, subject:
                 raise jwt.InvalidKeyError(f"no registered key of the client has kid {kid!r}")
             key = jwt.PyJWK(candidates[0])
             algorithms, options = [key.algorithm_name], {}
-        options["require"] = list(require)
+        options.update(require=list(require), verify_iss="iss" in require,
+                       verify_aud="aud" in require)
         claims: dict[str, Any] = jwt.decode(
             assertion, key, algorithms=algorithms, audience=audience,
             issuer=client.client_id, options=options,  # type: ignore[arg-type]

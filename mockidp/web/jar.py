@@ -6,11 +6,12 @@ form ``urn:ietf:params:oauth:request_uri:...``).
 RFC 9101 §6.3 and RFC 9126 §4: when a request object or a pushed request is used, only its
 parameters count; of the outer ones only ``client_id`` is read, and it must be the same. A
 request object is a JWT the client signed with its registered keys (``jwks`` / ``jwks_uri``,
-or its secret for HS*), with ``iss`` = the client, ``aud`` = this issuer, an ``exp`` in the
-future and, if present, ``client_id`` = the client (RFC 9101 §4, §6.1, §10.8). ``alg`` ``none``
-only for a client that registered ``request_object_signing_alg`` ``none``. mockidp requires
-``exp`` (RFC 9101 leaves it optional; FAPI 2.0 requires it, and the clients it is tested with
-send it).
+or its secret for HS*), with, if present, ``exp`` in the future, ``iss`` = the client,
+``aud`` = this issuer and ``client_id`` = the client (RFC 9101 §4, §6.1, §10.8: ``iss`` and
+``aud`` are a SHOULD, ``exp`` optional; requests_oauth2client's signed requests carry neither
+``iss`` nor ``aud``, pyoidc's carry no ``exp``). ``alg`` ``none`` only for a client that
+registered ``request_object_signing_alg`` ``none``. (FAPI 2.0 profiles require ``exp``; no
+profile here is FAPI's.)
 
 Errors found here are answered directly (400 JSON), not at the redirect URI: the redirect URI
 is one of the parameters being resolved."""
@@ -78,7 +79,8 @@ def request_object_parameters(issuer: Issuer, client: Client, request_object: st
                          f"request_object_signing_alg {registered}, not {alg}")
     verify_assertion(issuer, request_object, client, subject=None,
                      error="invalid_request_object", audience=[issuer.issuer],
-                     require=("exp", "iss", "aud"), allow_none=registered == "none")
+                     require=tuple(name for name in ("exp", "iss", "aud") if name in claims),
+                     allow_none=registered == "none")
     if claims.get("client_id", client.client_id) != client.client_id:
         raise OAuthError("invalid_request_object", "the request object's client_id differs "
                          "from the request's (RFC 9101 §5)")

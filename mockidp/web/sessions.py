@@ -228,7 +228,9 @@ def revoke(issuer: Issuer, request: Request) -> Response:
 
 def end_session(issuer: Issuer, request: Request) -> Response:
     """OpenID Connect RP-Initiated Logout 1.0 §2-3: back to ``post_logout_redirect_uri``
-    (checked like a redirect URI) with ``state``, or a signed-out page.
+    with ``state``, or a signed-out page. The URI must be one of the client's registered
+    ``post_logout_redirect_uris`` (§3.1); a client without them is checked as for a redirect
+    URI.
 
     The ``id_token_hint`` is validated as §2 requires: signed by one of this provider's keys
     and issued here (expired is fine, §2 says so), and naming ``client_id`` among its
@@ -248,7 +250,15 @@ def end_session(issuer: Issuer, request: Request) -> Response:
     if client is None:
         raise OAuthError("invalid_request", "post_logout_redirect_uri needs client_id or "
                          "an id_token_hint of a known client")
-    location = redirect_uri(client, target)
+    registered = client.metadata.get("post_logout_redirect_uris")
+    if registered is None:
+        location = redirect_uri(client, target)
+    elif target in registered:
+        location = target
+    else:
+        raise OAuthError("invalid_request", f"post_logout_redirect_uri {target!r} is not "
+                         f"among the client's post_logout_redirect_uris (RP-Initiated "
+                         f"Logout 1.0 §2, §3.1)")
     refuse_script_uri(location)
     state = params.get("state")
     if state is not None:
