@@ -313,6 +313,22 @@ def test_mcp_profile_serves_the_code_flow_only(response_type: str) -> None:
         assert "code=" in code.headers["Location"]
 
 
+def test_mcp_profile_serves_no_password_grant() -> None:
+    """OAuth 2.1 §10.2 leaves out the resource owner password credentials grant: the mcp
+    profile does not advertise it (RFC 8414 §2) and answers it unsupported_grant_type
+    (RFC 6749 §5.2), even for a client registered with it."""
+    import requests
+
+    with MockIdP(profile="mcp", alg="ES256") as idp:
+        assert "password" not in get_json(idp.discovery_url)["grant_types_supported"]
+        idp.clients.add("legacy", "s", grant_types=["password"])
+        answer = requests.post(idp.token_endpoint, auth=("legacy", "s"), timeout=5, data={
+            "grant_type": "password", "username": idp.users.default.sub, "password": "x"})
+        assert answer.status_code == 400
+        assert answer.json()["error"] == "unsupported_grant_type"
+
+
+
 def test_generic_profile_serves_implicit_and_hybrid() -> None:
     """OIDC Core §3.2, §3.3: outside a code_only profile the implicit and hybrid response
     types are served and advertised, with the implicit grant."""

@@ -348,13 +348,14 @@ def test_clients_add_refuses_a_jwks_that_is_not_a_jwk_set(idp: MockIdP, jwks: An
 
 
 def test_an_mcp_provider_registers_no_implicit_client() -> None:
-    """RFC 7591 §2 with OAuth 2.1 §10.1: a provider of the mcp profile serves the code flow
-    only, so it registers no client for the implicit grant or a token-bearing response
-    type (invalid_client_metadata), and registers a code-flow client."""
+    """RFC 7591 §2 with OAuth 2.1 §10.1-10.2: a provider of the mcp profile serves neither
+    the implicit nor the password grant, so it registers no client for them or for a
+    token-bearing response type (invalid_client_metadata), and registers a code-flow client."""
     with MockIdP(profile="mcp", alg="ES256") as idp:
         for metadata in ({"grant_types": ["implicit"], "response_types": ["id_token"]},
                          {"grant_types": ["authorization_code", "implicit"],
-                          "response_types": ["code id_token"]}):
+                          "response_types": ["code id_token"]},
+                         {"grant_types": ["password"], "response_types": []}):
             answer = register(idp, {"redirect_uris": [REDIRECT], **metadata})
             assert answer.json()["error"] == "invalid_client_metadata", answer.text
         assert register(idp, {"redirect_uris": [REDIRECT]}).status_code == 201

@@ -272,6 +272,17 @@ def served_response_types(code_only: bool) -> tuple[str, ...]:
     return ("code",) if code_only else RESPONSE_TYPES
 
 
+#: The grants OAuth 2.1 leaves out (§10.1 the implicit grant, §10.2 the resource owner
+#: password credentials grant), which a ``code_only`` profile does not serve.
+OAUTH21_OMITTED = frozenset({"implicit", "password"})
+
+
+def served_grant_types(code_only: bool) -> tuple[str, ...]:
+    """The grant types served (``grant_types_supported``): all of :data:`GRANT_TYPES`, less
+    :data:`OAUTH21_OMITTED` where the profile is ``code_only``."""
+    return tuple(g for g in GRANT_TYPES if not (code_only and g in OAUTH21_OMITTED))
+
+
 GRANT_TYPES = (
     "authorization_code",
     "client_credentials",

@@ -134,8 +134,8 @@ class Profile:
     #: Authorization requests must use PKCE with S256 (OAuth 2.1, the MCP authorization spec).
     require_pkce: bool = False
     #: The authorization endpoint serves (and discovery lists) ``response_type=code`` only: no
-    #: implicit or hybrid response types, no ``implicit`` grant (OAuth 2.1, which removes the
-    #: implicit grant and response types that return tokens from the authorization endpoint).
+    #: implicit or hybrid response types, no ``implicit`` or ``password`` grant (OAuth 2.1
+    #: §10.1-10.2, which leaves both grants out).
     code_only: bool = False
     #: Authorization requests only by PAR (RFC 9126 §5 ``require_pushed_authorization_requests``).
     require_par: bool = False

@@ -19,8 +19,8 @@ from ..errors import ConfigurationError
 from . import jwa
 from .directory import (
     AUTH_METHODS,
-    GRANT_TYPES,
     redirect_uri_problem,
+    served_grant_types,
     served_response_types,
 )
 from .fetch import is_loopback
@@ -106,8 +106,7 @@ def registration_options(metadata: Mapping[str, Any], *, code_only: bool = False
     if method not in AUTH_METHODS:
         raise _invalid(f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}")
     grant_types = _string_list(metadata, "grant_types", ["authorization_code"])
-    unknown = sorted(set(grant_types) - set(GRANT_TYPES) | (
-        {"implicit"} & set(grant_types) if code_only else set()))
+    unknown = sorted(set(grant_types) - set(served_grant_types(code_only)))
     if unknown:
         raise _invalid(f"grant_types {', '.join(unknown)} are not served")
     response_types = _string_list(metadata, "response_types",

@@ -18,7 +18,7 @@ from werkzeug.http import http_date as _format_date
 from werkzeug.wrappers import Response
 
 from ..core import jwa
-from ..core.directory import AUTH_METHODS
+from ..core.directory import AUTH_METHODS, served_grant_types
 from ..core.dpop import DPOP_ALGS
 from ..core.flows import PKCE_METHODS
 from . import front_channel
@@ -26,7 +26,6 @@ from .authorize import RESPONSE_MODES
 from .clientauth import CLIENT_SECRET_JWT_ALGS, PRIVATE_KEY_JWT_ALGS
 from .responses import CORS, json_response
 from .sessions import SCOPE_CLAIMS
-from .token import GRANTS
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Request
@@ -89,9 +88,9 @@ def metadata(issuer: Issuer) -> dict[str, Any]:
         "scopes_supported": ["openid", *SCOPE_CLAIMS],
         "response_types_supported": list(front_channel.served(issuer)),
         "response_modes_supported": list(RESPONSE_MODES),
-        # implicit: the tokens the authorization endpoint returns itself (OIDC Core §3.2, §3.3),
-        # which a code_only profile does not serve
-        "grant_types_supported": [*GRANTS, *([] if issuer.profile.code_only else ["implicit"])],
+        # with implicit: the tokens the authorization endpoint returns itself (OIDC Core §3.2,
+        # §3.3); a code_only profile serves neither it nor password (OAuth 2.1)
+        "grant_types_supported": list(served_grant_types(issuer.profile.code_only)),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": signing,
         "userinfo_signing_alg_values_supported": signing,

@@ -9,6 +9,7 @@ import hmac
 from typing import TYPE_CHECKING, Any
 
 from ..core import login_faults
+from ..core.directory import OAUTH21_OMITTED
 from ..core.flows import CODE_LIFETIME, REFRESH_LIFETIME, Grant, pkce_matches
 from ..core.jws import jti_and_exp
 from ..errors import InvalidTokenError
@@ -53,7 +54,7 @@ def token(issuer: Issuer, request: Request) -> Response:
         raise OAuthError("invalid_request", "grant_type is required")
     client = authenticate_client(issuer, request)
     grant = GRANTS.get(grant_type)
-    if grant is None:
+    if grant is None or (issuer.profile.code_only and grant_type in OAUTH21_OMITTED):
         raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not served")
     if grant_type not in client.grant_types:
         raise OAuthError("unauthorized_client",
