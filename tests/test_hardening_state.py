@@ -412,3 +412,25 @@ def test_id_token_hint_for_another_client_than_client_id_is_refused(idp: MockIdP
     match = logout(idp, id_token_hint=hint, client_id="strict",
                    post_logout_redirect_uri=REDIRECT)
     assert match.status_code == 302
+
+
+@pytest.mark.parametrize("name", ["claims", "scope", "nonce", "state", "acr_values"])
+def test_authorization_parameters_a_code_keeps_are_bounded(idp: MockIdP, name: str) -> None:
+    """The codes, refresh tokens and pending sign-ins are bounded by count; what each keeps of
+    the request is bounded too, or one 600 KB ``claims`` would pin megabytes per code. Over
+    the limit: invalid_request on the redirect (RFC 6749 §4.1.2.1), pushed requests alike."""
+    import requests
+
+    value = '{"userinfo":{' + ",".join(f'"c{i}":null' for i in range(2000)) + "}}" \
+        if name == "claims" else "x" * 9000
+    redirect = "http://127.0.0.1:9/cb"
+    idp.clients.add("bounded", "s", redirect_uris=[redirect])
+    request = {"client_id": "bounded", "response_type": "code", "redirect_uri": redirect,
+               "scope": "openid", name: value}
+    answer = requests.post(idp.authorization_endpoint, data=request, allow_redirects=False,
+                           timeout=5)
+    assert answer.status_code == 302
+    assert "error=invalid_request" in answer.headers["Location"]
+    assert "longer+than" in answer.headers["Location"]
+    pushed = requests.post(idp.url_for("par"), data=request, auth=("bounded", "s"), timeout=5)
+    assert pushed.status_code == 400 and pushed.json()["error"] == "invalid_request"

@@ -50,6 +50,12 @@ RESPONSE_MODES = ("query", "fragment", "form_post", *JARM_MODES)
 RESOLVED = "mockidp.authorization"
 SESSION_COOKIE = "mockidp_session"
 LOGIN_PAGE_LIFETIME = 600.0
+#: The authorization request parameters a code, its refresh tokens or a pending sign-in keep,
+#: each at most PARAMETER_LIMIT characters: the stores are bounded by count, so each entry
+#: must be bounded in size too (a ``claims`` of 600 KB otherwise pins megabytes per code).
+_KEPT = ("scope", "nonce", "state", "claims", "acr_values", "login_hint", "prompt", "max_age",
+         "id_token_hint")
+PARAMETER_LIMIT = 8 * 1024
 #: The login page's extra-claims field, at most: the claims ride along in the code and the
 #: refresh token, which the provider keeps (up to its limits) for their lifetime.
 CLAIMS_FIELD_LIMIT = 8 * 1024
@@ -164,6 +170,11 @@ def authorization_grant(issuer: Issuer, params: MultiDict[str, str], client: Cli
     with it too (RFC 9126 §2.1), so every check that needs no user is here: the response
     type and mode, ``prompt``, PKCE, ``dpop_jkt``, ``claims``, ``acr_values``, ``max_age``
     and resources."""
+    for name in _KEPT:
+        value = params.get(name)
+        if value is not None and len(value) > PARAMETER_LIMIT:
+            raise OAuthError("invalid_request", f"{name} is longer than {PARAMETER_LIMIT} "
+                             "characters, the most this provider keeps")
     _response_mode(params)
     prompt = set(params.get("prompt", "").split())
     if "none" in prompt and len(prompt) > 1:  # OIDC Core §3.1.2.1
