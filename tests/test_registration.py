@@ -347,6 +347,31 @@ def test_clients_add_refuses_a_jwks_that_is_not_a_jwk_set(idp: MockIdP, jwks: An
         idp.clients.add("bad-jwks", jwks=jwks)
 
 
+_PUBLIC_EC = {"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+              "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}
+
+
+@pytest.mark.parametrize("key", [
+    {"kty": "oct", "k": "c2VjcmV0"},
+    {**_PUBLIC_EC, "d": "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"},
+    {"kty": "RSA", "n": "AQAB", "e": "AQAB", "p": "AQ", "q": "AQ"},
+])
+def test_a_client_jwks_holds_public_keys_only(idp: MockIdP, key: dict[str, str]) -> None:
+    """RFC 7591 §2: ``jwks`` is the client's public keys. A symmetric key or a private
+    member is refused (invalid_client_metadata at registration, ConfigurationError from
+    idp.clients.add) rather than kept and echoed back; a public key alone is registered."""
+    answer = register(idp, {"redirect_uris": [REDIRECT], "jwks": {"keys": [key]},
+                            "token_endpoint_auth_method": "private_key_jwt"})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "invalid_client_metadata"
+    assert key.get("k", key.get("d", key.get("p"))) not in answer.text
+    with pytest.raises(ConfigurationError, match="public keys"):
+        idp.clients.add("secret-keys", jwks={"keys": [key]})
+    answer = register(idp, {"redirect_uris": [REDIRECT], "jwks": {"keys": [_PUBLIC_EC]},
+                            "token_endpoint_auth_method": "private_key_jwt"})
+    assert answer.status_code == 201, answer.text
+
+
 def test_an_mcp_provider_registers_no_implicit_client() -> None:
     """RFC 7591 §2 with OAuth 2.1 §10.1: a provider of the mcp profile serves the code flow
     only, so it registers no client for the implicit grant or a token-bearing response
