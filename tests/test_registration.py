@@ -142,6 +142,31 @@ def test_rfc7592_3_a_client_removed_elsewhere_is_401(idp: MockIdP, method: str) 
     assert again.status_code == 401  # the token was forgotten with the client
 
 
+def test_rfc7592_3_a_token_does_not_manage_a_client_added_again_under_its_id(
+        idp: MockIdP) -> None:
+    """RFC 7592 §3: the registration access token manages the client it was issued for. A
+    client removed and added again under the same client_id is another client: the old
+    token gets 401 invalid_token and does not read its secret. An update through the token
+    (RFC 7592 §2.2) keeps it managing the updated client."""
+    body = register(idp, {"redirect_uris": [REDIRECT]}).json()
+    auth = {"Authorization": f"Bearer {body['registration_access_token']}"}
+    updated = requests.put(body["registration_client_uri"], headers=auth, timeout=5,
+                           json={"client_id": body["client_id"],
+                                 "redirect_uris": [REDIRECT, REDIRECT + "2"]})
+    assert updated.status_code == 200, updated.text
+    read = requests.get(body["registration_client_uri"], headers=auth, timeout=5)
+    assert read.status_code == 200 and len(read.json()["redirect_uris"]) == 2
+    idp.clients.remove(body["client_id"])
+    idp.clients.add(body["client_id"], "new-owner-secret", redirect_uris=[REDIRECT])
+    for method in ("GET", "PUT", "DELETE"):
+        answer = requests.request(method, body["registration_client_uri"], headers=auth,
+                                  timeout=5, json={"client_id": body["client_id"],
+                                                   "redirect_uris": [REDIRECT]})
+        assert answer.status_code == 401 and answer.json()["error"] == "invalid_token"
+        assert "new-owner-secret" not in answer.text
+    assert idp.clients[body["client_id"]].client_secret == "new-owner-secret"
+
+
 def test_public_client_registers_and_runs_pkce(idp: MockIdP) -> None:
     """RFC 7591 §2 token_endpoint_auth_method none: a public client, no secret issued."""
     body = register(idp, {"redirect_uris": [REDIRECT],
