@@ -5,19 +5,24 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
 import threading
 import time
+import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from mockidp import FAULTS, AuditReport, MockIdP, audit
+from mockidp import FAULTS, AuditReport, MockIdP, audit, audit_resource
 from mockidp.drivers.consumer_audit import http_verifier
+from mockidp.drivers.resource_audit import OTHER_RESOURCE
+from mockidp.drivers.service_http import ServiceFailure, send
 
 STRICT_B64 = re.compile(r"^[A-Za-z0-9_-]*$")
 
@@ -432,3 +437,74 @@ def test_a_redirect_to_a_login_page_is_a_refusal(idp: MockIdP, dpop: bool) -> No
             assert not redirected.broken and len(redirected.vulnerabilities) == 3
     with login_redirecting_service(idp, everything=False) as url:
         audit(http_verifier(url), idp, faults=faults).assert_safe()
+
+
+@contextmanager
+def dropping_service(idp: MockIdP) -> Iterator[str]:
+    """A service that verifies tokens with PyJWT (for the provider's audience or its own URL),
+    but whose worker dies (the connection is
+    closed without an answer) on a deeply nested payload or a token for another resource,
+    as a crashed worker process behind a server would."""
+    keys = jwt.PyJWKClient(idp.jwks_uri)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            token = self.headers.get("Authorization", "").partition(" ")[2]
+            try:
+                payload = token.split(".")[1]
+                claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+                dies = claims.get("aud") == OTHER_RESOURCE
+            except RecursionError:
+                dies = True
+            except (ValueError, IndexError, AttributeError):
+                dies = False
+            if dies:
+                self.connection.shutdown(socket.SHUT_RDWR)
+                self.close_connection = True
+                return
+            try:
+                own = f"http://127.0.0.1:{self.server.server_address[1]}/api"
+                jwt.decode(token, keys.get_signing_key_from_jwt(token), algorithms=["RS256"],
+                           audience=[idp.audience, own], issuer=idp.issuer)
+            except jwt.PyJWTError:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", "Bearer")
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/api"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_a_connection_closed_without_an_answer_is_no_answer(idp: MockIdP) -> None:
+    """A service whose worker dies on a request (the connection closed, reset or refused)
+    gave no answer: a ServiceFailure, not a refusal. On an exhaustion fault that is a crash
+    of high severity, as a timeout is; the resource audit's other-resource check is broken,
+    not a traceback."""
+    with dropping_service(idp) as url:
+        case = audit(http_verifier(url), idp, faults=["deep-nesting"])["deep-nesting"]
+        assert case.crashed and case.verdict == "vulnerable" and case.severity == "high"
+        assert "no answer" in (case.error or ""), case
+        report = audit_resource(url, idp, faults=["alg-none"])
+        other = report["token-for-another-resource"]
+        assert other.crashed and other.verdict == "broken" and "no answer" in (other.error or "")
+    refused = socket.socket()
+    refused.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    try:
+        with pytest.raises(ServiceFailure, match="no answer"):
+            send(urllib.request.Request(f"http://127.0.0.1:{refused.getsockname()[1]}/"), 5)
+    finally:
+        refused.close()

@@ -127,6 +127,50 @@ def test_an_rp_without_a_nonce_check_is_caught_with_its_faults(idp: MockIdP) -> 
         report.assert_safe()
 
 
+def test_an_rp_that_starts_a_new_sign_in_after_refusing_is_safe(idp: MockIdP) -> None:
+    """An RP that refuses a sign-in and starts a new one (back to the authorization endpoint,
+    as an app that redirects a failure to its login page does) refused the fault planted in
+    the first: the clean second sign-in that succeeds is no acceptance."""
+    rp = RP(idp)
+
+    def login(idp: MockIdP) -> str:
+        try:
+            return rp(idp)
+        except Exception:  # any refusal: sign in again
+            return rp(idp)
+
+    faults = ["id-token-wrong-nonce", "id-token-bad-signature", "response-wrong-state",
+              "id-token-wrong-iss"]
+    report = audit_login(login, idp, faults=faults)
+    report.assert_safe()
+    assert {c.note for c in report if c.kind == "fault"} == \
+        {"the app refused and started a new sign-in"}
+
+
+def test_a_sign_in_of_two_authorization_requests_is_judged_against_its_baseline(
+        idp: MockIdP) -> None:
+    """A valid sign-in that needs two authorization requests (a second one for step-up) is
+    not a retry: its baselines pass, and a fault is judged by what the app did; one that
+    refuses and starts over (a third request) refused it."""
+    careful, careless = RP(idp), RP(idp, nonce=True, compare=False)
+
+    def twice(idp: MockIdP) -> str:
+        careful(idp)
+        return careful(idp)
+
+    report = audit_login(twice, idp, faults=["id-token-wrong-nonce", "id-token-wrong-iss"])
+    report.assert_safe()
+    assert [c.verdict for c in report if c.kind == "baseline"] == ["ok", "ok"]
+    assert all(c.note == "" for c in report)
+
+    def careless_then_careful(idp: MockIdP) -> str:
+        careless(idp)  # the planted fault goes here, and is let through
+        return careful(idp)
+
+    report = audit_login(careless_then_careful, idp, faults=["id-token-wrong-nonce"])
+    assert [c.name for c in report.failures()] == ["id-token-wrong-nonce"]
+
+
 @pytest.mark.parametrize("via", ["query", "par", "jar"])
 def test_a_pushed_or_signed_request_is_audited_as_a_plain_one(idp: MockIdP, via: str) -> None:
     """RFC 9126 §4 and RFC 9101 §6.3: through PAR or a request object the authorization

@@ -242,6 +242,40 @@ def test_rfc9101_4_a_request_object_without_exp_is_taken(idp: MockIdP, client_ke
     assert authorize(idp, {"client_id": jar_client, "request": signed}).status_code == 302
 
 
+@pytest.mark.parametrize("member", [
+    {"nonce": None}, {"state": {"a": 1}}, {"scope": ["openid"]}, {"max_age": 3.5},
+    {"max_age": True}, {"claims": ["id_token"]}, {"resource": [1, 2]},
+])
+def test_rfc9101_6_3_members_are_request_parameters(idp: MockIdP, client_key: ECKey,
+                                                     jar_client: str,
+                                                     member: dict[str, Any]) -> None:
+    """RFC 9101 §4 / §6.3: a request object's members are the authorization request's
+    parameters, which are strings; only max_age (an integer), claims (an object, OIDC Core
+    §5.5) and resource (a list of strings, RFC 8707) may take another JSON type. Any other
+    value is invalid_request_object, never its text (a null nonce is no nonce "null")."""
+    now = int(time.time())
+    body = {"iss": jar_client, "aud": idp.issuer, "exp": now + 300, **_params(), **member}
+    signed = jose_jwt.encode({"alg": "ES256", "kid": client_key.kid or "k"}, body, client_key)
+    answer = authorize(idp, {"client_id": jar_client, "request": signed})
+    assert answer.status_code == 400, answer.headers.get("Location")
+    assert answer.json()["error"] == "invalid_request_object"
+    assert next(iter(member)) in answer.json()["error_description"]
+
+
+def test_rfc9101_typed_members_become_parameters(idp: MockIdP, client_key: ECKey,
+                                                 jar_client: str) -> None:
+    """OIDC Core §5.5 / RFC 9101 §4: an integer max_age and a claims object in a request
+    object are the parameters max_age and claims (their text): the claims request and
+    auth_time reach the ID token."""
+    signed = request_object(idp, client_key, jar_client, nonce="n-1", max_age=600,
+                            claims={"id_token": {"email": None}})
+    answer = authorize(idp, {"client_id": jar_client, "request": signed})
+    assert answer.status_code == 302, answer.text
+    tokens = redeem(idp, answer.headers["Location"], auth=("jar", "jar-secret")).json()
+    claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
+    assert claims["nonce"] == "n-1" and "auth_time" in claims and "email" in claims
+
+
 def test_rfc9101_signature_of_another_key_and_none(idp: MockIdP, jar_client: str) -> None:
     """RFC 9101 §6.1: the signature must verify with the client's registered keys; an
     unsigned object (alg none) only from a client that registered none (§10.5)."""
@@ -433,10 +467,15 @@ def test_rfc9126_2_3_a_pushed_request_too_large_is_413(idp: MockIdP) -> None:
     kept. One just under the bound is taken."""
     from mockidp.web.par import PUSH_LIMIT
 
-    big = push(idp, _params(state="x" * PUSH_LIMIT))
+    # Extension parameters, which the endpoint ignores (RFC 6749 §3.1) but a push keeps,
+    # each within the 8 KiB a parameter may have.
+    def padding(total: int) -> dict[str, str]:
+        return {f"x_pad_{i}": "x" * 4096 for i in range(total // 4096)}
+
+    big = push(idp, _params(**padding(PUSH_LIMIT)))
     assert big.status_code == 413 and big.json()["error"] == "invalid_request"
     assert len(idp.pushed) == 0
-    assert push(idp, _params(state="x" * (PUSH_LIMIT - 1024))).status_code == 201
+    assert push(idp, _params(**padding(PUSH_LIMIT - 4096))).status_code == 201
 
 
 def test_request_uri_beyond_loopback_is_never_fetched(idp: MockIdP, client_key: ECKey

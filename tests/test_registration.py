@@ -142,6 +142,31 @@ def test_rfc7592_3_a_client_removed_elsewhere_is_401(idp: MockIdP, method: str) 
     assert again.status_code == 401  # the token was forgotten with the client
 
 
+def test_rfc7592_3_a_token_does_not_manage_a_client_added_again_under_its_id(
+        idp: MockIdP) -> None:
+    """RFC 7592 §3: the registration access token manages the client it was issued for. A
+    client removed and added again under the same client_id is another client: the old
+    token gets 401 invalid_token and does not read its secret. An update through the token
+    (RFC 7592 §2.2) keeps it managing the updated client."""
+    body = register(idp, {"redirect_uris": [REDIRECT]}).json()
+    auth = {"Authorization": f"Bearer {body['registration_access_token']}"}
+    updated = requests.put(body["registration_client_uri"], headers=auth, timeout=5,
+                           json={"client_id": body["client_id"],
+                                 "redirect_uris": [REDIRECT, REDIRECT + "2"]})
+    assert updated.status_code == 200, updated.text
+    read = requests.get(body["registration_client_uri"], headers=auth, timeout=5)
+    assert read.status_code == 200 and len(read.json()["redirect_uris"]) == 2
+    idp.clients.remove(body["client_id"])
+    idp.clients.add(body["client_id"], "new-owner-secret", redirect_uris=[REDIRECT])
+    for method in ("GET", "PUT", "DELETE"):
+        answer = requests.request(method, body["registration_client_uri"], headers=auth,
+                                  timeout=5, json={"client_id": body["client_id"],
+                                                   "redirect_uris": [REDIRECT]})
+        assert answer.status_code == 401 and answer.json()["error"] == "invalid_token"
+        assert "new-owner-secret" not in answer.text
+    assert idp.clients[body["client_id"]].client_secret == "new-owner-secret"
+
+
 def test_public_client_registers_and_runs_pkce(idp: MockIdP) -> None:
     """RFC 7591 §2 token_endpoint_auth_method none: a public client, no secret issued."""
     body = register(idp, {"redirect_uris": [REDIRECT],
@@ -345,6 +370,31 @@ def test_clients_add_refuses_a_jwks_that_is_not_a_jwk_set(idp: MockIdP, jwks: An
     says so with a ConfigurationError instead of registering keys no check can read."""
     with pytest.raises(ConfigurationError, match="JWK Set"):
         idp.clients.add("bad-jwks", jwks=jwks)
+
+
+_PUBLIC_EC = {"kty": "EC", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+              "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}
+
+
+@pytest.mark.parametrize("key", [
+    {"kty": "oct", "k": "c2VjcmV0"},
+    {**_PUBLIC_EC, "d": "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"},
+    {"kty": "RSA", "n": "AQAB", "e": "AQAB", "p": "AQ", "q": "AQ"},
+])
+def test_a_client_jwks_holds_public_keys_only(idp: MockIdP, key: dict[str, str]) -> None:
+    """RFC 7591 §2: ``jwks`` is the client's public keys. A symmetric key or a private
+    member is refused (invalid_client_metadata at registration, ConfigurationError from
+    idp.clients.add) rather than kept and echoed back; a public key alone is registered."""
+    answer = register(idp, {"redirect_uris": [REDIRECT], "jwks": {"keys": [key]},
+                            "token_endpoint_auth_method": "private_key_jwt"})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "invalid_client_metadata"
+    assert key.get("k", key.get("d", key.get("p"))) not in answer.text
+    with pytest.raises(ConfigurationError, match="public keys"):
+        idp.clients.add("secret-keys", jwks={"keys": [key]})
+    answer = register(idp, {"redirect_uris": [REDIRECT], "jwks": {"keys": [_PUBLIC_EC]},
+                            "token_endpoint_auth_method": "private_key_jwt"})
+    assert answer.status_code == 201, answer.text
 
 
 def test_an_mcp_provider_registers_no_implicit_client() -> None:

@@ -303,17 +303,32 @@ SCRIPT_SCHEMES = frozenset({"javascript", "data", "vbscript", "file", "blob", "f
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 
 
+#: The JWK members that carry secret key material: RSA's private parts (RFC 7518 §6.3.2),
+#: EC's and OKP's ``d`` (§6.2.2, RFC 8037 §2) and a symmetric key's ``k`` (§6.4.1).
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
 def jwk_set_problem(jwks: object) -> str | None:
-    """What keeps ``jwks`` from being a JWK Set the provider can read, or ``None``: RFC 7517
-    §5 an object whose ``keys`` is an array of JWKs, each a JSON object with a string ``kty``
-    (§4.1). Checked where a client's keys arrive (``Clients.add``, registration, a
-    ``jwks_uri`` answer) so no later check meets a key that is not an object."""
+    """What keeps ``jwks`` from being a JWK Set of public keys the provider can read, or
+    ``None``: RFC 7517 §5 an object whose ``keys`` is an array of JWKs, each a JSON object with
+    a string ``kty`` (§4.1). RFC 7591 §2 makes a client's ``jwks`` its *public* keys, so a
+    symmetric (``oct``) key or a private member is refused: the provider would otherwise keep
+    and echo a secret (``client_secret_jwt`` uses the client secret, never ``jwks``). Checked
+    where a client's keys arrive (``Clients.add``, registration, a ``jwks_uri`` answer) so no
+    later check meets a key that is not an object."""
     if not isinstance(jwks, Mapping) or not isinstance(jwks.get("keys"), list):
         return 'jwks must be a JWK Set: {"keys": [...]} (RFC 7517 §5)'
     for key in jwks["keys"]:
         if not isinstance(key, Mapping) or not isinstance(key.get("kty"), str):
             return "each key of a JWK Set must be a JSON object with a string kty " \
                    "(RFC 7517 §4.1, §5)"
+        if key["kty"] == "oct":
+            return "a client's jwks holds public keys, not a symmetric (oct) key " \
+                   "(RFC 7591 §2); client_secret_jwt uses the client secret"
+        private = sorted(_PRIVATE_MEMBERS.intersection(key))
+        if private:
+            return f"a client's jwks holds public keys: drop the private member(s) " \
+                   f"{', '.join(private)} (RFC 7591 §2)"
     return None
 
 

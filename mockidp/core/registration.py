@@ -239,6 +239,9 @@ REGISTRATION_LIMIT = 1_000
 
 class _Registration(NamedTuple):
     token: str
+    #: The very client registered (or last updated through RFC 7592 §2.2): a client removed
+    #: and added again under the same id is another client, which the token does not manage.
+    client: Client
     #: ``client_id_issued_at`` (RFC 7591 §3.2.1): when the client was registered, in whole
     #: seconds of the provider's clock; the same in every later answer about it.
     issued_at: int
@@ -256,18 +259,31 @@ class Registrations:
         self.limit = REGISTRATION_LIMIT
         self._registered: dict[str, _Registration] = {}
 
-    def issue(self, client_id: str, now: float) -> str:
-        """A new registration access token for ``client_id``, registered at ``now`` (RFC
+    def issue(self, client: Client, now: float) -> str:
+        """A new registration access token for ``client``, registered at ``now`` (RFC
         7592 §3: a new one may be issued on each read or update; here one per
         registration)."""
         token = secrets.token_urlsafe(32)
-        self._registered[client_id] = _Registration(token, int(now))
+        self._registered[client.client_id] = _Registration(token, client, int(now))
         return token
 
     def authorized(self, client_id: str, token: str) -> bool:
         registration = self._registered.get(client_id)
         return registration is not None and hmac.compare_digest(
             registration.token.encode(), token.encode())
+
+    def manages(self, client: Client) -> bool:
+        """Whether ``client`` is the very client registered under its id (RFC 7592 §3): a
+        client removed and added again under the same id is not, and an old registration
+        access token must not manage it."""
+        registration = self._registered.get(client.client_id)
+        return registration is not None and registration.client is client
+
+    def update(self, client: Client) -> None:
+        """Keep ``client``, which replaced the registered one by an update (RFC 7592 §2.2),
+        as the client its registration access token manages."""
+        registration = self._registered[client.client_id]
+        self._registered[client.client_id] = registration._replace(client=client)
 
     def issued_at(self, client_id: str) -> int:
         """When ``client_id`` was registered (``client_id_issued_at``, RFC 7591 §3.2.1)."""

@@ -8,7 +8,11 @@ nonce and state) and which endpoints it used (token, userinfo) decide which faul
 the app at all, and how bad accepting one is (an ID token through the browser must be signed,
 one from the token endpoint need not be: OIDC Core §3.1.3.7 step 6). Each fault is then planted
 with ``idp.users.next_login(fault=NAME)`` and the sign-in run again; a valid sign-in closes the
-audit, proving no fault left the app unable to sign anyone in.
+audit, proving no fault left the app unable to sign anyone in. The fault reaches only the first
+authorization request of its run: an app that went back to the provider more often than in its
+valid sign-in refused the planted response and started a new sign-in (as one that redirects a
+failed sign-in to its login page does), so the fault counts as refused even if the new sign-in
+succeeded.
 """
 
 from __future__ import annotations
@@ -38,9 +42,16 @@ __all__ = ["LoginAuditReport", "LoginRefused", "SignIn", "SignedInCheck", "audit
 class SignIn:
     """What one sign-in did at the provider, read from its request log."""
 
-    #: The authorization request's parameters, as the endpoint resolved them (PAR, JAR).
+    #: The (first) authorization request's parameters, as the endpoint resolved them (PAR,
+    #: JAR).
     authorization: Mapping[str, str] | None
     endpoints: tuple[str, ...]  # every endpoint it reached, in order
+
+    @property
+    def authorizations(self) -> int:
+        """How many authorization requests it made: one more than a valid sign-in's means
+        the app went back to the provider, a new sign-in after refusing the first."""
+        return self.endpoints.count("authorize")
 
     @property
     def response_type(self) -> frozenset[str]:
@@ -207,8 +218,17 @@ def audit_login(
                     not_reached[str(fault)] = "the sign-in never reached the authorization " \
                                               "endpoint"
                     continue
-                accepted, severity, note = _judge(fault, accepted, returned, run,
-                                                  first.front_channel)
+                if accepted and run.authorizations > first.authorizations:
+                    # The fault went to the first authorization request only; the app that
+                    # signed the user in after asking again refused what it got, as an app
+                    # that redirects a failed sign-in to its login page does.
+                    accepted, severity, note = False, fault.severity_for(
+                        first.front_channel), "the app refused and started a new sign-in"
+                    error = f"{note}: {run.authorizations} authorization requests, " \
+                            f"{first.authorizations} in a valid sign-in"
+                else:
+                    accepted, severity, note = _judge(fault, accepted, returned, run,
+                                                      first.front_channel)
                 record(AuditCase(str(fault), "fault", accepted, error, fault.description,
                                  fault.reference, severity, fault.check, note))
             baseline("valid sign-in again")

@@ -54,8 +54,9 @@ _OPENER = no_redirects()
 
 def send(request: urllib.request.Request, timeout: float, *, follow: bool = False) -> Answer:
     """``request``'s answer, a redirect as it came (or followed, with ``follow``: for a
-    document, not a token's verdict); :class:`ServiceFailure` when none came within
-    ``timeout``."""
+    document, not a token's verdict); :class:`ServiceFailure` ("no answer") when none came
+    within ``timeout`` or the connection was refused, reset or closed without one: a worker
+    that died on the request is a crash, not a refusal."""
     opener = urllib.request.build_opener() if follow else _OPENER
     try:
         with opener.open(request, timeout=timeout) as response:
@@ -63,9 +64,14 @@ def send(request: urllib.request.Request, timeout: float, *, follow: bool = Fals
     except urllib.error.HTTPError as exc:
         with exc:
             return Answer(exc.code, exc.headers, exc.read(FETCH_LIMIT))
-    except (TimeoutError, urllib.error.URLError) as exc:
-        if isinstance(exc, TimeoutError) or isinstance(exc.reason, TimeoutError):
+    except (TimeoutError, ConnectionError, urllib.error.URLError) as exc:
+        # http.client.RemoteDisconnected is a ConnectionResetError; urllib wraps what happens
+        # while connecting (refused, reset) in a URLError.
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        if isinstance(reason, TimeoutError):
             raise ServiceFailure(f"no answer within {timeout} s") from None
+        if isinstance(reason, ConnectionError):
+            raise ServiceFailure(f"no answer: {reason or type(reason).__name__}") from None
         raise
 
 

@@ -42,24 +42,44 @@ _JWT_CLAIMS = frozenset({"iss", "aud", "exp", "iat", "nbf", "jti", "sub"})
 
 
 def _as_params(claims: Mapping[str, Any]) -> MultiDict[str, str]:
-    """A request object's claims as request parameters: strings as they are, a list of
-    strings (``resource``) as a repeated parameter, numbers (``max_age``) as their text and
-    objects (``claims``, OIDC Core §5.5) as JSON."""
+    """A request object's claims as request parameters (RFC 9101 §4: they are the
+    authorization request's parameters, §6.3 refuses an object that does not hold them):
+    strings as they are; besides, ``max_age`` may be an integer (its text), ``claims`` an
+    object (OIDC Core §5.5, its JSON text) and ``resource`` a list of strings (RFC 8707, a
+    repeated parameter). Any other value is ``invalid_request_object``: stringified, a
+    ``null`` nonce would become the nonce ``"null"``."""
     params: MultiDict[str, str] = MultiDict()
     for name, value in claims.items():
         if name in _JWT_CLAIMS:
             continue
         if isinstance(value, str):
             params.add(name, value)
-        elif isinstance(value, list) and name == "resource" and all(
+        elif name == "resource" and isinstance(value, list) and all(
                 isinstance(v, str) for v in value):
             for item in value:
                 params.add(name, item)
-        elif isinstance(value, int | float) and not isinstance(value, bool):
+        elif name == "max_age" and isinstance(value, int) and not isinstance(value, bool):
             params.add(name, str(value))
-        else:
+        elif name == "claims" and isinstance(value, dict):
             params.add(name, json.dumps(value))
+        else:
+            raise OAuthError("invalid_request_object", f"the request object's {name} must be "
+                             f"{_SHAPES.get(name, 'a string')}, not {_json_type(value)} "
+                             "(RFC 9101 §4, §6.3)")
     return params
+
+
+#: What a request-object member may be besides a string (see :func:`_as_params`).
+_SHAPES = {"max_age": "a string or an integer", "claims": "a string or a JSON object",
+           "resource": "a string or a list of strings"}
+
+
+def _json_type(value: object) -> str:
+    """The JSON type of a parsed ``value``, as an error message names it."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    return {int: "a number", float: "a number", list: "an array", dict: "an object"}.get(
+        type(value), type(value).__name__)
 
 
 def request_object_parameters(issuer: Issuer, client: Client, request_object: str

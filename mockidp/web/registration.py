@@ -107,8 +107,7 @@ def register(issuer: Issuer, request: Request) -> Response:
                          "clients since it was reset, the most it may")
     client = _client(issuer, metadata, f"dcr-{secrets.token_urlsafe(12)}", None)
     issuer.clients.register(client)
-    return _answer(issuer, client, registrations.issue(client.client_id, issuer.clock.time()),
-                   201)
+    return _answer(issuer, client, registrations.issue(client, issuer.clock.time()), 201)
 
 
 def client_configuration(issuer: Issuer, request: Request, client_id: str) -> Response:
@@ -119,8 +118,9 @@ def client_configuration(issuer: Issuer, request: Request, client_id: str) -> Re
         raise _invalid_token("a registration access token for this client is required "
                              "(RFC 7592 §3)")
     client = issuer.clients.get(client_id)
-    if client is None:
-        # Removed in Python or through the control API: its registration is gone with it.
+    if client is None or not registrations.manages(client):
+        # Removed in Python or through the control API (and perhaps added again under its
+        # id): its registration is gone with it.
         registrations.forget(client_id)
         raise _invalid_token("the client of this registration no longer exists (RFC 7592 "
                              "§3)")
@@ -141,4 +141,5 @@ def client_configuration(issuer: Issuer, request: Request, client_id: str) -> Re
                               "client_secret_expires_at")}
         client = _client(issuer, given, client_id, client.client_secret)
         issuer.clients.replace(client)
+        registrations.update(client)
     return _answer(issuer, client, token, 200)
