@@ -508,3 +508,52 @@ def test_a_connection_closed_without_an_answer_is_no_answer(idp: MockIdP) -> Non
             send(urllib.request.Request(f"http://127.0.0.1:{refused.getsockname()[1]}/"), 5)
     finally:
         refused.close()
+
+
+def test_loopback_is_reached_directly_never_through_a_proxy() -> None:
+    """With ``http_proxy`` set when the process starts (as on many CI machines), neither the
+    audit's requests to a service on loopback nor the provider's fetch of a loopback document
+    may go through the proxy: it would get the tokens, and answer from its own loopback."""
+    import os
+    import subprocess
+    import sys
+
+    seen: list[int] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.server.server_address[1])
+            body = b'{"keys": []}'
+            self.send_response(401)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), Handler) for _ in range(2)]
+    threads = [threading.Thread(target=s.serve_forever, args=(0.05,), daemon=True)
+               for s in servers]
+    for thread in threads:
+        thread.start()
+    service, proxy = (s.server_address[1] for s in servers)
+    script = (
+        "import sys\n"
+        "from mockidp.drivers.consumer_audit import http_verifier\n"
+        "from mockidp.core.fetch import FetchError, fetch_json\n"
+        f"url = 'http://127.0.0.1:{service}/api'\n"
+        "try:\n    http_verifier(url)('a.b.c')\nexcept PermissionError:\n    pass\n"
+        "try:\n    fetch_json(url)\nexcept FetchError:\n    pass\n")
+    env = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+    env["http_proxy"] = f"http://127.0.0.1:{proxy}"
+    try:
+        run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                             text=True, timeout=60)
+    finally:
+        for server, thread in zip(servers, threads, strict=True):
+            server.shutdown()
+            server.server_close()
+            thread.join(5)
+    assert run.returncode == 0, run.stderr
+    assert seen == [service, service]

@@ -411,39 +411,6 @@ def test_an_mcp_provider_registers_no_implicit_client() -> None:
         assert register(idp, {"redirect_uris": [REDIRECT]}).status_code == 201
 
 
-def test_a_loopback_document_is_fetched_directly_never_through_a_proxy(
-        document_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An ``http_proxy`` in the environment (as in many CI machines) must not carry the fetch
-    of a loopback document: the proxy would fetch its own host's loopback instead."""
-    from http.server import BaseHTTPRequestHandler
-
-    from mockidp.core.fetch import fetch_json
-
-    seen: list[str] = []
-
-    class Proxy(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.path)
-            self.send_response(502)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    thread = threading.Thread(target=proxy.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.server_address[1]}")
-        monkeypatch.delenv("no_proxy", raising=False)
-        monkeypatch.delenv("NO_PROXY", raising=False)
-        assert fetch_json(document_server)["client_id"] == document_server
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
-        thread.join(5)
-    assert seen == []
-
 
 def test_rp_initiated_logout_3_1_post_logout_redirect_uris(idp: MockIdP) -> None:
     """RP-Initiated Logout 1.0 §3.1: registered ``post_logout_redirect_uris`` are the only

@@ -119,6 +119,8 @@ class HttpDPoPVerifier:
             return Answer(response.status, response.headers)
         except TimeoutError:
             raise ServiceFailure(f"no answer within {self._timeout} s") from None
+        except ConnectionError as exc:  # refused, reset, or closed without an answer
+            raise ServiceFailure(f"no answer: {exc or type(exc).__name__}") from None
         finally:
             connection.close()
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
+from ..core.fetch import is_loopback
 from ..core.login_faults import LOGIN_FAULTS, MARKUP, LoginFault, get
 from ..errors import ConfigurationError
 from .consumer_audit import AuditCase, AuditReport
@@ -331,8 +332,10 @@ def http_login(start: str, signed_in: SignedInCheck, *, timeout: float = 10.0
 
     def login(idp: MockIdP) -> str:
         jar = http.cookiejar.CookieJar()
-        # Redirects are followed by hand below, one hop at a time.
-        opener = no_redirects(urllib.request.HTTPCookieProcessor(jar))
+        # Redirects are followed by hand below, one hop at a time; an app on loopback is
+        # reached directly, whatever proxy the environment names.
+        direct = (urllib.request.ProxyHandler({}),) if is_loopback(start) else ()
+        opener = no_redirects(urllib.request.HTTPCookieProcessor(jar), *direct)
         provider = _origin(idp.issuer)
         url, data = start, None
         at_provider, before_callback = False, None

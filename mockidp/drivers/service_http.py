@@ -15,7 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..core.fetch import FETCH_LIMIT
+from ..core.fetch import FETCH_LIMIT, is_loopback
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -50,6 +50,10 @@ def no_redirects(*handlers: urllib.request.BaseHandler) -> urllib.request.Opener
 
 
 _OPENER = no_redirects()
+#: For a service on loopback (the audits' default): no proxy from the environment, which
+#: would send the tokens to the proxy and the proxy to its own loopback.
+_DIRECT = no_redirects(urllib.request.ProxyHandler({}))
+_DIRECT_FOLLOWING = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def send(request: urllib.request.Request, timeout: float, *, follow: bool = False) -> Answer:
@@ -57,7 +61,10 @@ def send(request: urllib.request.Request, timeout: float, *, follow: bool = Fals
     document, not a token's verdict); :class:`ServiceFailure` ("no answer") when none came
     within ``timeout`` or the connection was refused, reset or closed without one: a worker
     that died on the request is a crash, not a refusal."""
-    opener = urllib.request.build_opener() if follow else _OPENER
+    if is_loopback(request.full_url):
+        opener = _DIRECT_FOLLOWING if follow else _DIRECT
+    else:
+        opener = urllib.request.build_opener() if follow else _OPENER
     try:
         with opener.open(request, timeout=timeout) as response:
             return Answer(response.status, response.headers, response.read(FETCH_LIMIT))
