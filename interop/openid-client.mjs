@@ -97,12 +97,21 @@ export async function run(opts) {
     })
   }
 
-  await report.run('password (RFC 6749 §4.3)', async () => {
+  // Run where advertised; a provider that leaves the grant out (the mcp profile, OAuth 2.1
+  // §10.2) must refuse it as RFC 6749 §5.2 says.
+  const passwordServed = config.serverMetadata().grant_types_supported.includes('password')
+  await report.run(passwordServed ? 'password (RFC 6749 §4.3)'
+    : 'password not advertised: unsupported_grant_type (OAuth 2.1 §10.2)', async () => {
     const username = await registerUser(opts, 'interop-openid-client', 'p4ss word')
-    const granted = await client.genericGrantRequest(config, 'password', {
+    const request = client.genericGrantRequest(config, 'password', {
       username, password: 'p4ss word', scope: 'openid',
     })
-    check(granted.access_token, 'no access token')
+    if (passwordServed) {
+      check((await request).access_token, 'no access token')
+      return
+    }
+    const error = await request.then(() => null, (caught) => caught)
+    check(error?.error === 'unsupported_grant_type', `not refused as unsupported: ${error}`)
   })
 
   let serviceToken
