@@ -24,7 +24,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from ..errors import ConfigurationError, UnknownDPoPFaultError
 from . import jwa
-from .faults import CatalogEntry
+from .faults import CatalogEntry, catalog_table
 from .flows import ExpiringStore
 from .jws import MalformedJWS, b64url_encode, dumps, parse_compact, sign_compact
 
@@ -605,15 +605,13 @@ def markdown() -> str:
         "`mockidp.audit(verify, idp, dpop=True)` and `mockidp audit --dpop`.",
         "`mockidp.DPOP_FAULTS` holds the same entries, with the severities of the token catalog.",
         "",
-        "| fault | severity | what is wrong | reference | a correct resource server | why "
-        "this severity |",
-        "|---|---|---|---|---|---|",
+        *catalog_table(DPOP_FAULTS.values(), [
+            ("severity", lambda f: "must be accepted" if f.must_accept else f.severity),
+            ("what is wrong", lambda f: f.description), ("reference", lambda f: f.reference),
+            ("a correct resource server", lambda f: f.check),
+            ("why this severity", lambda f: f.why)]),
+        "",
     ]
-    for f in DPOP_FAULTS.values():
-        severity = "must be accepted" if f.must_accept else f.severity
-        lines.append(f"| `{f}` | {severity} | {f.description} | {f.reference} | {f.check} | "
-                     f"{f.why} |")
-    lines.append("")
     return "\n".join(lines)
 
 

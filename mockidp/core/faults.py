@@ -17,22 +17,23 @@ import hmac
 import json
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from ..errors import KeyStateError, UnknownFaultError
 from .jws import b64url_decode, b64url_encode, dumps, sign_compact, signing_input
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import TypeAlias
 
     from typing_extensions import Self
 
     from .keys import Key, KeyRing
 
 __all__ = ["FAULTS", "SEVERITIES", "Attacker", "CatalogEntry", "Draft", "Fault", "Severity",
-           "at_least", "get"]
+           "at_least", "catalog_table", "get", "severity_sections"]
 
 #: The ``typ`` values of RFC 9068 access tokens.
 AT_JWT = ("at+jwt", "application/at+jwt")
@@ -1017,13 +1018,34 @@ def markdown() -> str:
         "`mockidp audit` fail on critical and high by default (`min_severity=` / `--fail-on`).",
         "",
     ]
-    for severity in SEVERITIES:
-        entries = [f for f in FAULTS.values() if f.severity == severity]
-        lines += [f"## {severity}", "",
-                  "| fault | what is wrong | reference | a correct consumer | why this severity "
-                  "| known weaknesses |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| `{f}` | {f.description} | {f.reference} | {f.check} | {f.why} | "
-                  f"{f.weakness or '—'} |" for f in entries]
-        lines.append("")
+    lines += severity_sections(FAULTS.values(), [
+        ("what is wrong", lambda f: f.description), ("reference", lambda f: f.reference),
+        ("a correct consumer", lambda f: f.check), ("why this severity", lambda f: f.why),
+        ("known weaknesses", lambda f: f.weakness or "—")])
     return "\n".join(lines)
+
+
+Entry = TypeVar("Entry", bound="CatalogEntry")
+if TYPE_CHECKING:
+    #: A column of a catalog table: its heading, and its cell for an entry.
+    Column: TypeAlias = tuple[str, Callable[[Entry], str]]
+
+
+def catalog_table(entries: Iterable[Entry], columns: Sequence[Column[Entry]]) -> list[str]:
+    """A Markdown table of catalog ``entries`` (for ``docs/faults.md``): the fault's name,
+    then one cell per ``(heading, cell)`` of ``columns``."""
+    headings = ["fault", *(heading for heading, _ in columns)]
+    return ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings),
+            *(f"| `{entry}` | " + " | ".join(cell(entry) for _, cell in columns) + " |"
+              for entry in entries)]
+
+
+def severity_sections(entries: Iterable[Entry], columns: Sequence[Column[Entry]]
+                      ) -> list[str]:
+    """The ``entries`` as one :func:`catalog_table` per severity, most severe first."""
+    entries = list(entries)
+    lines: list[str] = []
+    for severity in SEVERITIES:
+        lines += [f"## {severity}", "",
+                  *catalog_table([e for e in entries if e.severity == severity], columns), ""]
+    return lines

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..errors import UnknownLoginFaultError
-from .faults import SEVERITIES, CatalogEntry, Severity
+from .faults import CatalogEntry, Severity, severity_sections
 from .jws import b64url_encode, jti_and_exp, parse_compact, signing_input
 
 if TYPE_CHECKING:
@@ -496,16 +496,11 @@ def markdown() -> str:
         "signature (— : no finding there).",
         "",
     ]
-    for severity in SEVERITIES:
-        entries = [f for f in LOGIN_FAULTS.values() if f.severity == severity]
-        lines += [f"## {severity}", "",
-                  "| fault | where | what is wrong | reference | a correct app | code flow "
-                  "| why this severity | known weaknesses |",
-                  "|---|---|---|---|---|---|---|---|"]
-        lines += [f"| `{f}` | {f.stage} | {f.description} | {f.reference} | {f.check} | "
-                  f"{f.code_flow_severity or '—'} | {f.why} | {f.weakness or '—'} |"
-                  for f in entries]
-        lines.append("")
+    lines += severity_sections(LOGIN_FAULTS.values(), [
+        ("where", lambda f: f.stage), ("what is wrong", lambda f: f.description),
+        ("reference", lambda f: f.reference), ("a correct app", lambda f: f.check),
+        ("code flow", lambda f: f.code_flow_severity or "—"),
+        ("why this severity", lambda f: f.why), ("known weaknesses", lambda f: f.weakness or "—")])
     return "\n".join(lines)
 
 
