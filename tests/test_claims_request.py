@@ -19,7 +19,7 @@ from oic.oic.message import (
     OpenIDSchema,
 )
 from test_front_channel import REDIRECT
-from test_front_channel import rp as relying_party
+from test_pyoidc import relying_party
 
 from mockidp import MockIdP
 

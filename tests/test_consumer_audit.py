@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
 import pytest
-from werkzeug.serving import make_server
+from servers import serving
 from werkzeug.wrappers import Request, Response
 
 from mockidp import FAULTS, AuditReport, MockIdP, audit, audit_resource
@@ -407,16 +407,8 @@ def login_redirecting_service(idp: MockIdP, *, everything: bool) -> Iterator[str
             return Response(status=302, headers={"Location": "/login"})
         return Response("yes")
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                              daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}/api"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(app) as base:
+        yield f"{base}/api"
 
 
 @pytest.mark.parametrize("dpop", [False, True])

@@ -6,14 +6,13 @@ token and never the proof is caught."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
-from werkzeug.serving import make_server
+from servers import serving
 from werkzeug.wrappers import Request, Response
 
 import mockidp
@@ -58,16 +57,8 @@ def naive_service(idp: MockIdP) -> Iterator[str]:
             return Response("no", 401)(environ, start_response)
         return Response("yes")(environ, start_response)
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                              name="naive-service", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}/api"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(app) as base:
+        yield f"{base}/api"
 
 
 def test_a_naive_service_is_caught_over_http(idp: MockIdP, naive_service: str) -> None:

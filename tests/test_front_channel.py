@@ -12,13 +12,11 @@ import requests
 from authlib.oidc.core import HybridIDToken, ImplicitIDToken
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from oic.oic import Client
-from oic.oic.message import AuthorizationResponse, RegistrationResponse
-from oic.utils.authn.client import CLIENT_AUTHN_METHOD
+from oic.oic.message import AuthorizationResponse
+from test_pyoidc import REDIRECT, relying_party
 
 from mockidp import MockIdP
 
-REDIRECT = "http://127.0.0.1:9/callback"
 SERVED = ["code", "id_token", "id_token token", "code id_token", "code token",
           "code id_token token"]
 
@@ -35,16 +33,6 @@ def answer(response: requests.Response, part: str = "fragment") -> dict[str, str
     assert response.status_code == 302, response.text
     location = urlsplit(response.headers["Location"])
     return {k: v[0] for k, v in parse_qs(getattr(location, part)).items()}
-
-
-def rp(idp: MockIdP) -> Client:
-    client = Client(client_authn_method=CLIENT_AUTHN_METHOD)
-    client.provider_config(idp.issuer)
-    default = idp.clients.default
-    client.store_registration_info(RegistrationResponse(
-        client_id=default.client_id, client_secret=default.client_secret,
-        redirect_uris=[REDIRECT]))
-    return client
 
 
 def test_discovery_lists_exactly_what_is_served(idp: MockIdP) -> None:
@@ -72,7 +60,7 @@ def test_discovery_lists_exactly_what_is_served(idp: MockIdP) -> None:
 def test_pyoidc_verifies_the_hashes(idp: MockIdP, response_type: str) -> None:
     """OIDC Core §3.3.2.11 (c_hash with a code, at_hash with an access token) and §3.2.2.10,
     checked by pyoidc's AuthorizationResponse.verify, which refuses wrong or missing hashes."""
-    client = rp(idp)
+    client = relying_party(idp)
     fragment = urlsplit(authorize(idp, response_type).headers["Location"]).fragment
     parsed = client.parse_response(AuthorizationResponse, info=fragment, sformat="urlencoded")
     assert isinstance(parsed, AuthorizationResponse)

@@ -7,15 +7,15 @@ from __future__ import annotations
 import json
 import secrets
 import socket
-import threading
 import time
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import pytest
 import requests
-from werkzeug.serving import make_server
+from servers import serving
 from werkzeug.wrappers import Request, Response
 
 from mockidp import (
@@ -352,23 +352,15 @@ def web_app(issuer: str, *, check_nonce: bool, pending: str = "pending") -> Call
 
 @pytest.fixture
 def running_app() -> Iterator[Callable[..., tuple[str, int]]]:
-    servers = []
+    with ExitStack() as running:
 
-    def start(check_nonce: bool, pending: str = "pending") -> tuple[str, int]:
-        idp_port = _free_port()
-        server = make_server("127.0.0.1", 0, web_app(f"http://127.0.0.1:{idp_port}",
-                                                     check_nonce=check_nonce, pending=pending))
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
-                                  daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}", idp_port
+        def start(check_nonce: bool, pending: str = "pending") -> tuple[str, int]:
+            idp_port = _free_port()
+            app = web_app(f"http://127.0.0.1:{idp_port}", check_nonce=check_nonce,
+                          pending=pending)
+            return running.enter_context(serving(app)), idp_port
 
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        yield start
 
 
 FAULTS = ["--fault", "id-token-wrong-nonce", "--fault", "id-token-bad-signature",

@@ -41,6 +41,10 @@ def idp(request: pytest.FixtureRequest) -> Iterator[MockIdP]:
 
 @pytest.fixture
 def rp(idp: MockIdP) -> Client:
+    return relying_party(idp)
+
+
+def relying_party(idp: MockIdP) -> Client:
     """A pyoidc client that has read the provider's discovery document and key set, with
     mockidp's default client (any redirect URI, every grant) as its registration."""
     client = Client(client_authn_method=CLIENT_AUTHN_METHOD)
